@@ -1,0 +1,32 @@
+# Two commands for a fresh machine:
+#   make run    install into .venv and serve the app on its embedded default (SQLite, jobs in-process)
+#   make test   install what the tests need and run every check CI runs
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: install run demo test checks services
+
+$(BIN)/coursesignal: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/coursesignal
+
+run: install
+	$(BIN)/coursesignal run $(ARGS)
+
+services:
+	@bash .ci/services
+
+checks: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PYTHONPATH=.ci $(BIN)/lint-imports
+
+test: install services checks
+	$(BIN)/pytest

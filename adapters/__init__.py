@@ -1,0 +1,1 @@
+"""Adapters: the real implementations of core's ports, and the ways in (web, jobs, platforms)."""

@@ -1,0 +1,58 @@
+"""The embedded default: jobs run on one background thread of the web process."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from adapters.jobs.tasks import task_function
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class InProcessJobQueue:
+    """A FIFO drained by a daemon thread started on first use. Work is lost if the process dies, which is
+    the embedded default's trade-off; production runs RQ on Redis."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def enqueue(self, task: str, *args: int | str) -> None:
+        function = task_function(task)
+        self._ensure_worker()
+        self._queue.put((task, function, args))
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="coursesignal-jobs", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                name, function, args = item
+                try:
+                    function(*args)
+                except Exception:
+                    log.exception("job %s failed", name)
+            finally:
+                self._queue.task_done()
+
+    def wait_until_idle(self) -> None:
+        """Block until every queued job has run (tests, and a clean shutdown)."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout=5)

@@ -1,0 +1,34 @@
+"""Job functions: module-level, taking ids and primitives, each calling one service.
+
+Services arrive through dependency-injector's wiring by string id, so this module never imports the
+container; both the RQ worker and the in-process worker wire it before running anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dependency_injector.wiring import Provide, inject
+
+from core.services.attribution import Attribution
+
+
+@inject
+def attribute_purchases_of_email(
+    account_id: int, email: str, attribution: Attribution = Provide["services.attribution"]
+) -> int:
+    return attribution.attribute_purchases_of_email(account_id, email)
+
+
+def task_function(name: str) -> Callable[..., object]:
+    """The task called `name`, checked so a typo fails at enqueue time, not in the worker."""
+    function = globals().get(name)
+    if name.startswith("_") or not callable(function) or getattr(function, "__module__", None) != __name__:
+        raise LookupError(f"no job task called {name!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def task_path(name: str) -> str:
+    """The importable path RQ stores for a task."""
+    task_function(name)
+    return f"{__name__}.{name}"

@@ -1,0 +1,193 @@
+"""The schema. Alembic migrations create it; this module describes it for queries and for checks."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from adapters.persistence.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Ids grow past 2**31 in the event and session tables at scale: BIGINT on PostgreSQL, and
+# SQLite's INTEGER PRIMARY KEY (its rowid) for the embedded default.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _touch_columns(prefix: str) -> list[Column[object]]:
+    return [
+        Column(f"{prefix}_source", String(200)),
+        Column(f"{prefix}_channel", String(40)),
+        Column(f"{prefix}_medium", String(200)),
+        Column(f"{prefix}_campaign", String(200)),
+        Column(f"{prefix}_term", String(200)),
+        Column(f"{prefix}_content", String(200)),
+        Column(f"{prefix}_referrer_host", String(255)),
+        Column(f"{prefix}_landing_page", Text),
+        Column(f"{prefix}_click_id", String(20)),
+        Column(f"{prefix}_at", UtcDateTime),
+    ]
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255)),
+    Column("email_verified_at", UtcDateTime),
+    Column("subscription_status", String(20), nullable=False, server_default="trialing"),
+    Column("trial_ends_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("public_key", String(40), nullable=False, unique=True),
+    Column("allowed_domains", JSON, nullable=False),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_key", String(64), nullable=False),
+    Column("email", String(254)),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    *_touch_columns("first_touch"),
+    *_touch_columns("last_touch"),
+    UniqueConstraint("site_id", "visitor_key"),
+    Index("ix_visitors_user_email", "user_id", "email"),
+    Index("ix_visitors_user_key", "user_id", "visitor_key"),
+    Index("ix_visitors_user_first_touch", "user_id", "first_touch_at", "first_touch_source"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("medium", String(200)),
+    Column("campaign", String(200)),
+    Column("term", String(200)),
+    Column("content", String(200)),
+    Column("referrer_host", String(255)),
+    Column("landing_page", Text),
+    Column("click_id", String(20)),
+    Index("ix_sessions_visitor_started", "visitor_id", "started_at"),
+    Index("ix_sessions_user_started", "user_id", "started_at", "source"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE")),
+    Column("client_event_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("referrer", Text),
+    Column("title", String(300)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    UniqueConstraint("site_id", "client_event_id"),
+    Index("ix_events_site_occurred", "site_id", "occurred_at"),
+)
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(40), nullable=False),
+    Column("platform_purchase_id", String(255), nullable=False),
+    Column("email", String(254)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("course_name", String(500)),
+    Column("purchased_at", UtcDateTime, nullable=False),
+    Column("visitor_key", String(64)),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="SET NULL")),
+    Column("attribution_status", String(20), nullable=False),
+    Column("match_method", String(20)),
+    UniqueConstraint("user_id", "platform", "platform_purchase_id"),
+    Index("ix_purchases_user_purchased", "user_id", "purchased_at"),
+    Index("ix_purchases_user_email", "user_id", "email"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("purchase_id", Id, ForeignKey("purchases.id", ondelete="CASCADE"), nullable=False),
+    Column("platform_refund_id", String(255), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("refunded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("purchase_id", "platform_refund_id"),
+)
+
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("purchase_id", Id, ForeignKey("purchases.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("rules_version", Integer, nullable=False),
+    *_touch_columns("touch"),
+)
+
+platform_integrations = Table(
+    "platform_integrations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="SET NULL")),
+    Column("platform", String(40), nullable=False),
+    Column("encrypted_credentials", LargeBinary),
+    Column("webhook_id", String(255)),
+    Column("webhook_token_hash", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("last_synced_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)

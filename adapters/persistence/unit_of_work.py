@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from adapters.persistence.repositories import (
+    SqlAccounts,
+    SqlApiTokens,
+    SqlEvents,
+    SqlPurchases,
+    SqlSessions,
+    SqlSites,
+    SqlVisitors,
+)
+
+
+class SqlUnitOfWork:
+    """One database transaction: opened on `with`, committed only by an explicit `commit()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work is used once; ask the factory for a new one")
+        self._connection = connection = self._engine.connect()
+        self.accounts = SqlAccounts(connection)
+        self.api_tokens = SqlApiTokens(connection)
+        self.sites = SqlSites(connection)
+        self.visitors = SqlVisitors(connection)
+        self.sessions = SqlSessions(connection)
+        self.events = SqlEvents(connection)
+        self.purchases = SqlPurchases(connection)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None
+        try:
+            self._connection.rollback()
+        finally:
+            self._connection.close()
+
+    def commit(self) -> None:
+        assert self._connection is not None
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        assert self._connection is not None
+        self._connection.rollback()

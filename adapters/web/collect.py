@@ -1,0 +1,102 @@
+"""The tracker's collect endpoint: a thin edge that validates and hands over to the ingestion pipeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, Response, request
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.domain.events import DropReason, EventKind, TrackerEvent
+from core.domain.touches import MAX_URL_LENGTH
+from core.domain.visitors import normalize_email
+from core.ports.clock import Clock
+from core.services.tracking import Tracking
+
+blueprint = Blueprint("collect", __name__)
+
+MAX_BODY_BYTES = 8 * 1024
+_ID = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class CollectSchema(Schema):
+    """One event as the tracker sends it: short keys keep the script small."""
+
+    s = fields.String(required=True, validate=validate.Length(min=1, max=40))  # site key
+    n = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind]))  # event name
+    i = fields.String(required=True, validate=validate.Regexp(_ID))  # client event id
+    v = fields.String(required=True, validate=validate.Regexp(_ID))  # visitor id
+    u = fields.Url(
+        required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=MAX_URL_LENGTH)
+    )  # page URL
+    r = fields.String(load_default=None, validate=validate.Length(max=MAX_URL_LENGTH))  # referrer
+    t = fields.String(load_default=None, validate=validate.Length(max=300))  # title
+    e = fields.String(load_default=None, validate=validate.Length(max=254))  # email, identify only
+
+    @validates_schema
+    def _identify_has_email(self, data: dict[str, Any], **_: Any) -> None:
+        if data["n"] == EventKind.IDENTIFY and normalize_email(data.get("e")) is None:
+            raise ValidationError("identify needs a valid email", "e")
+
+
+_schema = CollectSchema()
+
+
+def _reply(status: int, reason: str = "") -> Response:
+    response = Response(reason, status=status, mimetype="text/plain")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _read_body() -> bytes | None:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return None
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+@blueprint.route("/t/e", methods=["OPTIONS"])
+def preflight() -> Response:
+    response = _reply(204)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+@blueprint.post("/t/e")
+@inject
+def collect(tracking: Tracking = Provide["services.tracking"], clock: Clock = Provide["gateways.clock"]) -> Response:
+    body = _read_body()
+    if body is None:
+        return _reply(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return _reply(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        return _reply(400, "body must be a JSON object")
+    try:
+        data = _schema.load(payload, unknown="exclude")
+    except ValidationError as error:
+        field, problems = next(iter(error.normalized_messages().items()))
+        return _reply(400, f"{field}: {problems[0] if isinstance(problems, list) else problems}")
+    event = TrackerEvent(
+        site_key=data["s"],
+        client_event_id=data["i"],
+        kind=EventKind(data["n"]),
+        visitor_key=data["v"],
+        url=data["u"],
+        referrer=data["r"] or None,
+        title=data["t"],
+        email=normalize_email(data["e"]),
+        received_at=clock.now(),
+        user_agent=request.headers.get("User-Agent"),
+    )
+    outcome = tracking.record(event)
+    if outcome.dropped is DropReason.UNKNOWN_SITE:
+        return _reply(404, "unknown site key")
+    # Bots and repeats get the same answer as a stored event: nothing to learn, nothing to retry.
+    return _reply(204)

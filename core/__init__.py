@@ -1,0 +1,1 @@
+"""CourseSignal's domain core: pure Python, standard library only."""

@@ -1,0 +1,1 @@
+"""Domain objects and the pure rules that act on them."""

@@ -1,0 +1,82 @@
+"""Purchases brought in from a platform, and how each was matched to a visitor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from core.domain.money import Money
+
+
+class AttributionStatus(StrEnum):
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"
+
+
+class MatchMethod(StrEnum):
+    VISITOR_ID = "visitor_id"  # our visitor id rode into the purchase (client_reference_id, metadata)
+    EMAIL = "email"  # the buyer's email was identified on a tracked visit
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRecord:
+    """A purchase exactly as a platform reports it, already validated, before it is stored."""
+
+    platform: str
+    platform_purchase_id: str
+    amount: Money
+    purchased_at: datetime
+    email: str | None = None
+    course_name: str | None = None
+    visitor_key: str | None = None  # a tracker visitor id carried through checkout, when there is one
+
+
+@dataclass(slots=True)
+class Purchase:
+    account_id: int
+    platform: str
+    platform_purchase_id: str
+    amount: Money
+    purchased_at: datetime
+    email: str | None = None
+    course_name: str | None = None
+    visitor_key: str | None = None
+    visitor_id: int | None = None
+    status: AttributionStatus = AttributionStatus.UNMATCHED
+    match_method: MatchMethod | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_record(cls, account_id: int, record: PurchaseRecord) -> Purchase:
+        return cls(
+            account_id=account_id,
+            platform=record.platform,
+            platform_purchase_id=record.platform_purchase_id,
+            amount=record.amount,
+            purchased_at=record.purchased_at,
+            email=record.email,
+            course_name=record.course_name,
+            visitor_key=record.visitor_key,
+        )
+
+    def match(self, visitor_id: int, method: MatchMethod) -> None:
+        self.visitor_id = visitor_id
+        self.match_method = method
+        self.status = AttributionStatus.MATCHED
+
+    def unmatch(self) -> None:
+        self.visitor_id = None
+        self.match_method = None
+        self.status = AttributionStatus.UNMATCHED
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """A refund (full or partial) of a purchase, as a platform reports it."""
+
+    platform: str
+    platform_purchase_id: str
+    platform_refund_id: str
+    amount: Money  # positive: how much went back to the buyer
+    refunded_at: datetime

@@ -1,0 +1,46 @@
+"""Accounts own sites; a site is one creator's web presence with its public tracking key."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain.touches import is_same_site
+
+
+def new_site_key() -> str:
+    """A public, unguessable site key as it appears in the snippet's data-site attribute."""
+    return "cs_" + secrets.token_urlsafe(12)
+
+
+def normalize_domain(raw: str) -> str:
+    domain = raw.strip().lower().rstrip(".")
+    for prefix in ("https://", "http://"):
+        domain = domain.removeprefix(prefix)
+    domain = domain.split("/", 1)[0].split(":", 1)[0].removeprefix("www.")
+    if not domain or "." not in domain or any(c.isspace() for c in domain):
+        raise ValueError(f"not a domain name: {raw!r}")
+    return domain
+
+
+@dataclass(slots=True)
+class Account:
+    email: str
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class Site:
+    account_id: int
+    public_key: str
+    allowed_domains: tuple[str, ...] = field(default_factory=tuple)
+    id: int | None = None
+
+    @property
+    def own_domains(self) -> frozenset[str]:
+        return frozenset(self.allowed_domains)
+
+    def owns_host(self, host: str) -> bool:
+        return is_same_site(host, self.own_domains)

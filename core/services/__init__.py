@@ -1,0 +1,1 @@
+"""Use cases, one module per capability. Each takes primitives and its ports."""

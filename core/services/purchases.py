@@ -1,0 +1,74 @@
+"""Bringing purchases and refunds in from a platform, once each, and attributing them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.domain.purchases import Purchase, PurchaseRecord, RefundRecord
+from core.ports.platforms import PlatformCatalog, PlatformRecord, SyncProgress
+from core.ports.uow import UnitOfWork
+from core.services.attribution import attribute_purchase
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    purchases_added: int = 0
+    purchases_already_known: int = 0
+    refunds_added: int = 0
+    refunds_without_purchase: int = 0
+
+
+def _ingest_purchase(uow: UnitOfWork, account_id: int, record: PurchaseRecord) -> bool:
+    if uow.purchases.get_by_platform_id(account_id, record.platform, record.platform_purchase_id):
+        return False
+    purchase = uow.purchases.add(Purchase.from_record(account_id, record))
+    attribute_purchase(uow, purchase)
+    return True
+
+
+def _ingest_refund(uow: UnitOfWork, account_id: int, refund: RefundRecord) -> bool | None:
+    """True when stored, False when already known, None when the purchase it refunds is unknown."""
+    purchase = uow.purchases.get_by_platform_id(account_id, refund.platform, refund.platform_purchase_id)
+    if purchase is None or purchase.id is None:
+        return None
+    if refund.amount.currency != purchase.amount.currency:
+        raise ValueError("a refund is in the currency of its purchase")
+    return uow.purchases.add_refund(purchase.id, refund)
+
+
+class Purchases:
+    def __init__(self, uow: Callable[[], UnitOfWork], platforms: PlatformCatalog) -> None:
+        self._uow = uow
+        self._platforms = platforms
+
+    def ingest(self, account_id: int, records: Iterable[PlatformRecord]) -> IngestSummary:
+        """Store records in one transaction: all of them or, on any error, none."""
+        added = known = refunds = orphans = 0
+        with self._uow() as uow:
+            for record in records:
+                if isinstance(record, PurchaseRecord):
+                    if _ingest_purchase(uow, account_id, record):
+                        added += 1
+                    else:
+                        known += 1
+                else:
+                    stored = _ingest_refund(uow, account_id, record)
+                    refunds += stored is True
+                    orphans += stored is None
+            uow.commit()
+        return IngestSummary(added, known, refunds, orphans)
+
+    def import_from_platform(
+        self,
+        account_id: int,
+        platform: str,
+        credentials: Mapping[str, str],
+        since: datetime,
+        progress: SyncProgress,
+    ) -> IngestSummary:
+        """Read everything the platform has since `since`, then store it; a failure stores nothing."""
+        adapter = self._platforms.get(platform)
+        records = list(adapter.fetch_purchases(credentials, since, progress))
+        return self.ingest(account_id, records)

@@ -1,0 +1,41 @@
+"""CourseSignal: which channel sold the course.
+
+This module is the public plugin API: a platform plugin imports what it needs from here and nothing
+else (`from coursesignal import hookimpl, PlatformAdapter, PurchaseRecord, Money`).
+"""
+
+from adapters.platforms.hookspecs import hookimpl
+from core.domain.money import Money
+from core.domain.purchases import PurchaseRecord, RefundRecord
+from core.ports.platforms import (
+    ConnectionCheck,
+    CredentialField,
+    PlatformAdapter,
+    PlatformError,
+    PlatformRecord,
+    SyncProgress,
+    WebhookAuth,
+    WebhookBatch,
+    WebhookDelivery,
+    WebhookRejected,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConnectionCheck",
+    "CredentialField",
+    "Money",
+    "PlatformAdapter",
+    "PlatformError",
+    "PlatformRecord",
+    "PurchaseRecord",
+    "RefundRecord",
+    "SyncProgress",
+    "WebhookAuth",
+    "WebhookBatch",
+    "WebhookDelivery",
+    "WebhookRejected",
+    "__version__",
+    "hookimpl",
+]

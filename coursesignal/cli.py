@@ -1,0 +1,166 @@
+"""The `coursesignal` command."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.ports.platforms import PlatformError
+from coursesignal.container import Container, build_app, create_container
+from coursesignal.settings import Settings, SettingsError
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._container: Container | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_environ()
+            except SettingsError as error:
+                raise click.ClickException(str(error)) from None
+        return self._settings
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            self._container = create_container(self.settings)
+        return self._container
+
+    def upgrade_database(self) -> None:
+        from adapters.persistence.migrate import upgrade
+
+        upgrade(self.container.gateways.engine())
+
+
+pass_context = click.make_pass_decorator(_Context, ensure=True)
+
+
+@click.group()
+@click.version_option(package_name="coursesignal")
+def main() -> None:
+    """CourseSignal: which channel sold the course."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_context
+def run(ctx: _Context, host: str, port: int) -> None:
+    """Serve the app. On the embedded SQLite database, the schema is brought up to date first."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = ctx.settings
+    if settings.uses_sqlite:
+        ctx.upgrade_database()
+        ctx.container.gateways.engine().dispose()
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            # One process, so the in-process job thread and SQLite see one another; threads for concurrency.
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "threads": 8,
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "timeout": 60,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return build_app(settings)
+
+    click.echo(
+        f"CourseSignal on http://{host}:{port} ({'SQLite' if settings.uses_sqlite else 'PostgreSQL'}, "
+        f"jobs {'on Redis' if settings.redis_url else 'in-process'})"
+    )
+    _Server().run()
+
+
+@main.command()
+@pass_context
+def worker(ctx: _Context) -> None:
+    """Run an RQ worker, with its scheduler, on COURSESIGNAL_REDIS_URL."""
+    from rq import Worker
+
+    if not ctx.settings.redis_url:
+        raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
+    redis = ctx.container.gateways.redis()
+    Worker([ctx.container.gateways.job_queue().name], connection=redis).work(with_scheduler=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: _Context) -> None:
+    """Apply every migration not yet applied."""
+    ctx.upgrade_database()
+    click.echo("Database schema is up to date.")
+
+
+@main.command("create-site")
+@click.argument("email")
+@click.option("--domain", "domains", multiple=True, required=True, help="A domain the site runs on (repeatable).")
+@pass_context
+def create_site(ctx: _Context, email: str, domains: tuple[str, ...]) -> None:
+    """Create a site (and its account, if new); prints the site key and the snippet."""
+    accounts = ctx.container.services.accounts()
+    try:
+        accounts.ensure_account(email)
+        site = accounts.add_site(email, domains)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Site key: {site.public_key}")
+    click.echo(f'Snippet:  <script async src="{ctx.settings.base_url}/t.js" data-site="{site.public_key}"></script>')
+
+
+@main.command("create-token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@pass_context
+def create_token(ctx: _Context, email: str, name: str) -> None:
+    """Issue a personal API token for the account; it is shown this once."""
+    from core.services.accounts import UnknownAccount
+
+    try:
+        click.echo(ctx.container.services.accounts().issue_api_token(email, name))
+    except UnknownAccount as error:
+        raise click.ClickException(f"{error}: create it with `coursesignal create-site {email} --domain ...`") from None
+
+
+@main.command("import-purchases")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--site", "site_key", required=True, help="The site key the purchases belong to.")
+@pass_context
+def import_purchases(ctx: _Context, path: Path, site_key: str) -> None:
+    """Import purchases from a CSV file (purchase_id,email,amount,currency,purchased_at[,course_name,visitor_id]).
+
+    A file with a bad row is refused whole: nothing from it is stored.
+    """
+    site = ctx.container.services.accounts().site(site_key)
+    if site is None:
+        raise click.ClickException(f"No site has the key {site_key!r}.")
+
+    def progress(done: int, total: int | None) -> None:
+        click.echo(f"  read {done} rows" + (" (done)" if total is not None else ""), err=True)
+
+    try:
+        summary = ctx.container.services.purchases().import_from_platform(
+            site.account_id, "csv", {"path": str(path)}, datetime(1970, 1, 1, tzinfo=UTC), progress
+        )
+    except PlatformError as error:
+        raise click.ClickException(f"{error} Nothing from {path.name} was imported.") from None
+    click.echo(f"Imported {summary.purchases_added} purchases ({summary.purchases_already_known} already known).")

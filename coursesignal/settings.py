@@ -1,0 +1,76 @@
+"""Environment -> typed settings. Read once, at startup; secrets never appear in repr or logs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "COURSESIGNAL_"
+
+
+class SettingsError(Exception):
+    pass
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A development secret key kept in the instance folder, so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    base_url: str
+    instance_path: Path
+    environment: str = "development"
+    secret_key: str = field(default="", repr=False)
+    log_level: str = "INFO"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def job_backend(self) -> str:
+        return "rq" if self.redis_url else "in_process"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+        if environ is None:
+            if load_dotenv:
+                from dotenv import load_dotenv as _load
+
+                _load(Path.cwd() / ".env", override=False)
+            environ = os.environ
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = environ.get(PREFIX + name)
+            return value if value not in (None, "") else default
+
+        instance_path = Path(get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+        environment = get("ENV", "development") or "development"
+        if environment not in ("development", "production", "test"):
+            raise SettingsError(f"{PREFIX}ENV must be development, production or test, not {environment!r}")
+        secret_key = get("SECRET_KEY")
+        if secret_key is None:
+            if environment == "production":
+                raise SettingsError(f"Set {PREFIX}SECRET_KEY: production never runs on a generated secret key.")
+            secret_key = _instance_secret(instance_path)
+        return cls(
+            database_url=get("DATABASE_URL") or f"sqlite:///{instance_path / 'coursesignal.db'}",
+            redis_url=get("REDIS_URL"),
+            base_url=(get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            instance_path=instance_path,
+            environment=environment,
+            secret_key=secret_key,
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        )

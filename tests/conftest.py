@@ -1,0 +1,162 @@
+"""Shared fixtures: real services (SQLite, PostgreSQL, Redis) for integration tests.
+
+With CI=true a missing PostgreSQL, Redis or chromium fails the run; elsewhere those tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "COURSESIGNAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("COURSESIGNAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHROMIUM = os.environ.get("COURSESIGNAL_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip with the reason on a laptop; fail in CI, where every service must be there."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of our own on the local PostgreSQL, migrated once and dropped at the end."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        admin.dispose()
+        require(False, f"PostgreSQL is not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()} ({error})")
+    name = f"coursesignal_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    from adapters.persistence.database import create_database_engine
+    from adapters.persistence.migrate import upgrade
+
+    engine = create_database_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    from adapters.persistence.tables import metadata
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+# --- SQLite -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test: migrating once keeps the suite fast."""
+    from adapters.persistence.database import create_database_engine
+    from adapters.persistence.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "coursesignal.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        yield url
+        _empty_postgres(url)
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> str:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping()
+    except RedisError as error:
+        require(False, f"Redis is not reachable at {REDIS_TEST_URL} ({error})")
+    return REDIS_TEST_URL
+
+
+# --- The application ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from coursesignal.settings import Settings
+
+    return Settings(
+        database_url=database_url,
+        redis_url=None,
+        base_url="http://coursesignal.test",
+        instance_path=tmp_path / "instance",
+        environment="test",
+        secret_key="test-secret-key",
+    )
+
+
+@pytest.fixture
+def container(settings):  # type: ignore[no-untyped-def]
+    from coursesignal.container import create_container
+
+    container = create_container(settings)
+    yield container
+    job_queue = container.gateways.job_queue()
+    job_queue.stop()
+    container.unwire()
+    container.gateways.engine().dispose()
+
+
+@pytest.fixture
+def app(settings, container):  # type: ignore[no-untyped-def]
+    from coursesignal.container import build_app
+
+    app = build_app(settings, container)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()

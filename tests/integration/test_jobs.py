@@ -1,0 +1,114 @@
+"""Job queues run the same module-level tasks: RQ on a real Redis, and the in-process thread."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rq import SimpleWorker
+
+from adapters.jobs.in_process import InProcessJobQueue
+from adapters.jobs.rq_queue import RqJobQueue, connect_redis
+from core.domain.events import EventKind, TrackerEvent
+from core.domain.money import Money
+from core.domain.purchases import AttributionStatus, PurchaseRecord
+from coursesignal.container import create_container
+
+pytestmark = pytest.mark.redis
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"
+
+
+def _unmatched_purchase_then_identify(container) -> int:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    accounts = container.services.accounts()
+    account = accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["example.com"])
+    now = datetime.now(UTC)
+    tracking = container.services.tracking()
+    tracking.record(
+        TrackerEvent(
+            site_key=site.public_key,
+            client_event_id="event0001",
+            kind=EventKind.PAGEVIEW,
+            visitor_key="visitor01",
+            url="https://example.com/?utm_source=ig",
+            received_at=now - timedelta(hours=1),
+            user_agent=BROWSER,
+        )
+    )
+    container.services.purchases().ingest(
+        account.id,
+        [
+            PurchaseRecord(
+                platform="csv",
+                platform_purchase_id="p1",
+                amount=Money(100, "USD"),
+                purchased_at=now,
+                email="b@example.com",
+            )
+        ],
+    )
+    tracking.record(
+        TrackerEvent(
+            site_key=site.public_key,
+            client_event_id="event0002",
+            kind=EventKind.IDENTIFY,
+            visitor_key="visitor01",
+            url="https://example.com/",
+            received_at=now,
+            email="b@example.com",
+            user_agent=BROWSER,
+        )
+    )
+    return int(account.id)
+
+
+def _status(container, account_id: int) -> AttributionStatus:  # type: ignore[no-untyped-def]
+    purchase = container.gateways.unit_of_work()
+    with purchase as uow:
+        found = uow.purchases.get_by_platform_id(account_id, "csv", "p1")
+    assert found is not None
+    return found.status
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_rq_runs_the_identify_follow_up_on_real_redis(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    container = create_container(
+        settings.__class__(**{**settings.__dict__, "redis_url": redis_url}), queue_name=queue_name
+    )
+    redis = connect_redis(redis_url)
+    try:
+        queue = container.gateways.job_queue()
+        assert isinstance(queue, RqJobQueue)
+        account_id = _unmatched_purchase_then_identify(container)
+        assert _status(container, account_id) is AttributionStatus.UNMATCHED
+        worker = SimpleWorker([queue.name], connection=redis)
+        assert worker.work(burst=True)
+        assert _status(container, account_id) is AttributionStatus.MATCHED
+    finally:
+        from rq import Queue
+
+        Queue(queue_name, connection=redis).delete(delete_jobs=True)
+        container.unwire()
+        container.gateways.engine().dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_in_process_queue_runs_the_same_task(container) -> None:  # type: ignore[no-untyped-def]
+    queue = container.gateways.job_queue()
+    assert isinstance(queue, InProcessJobQueue)
+    account_id = _unmatched_purchase_then_identify(container)
+    queue.wait_until_idle()
+    assert _status(container, account_id) is AttributionStatus.MATCHED
+
+
+def test_an_unknown_task_fails_at_enqueue_time() -> None:
+    with pytest.raises(LookupError):
+        InProcessJobQueue().enqueue("no_such_task", 1)
+
+
+def test_rq_enqueue_survives_redis_being_down() -> None:
+    queue = RqJobQueue(connect_redis("redis://127.0.0.1:1/0"))
+    queue.enqueue("attribute_purchases_of_email", 1, "a@example.com")

@@ -1,0 +1,120 @@
+"""Bad input at the edges gets a short reason and stores nothing; health endpoints answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.persistence import tables
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
+
+
+@pytest.fixture
+def site_key(container) -> str:  # type: ignore[no-untyped-def]
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    return accounts.add_site("creator@example.com", ["example.com"]).public_key
+
+
+def _event(site_key: str, **overrides: object) -> dict[str, object]:
+    return {
+        "s": site_key,
+        "n": "pageview",
+        "i": "event0001",
+        "v": "visitor01",
+        "u": "https://example.com/",
+        **overrides,
+    }
+
+
+def _stored(container) -> int:  # type: ignore[no-untyped-def]
+    with container.gateways.engine().connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(tables.events)).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        (b"{not json", 400, "body is not JSON"),
+        (b"\xff\xfe\x00", 400, "body is not JSON"),
+        (b"[1, 2]", 400, "body must be a JSON object"),
+        (b"[" * 5000 + b"]" * 5000, 413, "body larger than"),
+        (json.dumps({"n": "pageview"}).encode(), 400, "Missing data"),
+    ],
+)
+def test_malformed_collect_bodies_get_a_reason(client, container, body: bytes, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/t/e", data=body, content_type="text/plain", headers=BROWSER)
+    assert response.status_code == status
+    assert reason in response.get_data(as_text=True)
+    assert _stored(container) == 0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"u": "javascript:alert(1)"},
+        {"v": "short"},
+        {"n": "purchase"},
+        {"n": "identify", "e": "nope"},
+        {"u": "https://example.com/" + "a" * 2100},
+    ],
+)
+def test_invalid_fields_are_refused(client, container, site_key: str, overrides: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/t/e", data=json.dumps(_event(site_key, **overrides)), headers=BROWSER)
+    assert response.status_code == 400
+    assert _stored(container) == 0
+
+
+def test_unknown_site_is_refused_and_nothing_stored(client, container) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/t/e", data=json.dumps(_event("cs_unknown")), headers=BROWSER)
+    assert (response.status_code, response.get_data(as_text=True)) == (404, "unknown site key")
+    assert _stored(container) == 0
+
+
+def test_collect_answers_cors_for_any_origin(client, site_key: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/t/e", data=json.dumps(_event(site_key)), headers={**BROWSER, "Origin": "https://a.example"}
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert client.options("/t/e").status_code == 204
+
+
+def test_bots_are_answered_but_not_stored(client, container, site_key: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/t/e", data=json.dumps(_event(site_key)), headers={"User-Agent": "Googlebot/2.1"})
+    assert response.status_code == 204
+    assert _stored(container) == 0
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Bearer cs_pat_unknown", "Basic abc"])
+def test_a_bad_or_missing_token_gets_401(client, header: str | None) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": header} if header else {}
+    response = client.get("/api/v1/reports/sources", headers=headers)
+    assert response.status_code == 401
+    assert "API token" in response.json["error"]
+
+
+def test_bad_report_parameters_get_400(client, container) -> None:  # type: ignore[no-untyped-def]
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    token = accounts.issue_api_token("creator@example.com")
+    response = client.get("/api/v1/reports/sources?range=1y", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert response.json["error"] == "range must be one of 7d, 30d, 90d, all"
+    csv = client.get("/api/v1/reports/sources.csv?range=all", headers={"Authorization": f"Bearer {token}"})
+    assert csv.get_data(as_text=True).splitlines()[0] == (
+        "Source,Visitors,Revenue,Students,Conversion %,Avg Order Value,Revenue/Visitor"
+    )
+
+
+def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok"}}
+    document = client.get("/openapi.json").json
+    assert {"/t/e", "/api/v1/reports/sources", "/api/v1/reports/sources.csv", "/healthz", "/readyz"} <= set(
+        document["paths"]
+    )

@@ -1,0 +1,255 @@
+"""In-memory fakes of core's ports, for fast service tests with no I/O."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+
+from core.domain.attribution import Credit
+from core.domain.events import TrackerEvent
+from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
+from core.domain.sites import Account, Site
+from core.domain.touches import Touch
+from core.domain.visitors import Session, Visitor
+
+
+class FixedClock:
+    def __init__(self, now: datetime = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)
+
+
+class RecordingJobQueue:
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, tuple[int | str, ...]]] = []
+
+    def enqueue(self, task: str, *args: int | str) -> None:
+        self.jobs.append((task, args))
+
+
+@dataclass
+class Store:
+    """What the fake database holds; shared by every fake unit of work made from it."""
+
+    accounts: dict[int, Account] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+    sites: dict[int, Site] = field(default_factory=dict)
+    visitors: dict[int, Visitor] = field(default_factory=dict)
+    sessions: dict[int, Session] = field(default_factory=dict)
+    events: dict[tuple[int, str], TrackerEvent] = field(default_factory=dict)
+    purchases: dict[int, Purchase] = field(default_factory=dict)
+    refunds: dict[tuple[int, str], RefundRecord] = field(default_factory=dict)
+    credits: dict[int, list[Credit]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+T = TypeVar("T")
+
+
+def _copy(item: T) -> T:
+    return replace(item)  # type: ignore[type-var]
+
+
+class _Repo:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+
+class FakeAccounts(_Repo):
+    def add(self, account: Account) -> Account:
+        account.id = next(self._s.ids)
+        self._s.accounts[account.id] = _copy(account)
+        return account
+
+    def get(self, account_id: int) -> Account | None:
+        return self._s.accounts.get(account_id)
+
+    def get_by_email(self, email: str) -> Account | None:
+        return next((a for a in self._s.accounts.values() if a.email == email), None)
+
+
+class FakeApiTokens(_Repo):
+    def add(self, account_id: int, token_hash: str, name: str, created_at: datetime) -> None:
+        self._s.tokens[token_hash] = account_id
+
+    def account_id_for(self, token_hash: str, used_at: datetime) -> int | None:
+        return self._s.tokens.get(token_hash)
+
+
+class FakeSites(_Repo):
+    def add(self, site: Site) -> Site:
+        site.id = next(self._s.ids)
+        self._s.sites[site.id] = _copy(site)
+        return site
+
+    def get_by_key(self, public_key: str) -> Site | None:
+        return next((_copy(s) for s in self._s.sites.values() if s.public_key == public_key), None)
+
+    def list_for_account(self, account_id: int) -> Sequence[Site]:
+        return [_copy(s) for s in self._s.sites.values() if s.account_id == account_id]
+
+
+class FakeVisitors(_Repo):
+    def _account(self, visitor: Visitor) -> int:
+        return self._s.sites[visitor.site_id].account_id
+
+    def get_by_key(self, site_id: int, key: str) -> Visitor | None:
+        return next((_copy(v) for v in self._s.visitors.values() if v.site_id == site_id and v.key == key), None)
+
+    def get(self, visitor_id: int) -> Visitor | None:
+        found = self._s.visitors.get(visitor_id)
+        return _copy(found) if found else None
+
+    def add(self, visitor: Visitor) -> Visitor:
+        visitor.id = next(self._s.ids)
+        self._s.visitors[visitor.id] = _copy(visitor)
+        return visitor
+
+    def update(self, visitor: Visitor) -> None:
+        assert visitor.id in self._s.visitors
+        self._s.visitors[visitor.id] = _copy(visitor)
+
+    def with_email(self, account_id: int, email: str) -> Sequence[Visitor]:
+        return [_copy(v) for v in self._s.visitors.values() if v.email == email and self._account(v) == account_id]
+
+    def with_key(self, account_id: int, key: str) -> Visitor | None:
+        return next(
+            (_copy(v) for v in self._s.visitors.values() if v.key == key and self._account(v) == account_id), None
+        )
+
+
+class FakeSessions(_Repo):
+    def latest(self, visitor_id: int) -> Session | None:
+        mine = [s for s in self._s.sessions.values() if s.visitor_id == visitor_id]
+        return _copy(max(mine, key=lambda s: (s.started_at, s.id or 0))) if mine else None
+
+    def add(self, session: Session) -> Session:
+        session.id = next(self._s.ids)
+        self._s.sessions[session.id] = _copy(session)
+        return session
+
+    def touch_seen(self, session: Session) -> None:
+        assert session.id is not None
+        self._s.sessions[session.id].last_seen_at = session.last_seen_at
+
+    def touches(self, visitor_id: int) -> Sequence[Touch]:
+        mine = sorted((s for s in self._s.sessions.values() if s.visitor_id == visitor_id), key=lambda s: s.started_at)
+        return [s.touch for s in mine]
+
+
+class FakeEvents(_Repo):
+    def add(self, event: TrackerEvent, site_id: int, visitor_id: int, session_id: int | None) -> bool:
+        key = (site_id, event.client_event_id)
+        if key in self._s.events:
+            return False
+        self._s.events[key] = event
+        return True
+
+
+class FakePurchases(_Repo):
+    def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None:
+        return next(
+            (
+                _copy(p)
+                for p in self._s.purchases.values()
+                if (p.account_id, p.platform, p.platform_purchase_id) == (account_id, platform, platform_purchase_id)
+            ),
+            None,
+        )
+
+    def add(self, purchase: Purchase) -> Purchase:
+        purchase.id = next(self._s.ids)
+        self._s.purchases[purchase.id] = _copy(purchase)
+        return purchase
+
+    def update(self, purchase: Purchase) -> None:
+        assert purchase.id in self._s.purchases
+        self._s.purchases[purchase.id] = _copy(purchase)
+
+    def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
+        return [
+            _copy(p)
+            for p in self._s.purchases.values()
+            if p.account_id == account_id and p.email == email and p.status is AttributionStatus.UNMATCHED
+        ]
+
+    def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
+        key = (purchase_id, refund.platform_refund_id)
+        if key in self._s.refunds:
+            return False
+        self._s.refunds[key] = refund
+        return True
+
+    def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None:
+        self._s.credits[purchase_id] = list(credits)
+
+
+class FakeUnitOfWork:
+    """Changes go to a working copy of the store and replace it only on commit, like a transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._committed = store
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        self._working = _snapshot(self._committed)
+        self.accounts = FakeAccounts(self._working)
+        self.api_tokens = FakeApiTokens(self._working)
+        self.sites = FakeSites(self._working)
+        self.visitors = FakeVisitors(self._working)
+        self.sessions = FakeSessions(self._working)
+        self.events = FakeEvents(self._working)
+        self.purchases = FakePurchases(self._working)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        for name in Store.__dataclass_fields__:
+            setattr(self._committed, name, getattr(self._working, name))
+        self._working = _snapshot(self._committed)
+        self._rebind()
+        self.committed = True
+
+    def rollback(self) -> None:
+        self._working = _snapshot(self._committed)
+        self._rebind()
+
+    def _rebind(self) -> None:
+        for repo in (
+            self.accounts,
+            self.api_tokens,
+            self.sites,
+            self.visitors,
+            self.sessions,
+            self.events,
+            self.purchases,
+        ):
+            repo._s = self._working
+
+
+def _snapshot(store: Store) -> Store:
+    return Store(
+        accounts={k: _copy(v) for k, v in store.accounts.items()},
+        tokens=dict(store.tokens),
+        sites={k: _copy(v) for k, v in store.sites.items()},
+        visitors={k: _copy(v) for k, v in store.visitors.items()},
+        sessions={k: _copy(v) for k, v in store.sessions.items()},
+        events=dict(store.events),
+        purchases={k: _copy(v) for k, v in store.purchases.items()},
+        refunds=dict(store.refunds),
+        credits={k: list(v) for k, v in store.credits.items()},
+        ids=store.ids,
+    )
