@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, begin transactions (see _begin_immediately).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the web process read while the worker thread or the CLI writes.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -19,6 +21,12 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediately(connection: Any) -> None:
+    # Take the write lock when the transaction starts, not at its first write: two requests that read
+    # then write the same visitor are serialized instead of one silently overwriting the other.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_database_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -26,6 +34,7 @@ def create_database_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_immediately)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

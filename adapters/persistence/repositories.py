@@ -162,20 +162,22 @@ class SqlVisitors:
         found = self._where(t.visitors.c.id == visitor_id)
         return found[0] if found else None
 
-    def add(self, visitor: Visitor) -> Visitor:
+    def get_or_add(self, visitor: Visitor) -> Visitor:
         account_id = select(t.sites.c.user_id).where(t.sites.c.id == visitor.site_id).scalar_subquery()
-        visitor.id = self._c.execute(
-            insert(t.visitors)
-            .values(
-                site_id=visitor.site_id,
-                user_id=account_id,
-                visitor_key=visitor.key,
-                first_seen_at=visitor.first_seen_at,
-                **self._values(visitor),
-            )
-            .returning(t.visitors.c.id)
-        ).scalar_one()
-        return visitor
+        values = {
+            "site_id": visitor.site_id,
+            "user_id": account_id,
+            "visitor_key": visitor.key,
+            "first_seen_at": visitor.first_seen_at,
+            **self._values(visitor),
+        }
+        insert_ignoring_duplicates(self._c, t.visitors, values, ["site_id", "visitor_key"])
+        row = self._c.execute(
+            select(t.visitors)
+            .where(t.visitors.c.site_id == visitor.site_id, t.visitors.c.visitor_key == visitor.key)
+            .with_for_update()
+        ).one()
+        return self._visitor(row)
 
     def update(self, visitor: Visitor) -> None:
         self._c.execute(update(t.visitors).where(t.visitors.c.id == visitor.id).values(**self._values(visitor)))

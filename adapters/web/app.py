@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +18,16 @@ from core.services.accounts import Accounts
 class SignedInAccount(UserMixin):  # type: ignore[misc]
     def __init__(self, account_id: int) -> None:
         self.id = account_id
+
+
+class _NoSessionOnPublicTrackerPaths(SecureCookieSessionInterface):
+    """The tracker's script and collect endpoint never touch a session: no cookie is read or set and the
+    script's response carries no `Vary: Cookie`, so every cache can share it."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if collect.is_public_tracker_path(request.path):
+            return None
+        return super().open_session(app, request)
 
 
 @inject
@@ -34,6 +45,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    app.session_interface = _NoSessionOnPublicTrackerPaths()
 
     login_manager = LoginManager(app)
     login_manager.user_loader(load_account)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
@@ -55,6 +60,46 @@ def _read_body() -> bytes | None:
         return None
     body = request.stream.read(MAX_BODY_BYTES + 1)
     return None if len(body) > MAX_BODY_BYTES else body
+
+
+PUBLIC_TRACKER_PATHS = frozenset({"/t.js", "/t/e"})
+
+
+def is_public_tracker_path(path: str) -> bool:
+    return path in PUBLIC_TRACKER_PATHS
+
+
+TRACKER_SCRIPT = Path(__file__).parent / "static" / "t.js"
+# Browsers revalidate after this; a strong ETag makes that a 304 until a release changes the script.
+SCRIPT_MAX_AGE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    body: bytes
+    etag: str
+
+
+@cache
+def _script() -> dict[str, _Encoded]:
+    """The tracking script, plain and gzipped, each with the strong ETag of its exact bytes."""
+    plain = TRACKER_SCRIPT.read_bytes()
+    encodings = {"identity": plain, "gzip": gzip.compress(plain, compresslevel=9, mtime=0)}
+    return {name: _Encoded(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"') for name, body in encodings.items()}
+
+
+@blueprint.get("/t.js")
+def tracker_script() -> Response:
+    encoding = "gzip" if "gzip" in request.accept_encodings else "identity"
+    script = _script()[encoding]
+    response = Response(script.body, mimetype="text/javascript")
+    response.set_etag(script.etag.strip('"'))
+    response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE_SECONDS}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Vary"] = "Accept-Encoding"
+    if encoding == "gzip":
+        response.headers["Content-Encoding"] = "gzip"
+    return response.make_conditional(request)
 
 
 @blueprint.route("/t/e", methods=["OPTIONS"])

@@ -28,10 +28,7 @@ STORED = IngestOutcome()
 
 def _visitor_for(uow: UnitOfWork, site: Site, event: TrackerEvent) -> Visitor:
     assert site.id is not None
-    visitor = uow.visitors.get_by_key(site.id, event.visitor_key)
-    if visitor is None:
-        visitor = uow.visitors.add(Visitor(site_id=site.id, key=event.visitor_key, first_seen_at=event.received_at))
-    return visitor
+    return uow.visitors.get_or_add(Visitor(site_id=site.id, key=event.visitor_key, first_seen_at=event.received_at))
 
 
 def _record_pageview(uow: UnitOfWork, site: Site, visitor: Visitor, event: TrackerEvent) -> int:

@@ -109,7 +109,10 @@ class FakeVisitors(_Repo):
         found = self._s.visitors.get(visitor_id)
         return _copy(found) if found else None
 
-    def add(self, visitor: Visitor) -> Visitor:
+    def get_or_add(self, visitor: Visitor) -> Visitor:
+        existing = self.get_by_key(visitor.site_id, visitor.key)
+        if existing is not None:
+            return existing
         visitor.id = next(self._s.ids)
         self._s.visitors[visitor.id] = _copy(visitor)
         return visitor
