@@ -163,20 +163,23 @@ class SqlVisitors:
         return found[0] if found else None
 
     def get_or_add(self, visitor: Visitor) -> Visitor:
-        account_id = select(t.sites.c.user_id).where(t.sites.c.id == visitor.site_id).scalar_subquery()
-        values = {
-            "site_id": visitor.site_id,
-            "user_id": account_id,
-            "visitor_key": visitor.key,
-            "first_seen_at": visitor.first_seen_at,
-            **self._values(visitor),
-        }
-        insert_ignoring_duplicates(self._c, t.visitors, values, ["site_id", "visitor_key"])
-        row = self._c.execute(
+        locked = (
             select(t.visitors)
             .where(t.visitors.c.site_id == visitor.site_id, t.visitors.c.visitor_key == visitor.key)
             .with_for_update()
-        ).one()
+        )
+        row = self._c.execute(locked).first()
+        if row is None:  # a new visitor: most events are not, so this costs one query in the common case
+            account_id = select(t.sites.c.user_id).where(t.sites.c.id == visitor.site_id).scalar_subquery()
+            values = {
+                "site_id": visitor.site_id,
+                "user_id": account_id,
+                "visitor_key": visitor.key,
+                "first_seen_at": visitor.first_seen_at,
+                **self._values(visitor),
+            }
+            insert_ignoring_duplicates(self._c, t.visitors, values, ["site_id", "visitor_key"])
+            row = self._c.execute(locked).one()
         return self._visitor(row)
 
     def update(self, visitor: Visitor) -> None:
