@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from adapters.web import api, auth, collect, dashboard, health, onboarding, openapi
-from adapters.web.rate_limits import limiter
+from adapters.web.rate_limits import init_rate_limits
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
 from adapters.web.sessions import init_sessions
 from core.ports.clock import Clock
@@ -42,15 +42,12 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,  # the largest CSV upload, with room for the form around it
-        RATELIMIT_STORAGE_URI="memory://",
-        RATELIMIT_HEADERS_ENABLED=True,
     )
     app.config.update(config)
 
     login_manager = LoginManager(app)
     init_sessions(login_manager)
     init_security(app)
-    limiter.init_app(app)
 
     for blueprint in (
         health.blueprint,
@@ -62,6 +59,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         dashboard.blueprint,
     ):
         app.register_blueprint(blueprint)
+    app.extensions["coursesignal.limiter"] = init_rate_limits(app)
 
     app.context_processor(_page_context)
 

@@ -13,8 +13,6 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from adapters.web import rate_limits
-from adapters.web.rate_limits import limiter
 from adapters.web.sessions import start_session
 from core.domain.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
 from core.ports.mailer import MailError
@@ -89,7 +87,6 @@ def _after_sign_in() -> Response:
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-@limiter.limit(rate_limits.SIGNUP, methods=["POST"])
 @inject
 def signup(accounts: Accounts = Provide["services.accounts"]) -> Any:
     if current_user.is_authenticated:
@@ -118,7 +115,6 @@ def check_inbox() -> Any:
 
 
 @blueprint.post("/verify/resend")
-@limiter.limit(rate_limits.VERIFICATION_RESEND)
 @inject
 def resend_verification(accounts: Accounts = Provide["services.accounts"]) -> Any:
     form = EmailOnlyForm()
@@ -149,7 +145,6 @@ def verify(token: str, accounts: Accounts = Provide["services.accounts"]) -> Any
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@limiter.limit(rate_limits.LOGIN, methods=["POST"])
 @inject
 def login(accounts: Accounts = Provide["services.accounts"]) -> Any:
     if current_user.is_authenticated:
@@ -183,7 +178,6 @@ def logout(accounts: Accounts = Provide["services.accounts"]) -> Response:
 
 
 @blueprint.route("/reset", methods=["GET", "POST"])
-@limiter.limit(rate_limits.PASSWORD_RESET, methods=["POST"])
 @inject
 def forgot_password(accounts: Accounts = Provide["services.accounts"]) -> Any:
     form = EmailOnlyForm()
@@ -199,7 +193,6 @@ def forgot_password(accounts: Accounts = Provide["services.accounts"]) -> Any:
 
 
 @blueprint.route("/reset/<token>", methods=["GET", "POST"])
-@limiter.limit(rate_limits.PASSWORD_RESET, methods=["POST"])
 @inject
 def reset_password(token: str, accounts: Accounts = Provide["services.accounts"]) -> Any:
     try:
