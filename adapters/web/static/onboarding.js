@@ -4,6 +4,8 @@
 
   var copyButton = document.getElementById("copy-snippet");
   if (copyButton) {
+    // Shown only once it works: without this script the button would do nothing.
+    copyButton.hidden = false;
     copyButton.addEventListener("click", function () {
       var code = document.getElementById(copyButton.getAttribute("data-copy-target"));
       var status = document.getElementById("copy-status");
