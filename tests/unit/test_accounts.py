@@ -247,3 +247,33 @@ def test_deleting_an_account_removes_it_and_its_sites(world: World) -> None:
     assert world.store.accounts == {}
     assert world.store.sites == {}
     assert world.mailer.sent[-1].subject == "Your CourseSignal account was deleted"
+
+
+def test_trial_days_left_round_up_and_stop_at_zero() -> None:
+    from datetime import timedelta
+
+    from core.domain.sites import Account
+
+    clock = FixedClock()
+    account = Account(email=ADDRESS, created_at=clock.now())
+    assert account.trial_days_left(clock.now()) is None
+    account.verify_email(clock.now())
+    assert account.trial_days_left(clock.now() + timedelta(hours=1)) == 14
+    assert account.trial_days_left(clock.now() + timedelta(days=13, hours=23)) == 1
+    assert account.trial_days_left(clock.now() + timedelta(days=15)) == 0
+    first_end = account.trial_ends_at
+    account.verify_email(clock.now() + timedelta(days=3))  # a later address change does not restart the trial
+    assert account.trial_ends_at == first_end
+
+
+def test_mail_settings_come_from_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from coursesignal.settings import Settings
+
+    environ = {"COURSESIGNAL_INSTANCE_PATH": str(tmp_path), "COURSESIGNAL_SECRET_KEY": "k"}
+    assert Settings.from_environ(environ).mail_backend == "outbox"
+    assert Settings.from_environ(environ).outbox_path == tmp_path / "outbox"
+    with_smtp = Settings.from_environ(
+        {**environ, "COURSESIGNAL_SMTP_URL": "smtp://u:hunter2@mail.example.com:587?starttls=true"}
+    )
+    assert with_smtp.mail_backend == "smtp"
+    assert "hunter2" not in repr(with_smtp)
