@@ -8,6 +8,7 @@ from flask import Flask
 from adapters.clock import SystemClock
 from adapters.jobs.in_process import InProcessJobQueue
 from adapters.jobs.rq_queue import RqJobQueue, connect_redis
+from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_database_engine
@@ -55,7 +56,9 @@ class Gateways(containers.DeclarativeContainer):
     account_links = providers.Singleton(WebAccountLinks, base_url=config.base_url)
     mailer = providers.Selector(
         config.mail_backend,
-        smtp=providers.Singleton(SmtpMailer, url=config.smtp_url, sender=config.mail_from),
+        smtp=providers.Singleton(
+            BackgroundMailer, inner=providers.Singleton(SmtpMailer, url=config.smtp_url, sender=config.mail_from)
+        ),
         outbox=providers.Singleton(OutboxMailer, folder=config.outbox_path, sender=config.mail_from),
     )
 

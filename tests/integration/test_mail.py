@@ -91,3 +91,19 @@ def test_signup_mail_arrives_over_smtp_and_its_link_verifies(smtp_app, settings)
     response = client.get(path_of(link))
     assert response.headers["Location"] == "/onboarding"
     assert client.get("/dashboard").status_code == 200
+
+
+def test_background_delivery_returns_at_once_and_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+    from adapters.mail.background import BackgroundMailer
+
+    with smtp_server() as (inbox, port):
+        mailer = BackgroundMailer(SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER))
+        mailer.send(Mail("a@example.com", "Queued", "body"))
+        mailer.wait_until_sent()
+        assert [m["Subject"] for m in inbox.messages] == ["Queued"]
+    broken = BackgroundMailer(SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER))  # the server is gone now
+    broken.send(Mail("b@example.com", "Lost", "body"))  # no error in the request
+    broken.wait_until_sent()
+    broken.stop()
+    mailer.stop()
+    assert "mail to b@example.com: 'Lost' was not delivered" in caplog.text
