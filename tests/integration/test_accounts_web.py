@@ -188,3 +188,20 @@ def test_signup_reset_and_resend_are_rate_limited(client) -> None:  # type: igno
         statuses = [client.post(path, data={"csrf_token": token, **data}).status_code for _ in range(allowed + 1)]
         assert 429 not in statuses[:allowed], path
         assert statuses[allowed] == 429, path
+
+
+def test_people_get_error_pages_and_machines_get_json(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"
+    assert "Check the address" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-report", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.is_json
+
+
+def test_signed_out_people_are_sent_to_login(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/dashboard", "/account", "/onboarding", "/onboarding/snippet"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login"), path
