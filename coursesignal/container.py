@@ -8,15 +8,22 @@ from flask import Flask
 from adapters.clock import SystemClock
 from adapters.jobs.in_process import InProcessJobQueue
 from adapters.jobs.rq_queue import RqJobQueue, connect_redis
+from adapters.mail.background import BackgroundMailer
+from adapters.mail.outbox import OutboxMailer
+from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
+from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.signed_tokens import SignedLinkTokens
 from adapters.web.app import create_app
 from adapters.web.health import Readiness
+from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
+from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.tracking import Tracking
@@ -44,6 +51,16 @@ class Gateways(containers.DeclarativeContainer):
         in_process=providers.Singleton(InProcessJobQueue),
     )
     readiness = providers.Singleton(Readiness, engine=engine, redis=redis)
+    password_hasher = providers.Singleton(Argon2PasswordHasher)
+    signed_tokens = providers.Singleton(SignedLinkTokens, secret_key=config.secret_key, clock=clock)
+    account_links = providers.Singleton(WebAccountLinks, base_url=config.base_url)
+    mailer = providers.Selector(
+        config.mail_backend,
+        smtp=providers.Singleton(
+            BackgroundMailer, inner=providers.Singleton(SmtpMailer, url=config.smtp_url, sender=config.mail_from)
+        ),
+        outbox=providers.Singleton(OutboxMailer, folder=config.outbox_path, sender=config.mail_from),
+    )
 
 
 class Platforms(containers.DeclarativeContainer):
@@ -58,7 +75,18 @@ class Services(containers.DeclarativeContainer):
     tracking = providers.Singleton(Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue)
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     purchases = providers.Singleton(Purchases, uow=gateways.unit_of_work.provider, platforms=platforms.registry)
-    accounts = providers.Singleton(Accounts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
+    accounts = providers.Singleton(
+        Accounts,
+        uow=gateways.unit_of_work.provider,
+        clock=gateways.clock,
+        hasher=gateways.password_hasher,
+        mailer=gateways.mailer,
+        tokens=gateways.signed_tokens,
+        links=gateways.account_links,
+    )
+    onboarding = providers.Singleton(
+        Onboarding, uow=gateways.unit_of_work.provider, clock=gateways.clock, platforms=platforms.registry
+    )
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
 
 
@@ -78,6 +106,12 @@ def create_container(settings: Settings, *, queue_name: str = "coursesignal") ->
             "redis_url": settings.redis_url,
             "job_backend": settings.job_backend,
             "queue_name": queue_name,
+            "secret_key": settings.secret_key,
+            "base_url": settings.base_url,
+            "mail_backend": settings.mail_backend,
+            "smtp_url": settings.smtp_url,
+            "mail_from": settings.mail_from,
+            "outbox_path": settings.outbox_path,
         }
     )
     container.wire(packages=WIRED_PACKAGES)
@@ -92,7 +126,10 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         {
             "SECRET_KEY": settings.secret_key,
             "SESSION_COOKIE_SECURE": settings.base_url.startswith("https://"),
+            "REMEMBER_COOKIE_SECURE": settings.base_url.startswith("https://"),
             "BASE_URL": settings.base_url,
+            "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+            "RATELIMIT_KEY_PREFIX": f"{container.config.queue_name()}-limits",
         }
     )
     app.extensions["coursesignal.container"] = container

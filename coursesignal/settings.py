@@ -34,6 +34,16 @@ class Settings:
     environment: str = "development"
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    smtp_url: str | None = field(default=None, repr=False)  # may carry a password
+    mail_from: str = "CourseSignal <no-reply@coursesignal.localhost>"
+
+    @property
+    def mail_backend(self) -> str:
+        return "smtp" if self.smtp_url else "outbox"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.instance_path / "outbox"
 
     @property
     def uses_sqlite(self) -> bool:
@@ -73,4 +83,6 @@ class Settings:
             environment=environment,
             secret_key=secret_key,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            smtp_url=get("SMTP_URL"),
+            mail_from=get("MAIL_FROM") or cls.mail_from,
         )

@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
 from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
 from core.domain.money import Money
+from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.sources import Channel
@@ -64,15 +65,47 @@ class SqlAccounts:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
+    @staticmethod
+    def _values(account: Account) -> dict[str, Any]:
+        return {
+            "email": account.email,
+            "password_hash": account.password_hash,
+            "email_verified_at": account.email_verified_at,
+            "trial_ends_at": account.trial_ends_at,
+            "session_version": account.session_version,
+        }
+
     def add(self, account: Account) -> Account:
         account.id = self._c.execute(
-            insert(t.users).values(email=account.email, created_at=account.created_at).returning(t.users.c.id)
+            insert(t.users).values(created_at=account.created_at, **self._values(account)).returning(t.users.c.id)
         ).scalar_one()
         return account
 
     def _one(self, where: Any) -> Account | None:
-        row = self._c.execute(select(t.users.c.id, t.users.c.email, t.users.c.created_at).where(where)).first()
-        return Account(id=row.id, email=row.email, created_at=row.created_at) if row else None
+        u = t.users.c
+        row = self._c.execute(
+            select(
+                u.id, u.email, u.created_at, u.password_hash, u.email_verified_at, u.trial_ends_at, u.session_version
+            ).where(where)
+        ).first()
+        if row is None:
+            return None
+        return Account(
+            id=row.id,
+            email=row.email,
+            created_at=row.created_at,
+            password_hash=row.password_hash,
+            email_verified_at=row.email_verified_at,
+            trial_ends_at=row.trial_ends_at,
+            session_version=row.session_version,
+        )
+
+    def update(self, account: Account) -> None:
+        self._c.execute(update(t.users).where(t.users.c.id == account.id).values(**self._values(account)))
+
+    def delete(self, account_id: int) -> None:
+        # Every table that refers to users does so ON DELETE CASCADE (SQLite runs with foreign_keys=ON).
+        self._c.execute(delete(t.users).where(t.users.c.id == account_id))
 
     def get(self, account_id: int) -> Account | None:
         return self._one(t.users.c.id == account_id)
@@ -125,6 +158,13 @@ class SqlSites:
     def list_for_account(self, account_id: int) -> Sequence[Site]:
         rows = self._c.execute(select(t.sites).where(t.sites.c.user_id == account_id).order_by(t.sites.c.id))
         return [self._site(row) for row in rows]
+
+    def get_for_account(self, account_id: int, site_id: int) -> Site | None:
+        row = self._c.execute(select(t.sites).where(t.sites.c.id == site_id, t.sites.c.user_id == account_id)).first()
+        return self._site(row) if row else None
+
+    def has_events(self, site_id: int) -> bool:
+        return self._c.execute(select(t.events.c.id).where(t.events.c.site_id == site_id).limit(1)).first() is not None
 
 
 class SqlVisitors:
@@ -369,3 +409,40 @@ class SqlPurchases:
                     for c in credits
                 ],
             )
+
+    def count_for_account(self, account_id: int) -> int:
+        return int(
+            self._c.execute(
+                select(func.count()).select_from(t.purchases).where(t.purchases.c.user_id == account_id)
+            ).scalar_one()
+        )
+
+
+class SqlOnboarding:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get(self, account_id: int) -> OnboardingProgress | None:
+        row = self._c.execute(select(t.onboarding).where(t.onboarding.c.user_id == account_id)).first()
+        if row is None:
+            return None
+        return OnboardingProgress(
+            account_id=row.user_id,
+            platform=row.platform,
+            synced_at=row.synced_at,
+            purchases_imported=row.purchases_imported,
+            completed_at=row.completed_at,
+        )
+
+    def save(self, progress: OnboardingProgress) -> None:
+        values = {
+            "platform": progress.platform,
+            "synced_at": progress.synced_at,
+            "purchases_imported": progress.purchases_imported,
+            "completed_at": progress.completed_at,
+        }
+        changed = self._c.execute(
+            update(t.onboarding).where(t.onboarding.c.user_id == progress.account_id).values(**values)
+        ).rowcount
+        if not changed:
+            self._c.execute(insert(t.onboarding).values(user_id=progress.account_id, **values))

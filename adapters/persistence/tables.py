@@ -59,6 +59,17 @@ users = Table(
     Column("subscription_status", String(20), nullable=False, server_default="trialing"),
     Column("trial_ends_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("session_version", Integer, nullable=False, server_default="0"),
+)
+
+onboarding = Table(
+    "onboarding",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", String(40)),
+    Column("synced_at", UtcDateTime),
+    Column("purchases_imported", Integer, nullable=False, server_default="0"),
+    Column("completed_at", UtcDateTime),
 )
 
 api_tokens = Table(

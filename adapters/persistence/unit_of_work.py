@@ -9,6 +9,7 @@ from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
     SqlEvents,
+    SqlOnboarding,
     SqlPurchases,
     SqlSessions,
     SqlSites,
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.sessions = SqlSessions(connection)
         self.events = SqlEvents(connection)
         self.purchases = SqlPurchases(connection)
+        self.onboarding = SqlOnboarding(connection)
         return self
 
     def __exit__(

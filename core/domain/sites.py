@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.domain.touches import is_same_site
 
@@ -24,11 +24,36 @@ def normalize_domain(raw: str) -> str:
     return domain
 
 
+TRIAL_DAYS = 14
+
+
 @dataclass(slots=True)
 class Account:
     email: str
     created_at: datetime
     id: int | None = None
+    password_hash: str | None = None
+    email_verified_at: datetime | None = None
+    trial_ends_at: datetime | None = None
+    # Bumped at logout and password change: a session signed in under an older version is over.
+    session_version: int = 0
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def verify_email(self, now: datetime) -> None:
+        """The address is proven; the free trial starts now (once, even when the address changes later)."""
+        self.email_verified_at = now
+        if self.trial_ends_at is None:
+            self.trial_ends_at = now + timedelta(days=TRIAL_DAYS)
+
+    def trial_days_left(self, now: datetime) -> int | None:
+        """Whole days left in the trial, rounded up; None before the trial starts."""
+        if self.trial_ends_at is None:
+            return None
+        seconds = (self.trial_ends_at - now).total_seconds()
+        return max(0, -int(-seconds // 86400))
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
+from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.touches import Touch
@@ -19,6 +20,13 @@ class AccountRepository(Protocol):
     def add(self, account: Account) -> Account: ...
     def get(self, account_id: int) -> Account | None: ...
     def get_by_email(self, email: str) -> Account | None: ...
+    def update(self, account: Account) -> None:
+        """Store the account's email, password hash, verification, trial end and session version."""
+        ...
+
+    def delete(self, account_id: int) -> None:
+        """Delete the account and everything it owns."""
+        ...
 
 
 class ApiTokenRepository(Protocol):
@@ -32,6 +40,11 @@ class SiteRepository(Protocol):
     def add(self, site: Site) -> Site: ...
     def get_by_key(self, public_key: str) -> Site | None: ...
     def list_for_account(self, account_id: int) -> Sequence[Site]: ...
+    def get_for_account(self, account_id: int, site_id: int) -> Site | None:
+        """The site when it belongs to the account; None otherwise, exactly as for a missing site."""
+        ...
+
+    def has_events(self, site_id: int) -> bool: ...
 
 
 class VisitorRepository(Protocol):
@@ -75,6 +88,14 @@ class PurchaseRepository(Protocol):
         ...
 
     def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None: ...
+    def count_for_account(self, account_id: int) -> int: ...
+
+
+class OnboardingRepository(Protocol):
+    def get(self, account_id: int) -> OnboardingProgress | None: ...
+    def save(self, progress: OnboardingProgress) -> None:
+        """Insert or replace the account's progress."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -85,6 +106,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     events: EventRepository
     purchases: PurchaseRepository
+    onboarding: OnboardingRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

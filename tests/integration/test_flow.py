@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from coursesignal.cli import main
+from tests.web_session import sign_up_and_verify
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
 
@@ -90,10 +91,8 @@ class _Later:
         return datetime.now(UTC) + timedelta(minutes=5)
 
 
-def test_the_session_cookie_also_authenticates(client, container) -> None:  # type: ignore[no-untyped-def]
-    account = container.services.accounts().ensure_account("creator@example.com")
-    with client.session_transaction() as session:
-        session["_user_id"] = str(account.id)
+def test_the_session_cookie_also_authenticates(client, settings) -> None:  # type: ignore[no-untyped-def]
+    sign_up_and_verify(client, settings.outbox_path, "creator@example.com")
     response = client.get("/api/v1/reports/sources?range=7d")
     assert response.status_code == 200
     assert response.json["rows"] == []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -11,10 +12,13 @@ from typing import Self, TypeVar
 
 from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
+from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.mailer import Mail
+from core.ports.tokens import BadToken, ExpiredToken
 
 
 class FixedClock:
@@ -49,6 +53,7 @@ class Store:
     purchases: dict[int, Purchase] = field(default_factory=dict)
     refunds: dict[tuple[int, str], RefundRecord] = field(default_factory=dict)
     credits: dict[int, list[Credit]] = field(default_factory=dict)
+    onboarding: dict[int, OnboardingProgress] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -71,10 +76,22 @@ class FakeAccounts(_Repo):
         return account
 
     def get(self, account_id: int) -> Account | None:
-        return self._s.accounts.get(account_id)
+        found = self._s.accounts.get(account_id)
+        return _copy(found) if found else None
 
     def get_by_email(self, email: str) -> Account | None:
-        return next((a for a in self._s.accounts.values() if a.email == email), None)
+        return next((_copy(a) for a in self._s.accounts.values() if a.email == email), None)
+
+    def update(self, account: Account) -> None:
+        assert account.id in self._s.accounts
+        self._s.accounts[account.id] = _copy(account)
+
+    def delete(self, account_id: int) -> None:
+        self._s.accounts.pop(account_id, None)
+        self._s.tokens = {h: a for h, a in self._s.tokens.items() if a != account_id}
+        self._s.sites = {i: site for i, site in self._s.sites.items() if site.account_id != account_id}
+        self._s.purchases = {i: p for i, p in self._s.purchases.items() if p.account_id != account_id}
+        self._s.onboarding.pop(account_id, None)
 
 
 class FakeApiTokens(_Repo):
@@ -96,6 +113,13 @@ class FakeSites(_Repo):
 
     def list_for_account(self, account_id: int) -> Sequence[Site]:
         return [_copy(s) for s in self._s.sites.values() if s.account_id == account_id]
+
+    def get_for_account(self, account_id: int, site_id: int) -> Site | None:
+        site = self._s.sites.get(site_id)
+        return _copy(site) if site is not None and site.account_id == account_id else None
+
+    def has_events(self, site_id: int) -> bool:
+        return any(key[0] == site_id for key in self._s.events)
 
 
 class FakeVisitors(_Repo):
@@ -195,6 +219,18 @@ class FakePurchases(_Repo):
     def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None:
         self._s.credits[purchase_id] = list(credits)
 
+    def count_for_account(self, account_id: int) -> int:
+        return sum(1 for p in self._s.purchases.values() if p.account_id == account_id)
+
+
+class FakeOnboarding(_Repo):
+    def get(self, account_id: int) -> OnboardingProgress | None:
+        found = self._s.onboarding.get(account_id)
+        return _copy(found) if found else None
+
+    def save(self, progress: OnboardingProgress) -> None:
+        self._s.onboarding[progress.account_id] = _copy(progress)
+
 
 class FakeUnitOfWork:
     """Changes go to a working copy of the store and replace it only on commit, like a transaction."""
@@ -212,6 +248,7 @@ class FakeUnitOfWork:
         self.sessions = FakeSessions(self._working)
         self.events = FakeEvents(self._working)
         self.purchases = FakePurchases(self._working)
+        self.onboarding = FakeOnboarding(self._working)
         return self
 
     def __exit__(
@@ -239,6 +276,7 @@ class FakeUnitOfWork:
             self.sessions,
             self.events,
             self.purchases,
+            self.onboarding,
         ):
             repo._s = self._working
 
@@ -254,5 +292,76 @@ def _snapshot(store: Store) -> Store:
         purchases={k: _copy(v) for k, v in store.purchases.items()},
         refunds=dict(store.refunds),
         credits={k: list(v) for k, v in store.credits.items()},
+        onboarding={k: _copy(v) for k, v in store.onboarding.items()},
         ids=store.ids,
     )
+
+
+class FakePasswordHasher:
+    """Readable "hashes" that remember their parameters' version, so rehashing can be seen."""
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+        self.verifications = 0
+
+    def hash(self, password: str) -> str:
+        return f"fake-v{self.version}${password[::-1]}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verifications += 1
+        return password_hash.partition("$")[2] == password[::-1]
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake-v{self.version}$")
+
+
+class FakeSignedTokens:
+    """Unsigned but purpose-bound, timestamped tokens: enough to test expiry, purpose and tampering."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self._clock = clock
+
+    def issue(self, purpose: str, payload: Mapping[str, str | int]) -> str:
+        return json.dumps({"purpose": purpose, "at": self._clock.now().timestamp(), "payload": dict(payload)})
+
+    def read(self, purpose: str, token: str, max_age_seconds: int) -> dict[str, str | int]:
+        try:
+            data = json.loads(token)
+        except ValueError:
+            raise BadToken(purpose) from None
+        if not isinstance(data, dict) or data.get("purpose") != purpose:
+            raise BadToken(purpose)
+        if self._clock.now().timestamp() - data["at"] > max_age_seconds:
+            raise ExpiredToken(purpose)
+        payload: dict[str, str | int] = data["payload"]
+        return payload
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+
+    def send(self, mail: Mail) -> None:
+        self.sent.append(mail)
+
+    def to(self, address: str) -> list[Mail]:
+        return [m for m in self.sent if m.to == address]
+
+
+class FakeLinks:
+    """Links whose last segment is the token, so a test can take it back out of the mail."""
+
+    def verify_email(self, token: str) -> str:
+        return f"https://app.test/verify/{token}"
+
+    def reset_password(self, token: str) -> str:
+        return f"https://app.test/reset/{token}"
+
+    def confirm_email_change(self, token: str) -> str:
+        return f"https://app.test/account/email/{token}"
+
+    def login(self) -> str:
+        return "https://app.test/login"
+
+    def forgot_password(self) -> str:
+        return "https://app.test/reset"

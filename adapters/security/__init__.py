@@ -1,0 +1,1 @@
+"""Password hashing and signed tokens: the cryptography behind core's ports."""

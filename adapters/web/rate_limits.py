@@ -1,0 +1,40 @@
+"""Rate limits on the forms people can hammer: login, signup, password reset, verification resend.
+
+Counters live in Redis when COURSESIGNAL_REDIS_URL is set (shared by every gunicorn instance) and in
+process memory otherwise. Each app gets its own Limiter, made in `init_rate_limits`, so nothing is
+configured at import time and two apps in one process never share counters by accident.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+LOGIN = "10 per minute;100 per hour"
+SIGNUP = "5 per minute;30 per hour"
+PASSWORD_RESET = "5 per minute;30 per hour"  # noqa: S105 - a rate, not a secret
+VERIFICATION_RESEND = "3 per minute;20 per hour"
+
+# Only POSTs count: showing a form again is free, submitting it is what gets guessed at.
+LIMITED_ENDPOINTS = {
+    "auth.login": LOGIN,
+    "auth.signup": SIGNUP,
+    "auth.forgot_password": PASSWORD_RESET,
+    "auth.reset_password": PASSWORD_RESET,
+    "auth.resend_verification": VERIFICATION_RESEND,
+}
+
+
+def init_rate_limits(app: Flask) -> Limiter:
+    """Call after the blueprints are registered: it wraps their view functions."""
+    limiter = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
+        key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "coursesignal-limits"),
+        headers_enabled=True,
+    )
+    for endpoint, rate in LIMITED_ENDPOINTS.items():
+        app.view_functions[endpoint] = limiter.limit(rate, methods=["POST"])(app.view_functions[endpoint])
+    return limiter
