@@ -34,6 +34,11 @@ class Settings:
     environment: str = "development"
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    # CourseSignal's own billing, under Stripe's own names (docs/billing.md). Unset: billing is off.
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_price_id: str | None = None
+    stripe_api_base: str | None = None  # only to point at a local fake of Stripe
 
     @property
     def uses_sqlite(self) -> bool:
@@ -73,4 +78,8 @@ class Settings:
             environment=environment,
             secret_key=secret_key,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            stripe_secret_key=environ.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_price_id=environ.get("STRIPE_PRICE_ID") or None,
+            stripe_api_base=(get("STRIPE_API_BASE") or "").rstrip("/") or None,
         )

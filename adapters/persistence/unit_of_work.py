@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from adapters.persistence.billing import SqlBilling
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.sessions = SqlSessions(connection)
         self.events = SqlEvents(connection)
         self.purchases = SqlPurchases(connection)
+        self.billing = SqlBilling(connection)
         return self
 
     def __exit__(

@@ -13,6 +13,7 @@ from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.billing import BillingRepository
 
 
 class AccountRepository(Protocol):
@@ -81,6 +82,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     events: EventRepository
     purchases: PurchaseRepository
+    billing: BillingRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

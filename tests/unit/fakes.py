@@ -13,6 +13,7 @@ from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
 from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
 from core.domain.sites import Account, Site
+from core.domain.subscriptions import Subscription
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
 
@@ -49,6 +50,9 @@ class Store:
     purchases: dict[int, Purchase] = field(default_factory=dict)
     refunds: dict[tuple[int, str], RefundRecord] = field(default_factory=dict)
     credits: dict[int, list[Credit]] = field(default_factory=dict)
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    trial_ends_at: dict[int, datetime] = field(default_factory=dict)
+    billing_events: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -193,6 +197,26 @@ class FakePurchases(_Repo):
         self._s.credits[purchase_id] = list(credits)
 
 
+class FakeBilling(_Repo):
+    def get(self, account_id: int) -> Subscription | None:
+        return self._s.subscriptions.get(account_id)
+
+    def save(self, subscription: Subscription) -> None:
+        self._s.subscriptions[subscription.account_id] = subscription
+
+    def account_for_customer(self, customer_id: str) -> int | None:
+        return next((s.account_id for s in self._s.subscriptions.values() if s.stripe_customer_id == customer_id), None)
+
+    def trial_ends_at(self, account_id: int) -> datetime | None:
+        return self._s.trial_ends_at.get(account_id)
+
+    def record_event(self, event_id: str, event_type: str, created: datetime, received_at: datetime) -> bool:
+        if event_id in self._s.billing_events:
+            return False
+        self._s.billing_events.add(event_id)
+        return True
+
+
 class FakeUnitOfWork:
     """Changes go to a working copy of the store and replace it only on commit, like a transaction."""
 
@@ -209,6 +233,7 @@ class FakeUnitOfWork:
         self.sessions = FakeSessions(self._working)
         self.events = FakeEvents(self._working)
         self.purchases = FakePurchases(self._working)
+        self.billing = FakeBilling(self._working)
         return self
 
     def __exit__(
@@ -236,6 +261,7 @@ class FakeUnitOfWork:
             self.sessions,
             self.events,
             self.purchases,
+            self.billing,
         ):
             repo._s = self._working
 
@@ -251,5 +277,8 @@ def _snapshot(store: Store) -> Store:
         purchases={k: _copy(v) for k, v in store.purchases.items()},
         refunds=dict(store.refunds),
         credits={k: list(v) for k, v in store.credits.items()},
+        subscriptions=dict(store.subscriptions),
+        trial_ends_at=dict(store.trial_ends_at),
+        billing_events=set(store.billing_events),
         ids=store.ids,
     )
