@@ -143,13 +143,21 @@ def apply_subscription_state(current: Subscription, snapshot: SubscriptionSnapsh
         trial_end=snapshot.trial_end,
         status_as_of=created if current.status_as_of is None else max(created, current.status_as_of),
     )
-    if not same_subscription:
+    if not same_subscription and current.stripe_subscription_id is not None:
+        # A different subscription: the old one's payment retries are not this one's.
         updated = replace(updated, failed_payment_attempts=0, next_payment_attempt=None, payment_as_of=None)
     return updated
 
 
 def _concerns_current(current: Subscription, invoice: InvoiceSnapshot) -> bool:
-    return invoice.subscription_id is None or invoice.subscription_id == current.stripe_subscription_id
+    return invoice.subscription_id in (None, current.stripe_subscription_id) or current.stripe_subscription_id is None
+
+
+def _adopt_subscription(current: Subscription, invoice: InvoiceSnapshot) -> Subscription:
+    """An invoice may arrive before any event about its subscription: it names the subscription, then."""
+    if current.stripe_subscription_id is None and invoice.subscription_id is not None:
+        return replace(current, stripe_subscription_id=invoice.subscription_id)
+    return current
 
 
 def apply_payment_failed(current: Subscription, invoice: InvoiceSnapshot, created: datetime) -> Subscription:
@@ -159,7 +167,7 @@ def apply_payment_failed(current: Subscription, invoice: InvoiceSnapshot, create
     if current.payment_as_of == created and invoice.attempt_count < current.failed_payment_attempts:
         return current  # two failures in the same second: the higher attempt is the later one
     updated = replace(
-        current,
+        _adopt_subscription(current, invoice),
         failed_payment_attempts=invoice.attempt_count,
         next_payment_attempt=invoice.next_payment_attempt,
         payment_as_of=created,
@@ -174,7 +182,12 @@ def apply_invoice_paid(current: Subscription, invoice: InvoiceSnapshot, created:
     """The account after `invoice.paid`: the retries are over, and a past_due subscription is active again."""
     if not _concerns_current(current, invoice) or _is_stale(created, current.payment_as_of):
         return current
-    updated = replace(current, failed_payment_attempts=0, next_payment_attempt=None, payment_as_of=created)
+    updated = replace(
+        _adopt_subscription(current, invoice),
+        failed_payment_attempts=0,
+        next_payment_attempt=None,
+        payment_as_of=created,
+    )
     if current.stripe_status in {"past_due", "incomplete"} and not _is_stale(created, current.status_as_of):
         updated = replace(updated, stripe_status="active", status_as_of=created)
     return updated

@@ -13,9 +13,11 @@ from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
 from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
 from core.domain.sites import Account, Site
-from core.domain.subscriptions import Subscription
+from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
+from core.services.subscriptions import PaymentFailedNotice
 
 
 class FixedClock:
@@ -282,3 +284,61 @@ def _snapshot(store: Store) -> Store:
         billing_events=set(store.billing_events),
         ids=store.ids,
     )
+
+
+class FakeBillingGateway:
+    """An in-memory Stripe: records what the service asks for; events are made by the test."""
+
+    def __init__(self) -> None:
+        self.customers: dict[str, tuple[int, str]] = {}
+        self.checkouts: list[CheckoutRequest] = []
+        self.portals: list[tuple[str, str]] = []
+        self.subscriptions: dict[str, SubscriptionSnapshot] = {}
+        self.signed: dict[str, BillingEvent] = {}
+        self.unavailable = False
+
+    def _check(self) -> None:
+        if self.unavailable:
+            raise BillingUnavailable("Stripe did not answer; please try again in a minute.")
+
+    def create_customer(self, account_id: int, email: str) -> str:
+        self._check()
+        customer_id = f"cus_{len(self.customers) + 1}"
+        self.customers[customer_id] = (account_id, email)
+        return customer_id
+
+    def create_checkout_session(self, request: CheckoutRequest) -> str:
+        self._check()
+        self.checkouts.append(request)
+        return f"https://checkout.stripe.test/c/{len(self.checkouts)}"
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        self._check()
+        self.portals.append((customer_id, return_url))
+        return f"https://billing.stripe.test/p/{customer_id}"
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        self._check()
+        return self.subscriptions[subscription_id]
+
+    def sign(self, event: BillingEvent) -> tuple[bytes, str]:
+        """A delivery of `event`: the payload and the only signature header this fake accepts for it."""
+        self.signed[event.event_id] = event
+        return event.event_id.encode(), f"signed:{event.event_id}"
+
+    def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
+        event = self.signed.get(payload.decode())
+        if event is None or signature_header != f"signed:{event.event_id}":
+            raise ForgedBillingEvent("bad signature")
+        return event
+
+
+class RecordingBillingNotifier:
+    def __init__(self) -> None:
+        self.notices: list[PaymentFailedNotice] = []
+        self.fail = False
+
+    def payment_failed(self, notice: PaymentFailedNotice) -> None:
+        if self.fail:
+            raise ConnectionError("mail server down")
+        self.notices.append(notice)

@@ -91,7 +91,10 @@ class FakeStripe:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-stripe", daemon=True)
+        # A short poll interval: shutting the fake down at the end of each test takes a moment, not half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-stripe", daemon=True
+        )
         self._thread.start()
         return self
 
