@@ -19,7 +19,11 @@ class SqlBilling:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def get(self, account_id: int) -> Subscription | None:
+    def get(self, account_id: int, *, for_update: bool = False) -> Subscription | None:
+        if for_update:
+            # The users row always exists, unlike the subscription row, so it is what serializes the changes.
+            # (SQLite has no FOR UPDATE: its single writer does the same.)
+            self._c.execute(select(t.users.c.id).where(t.users.c.id == account_id).with_for_update())
         row = self._c.execute(select(_S).where(_S.c.user_id == account_id)).first()
         if row is None:
             return None

@@ -50,7 +50,11 @@ class BillingGateway(Protocol):
 
 
 class BillingRepository(Protocol):
-    def get(self, account_id: int) -> Subscription | None: ...
+    def get(self, account_id: int, *, for_update: bool = False) -> Subscription | None:
+        """The account's subscription state; `for_update` holds the account until the transaction ends, so two
+        events about one account, handled at the same moment, apply one after the other."""
+        ...
+
     def save(self, subscription: Subscription) -> None:
         """Insert or replace the account's subscription state."""
         ...

@@ -136,7 +136,7 @@ class Subscriptions:
             account = uow.accounts.get(account_id)
             if account is None:
                 raise BillingActionRefused("Sign in again to subscribe.")
-            subscription = uow.billing.get(account_id) or Subscription(account_id=account_id)
+            subscription = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
             trial_ends_at = uow.billing.trial_ends_at(account_id)
             if subscription.stripe_customer_id is None:
                 subscription = link_customer(subscription, self._gateway.create_customer(account_id, account.email))
@@ -214,7 +214,7 @@ class Subscriptions:
                 checkout.customer_id,
             )
             return EventOutcome.UNKNOWN_CUSTOMER
-        before = uow.billing.get(account_id) or Subscription(account_id=account_id)
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
         after = before
         if checkout.customer_id is not None:
             after = link_customer(after, checkout.customer_id)
@@ -255,7 +255,7 @@ class Subscriptions:
                 snapshot.customer_id,
             )
             return EventOutcome.UNKNOWN_CUSTOMER
-        before = uow.billing.get(account_id) or Subscription(account_id=account_id)
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
         return self._save_if_changed(uow, before, apply_subscription_state(before, snapshot, event.created))
 
     def _invoice_event(
@@ -271,7 +271,7 @@ class Subscriptions:
                 invoice.customer_id,
             )
             return EventOutcome.UNKNOWN_CUSTOMER, None
-        before = uow.billing.get(account_id) or Subscription(account_id=account_id)
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
         if event.type == BillingEventType.INVOICE_PAID:
             return self._save_if_changed(uow, before, apply_invoice_paid(before, invoice, event.created)), None
         outcome = self._save_if_changed(uow, before, apply_payment_failed(before, invoice, event.created))

@@ -304,3 +304,10 @@ def test_checkout_over_real_http_with_stripe_delivering_to_the_running_app(app, 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_the_openapi_document_describes_the_billing_webhook_and_the_subscribe_answer(client) -> None:  # type: ignore[no-untyped-def]
+    paths = client.get("/openapi.json").json["paths"]
+    assert set(paths["/billing/webhook"]["post"]["responses"]) == {"200", "400", "503"}
+    assert "402" in paths["/api/v1/reports/sources"]["get"]["responses"]
+    assert "402" in paths["/api/v1/reports/sources.csv"]["get"]["responses"]

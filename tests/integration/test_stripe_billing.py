@@ -4,6 +4,7 @@ when billing is not configured."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -186,3 +187,31 @@ def test_without_stripe_settings_the_app_says_billing_is_not_set_up(client, cont
     assert webhook.status_code == 503
     assert "STRIPE_WEBHOOK_SECRET" in webhook.json["error"]
     assert client.get("/billing").status_code == 200
+
+
+@pytest.mark.postgres
+def test_two_events_for_one_account_are_applied_one_after_the_other(postgres_database: str) -> None:
+    engine = create_database_engine(postgres_database)
+    with SqlUnitOfWork(engine) as uow:
+        account = uow.accounts.add(Account(email="locked@example.com", created_at=T0))
+        uow.commit()
+    assert account.id is not None
+    account_id = account.id
+    second_got_it = threading.Event()
+
+    def second_event() -> None:
+        with SqlUnitOfWork(engine) as uow:
+            uow.billing.get(account_id, for_update=True)
+            second_got_it.set()
+
+    with SqlUnitOfWork(engine) as uow:
+        uow.billing.get(account_id, for_update=True)
+        other = threading.Thread(target=second_event)
+        other.start()
+        assert not second_got_it.wait(0.3)  # held while the first event is being applied
+        uow.commit()
+    assert second_got_it.wait(5)
+    other.join()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM users WHERE email = 'locked@example.com'")
+    engine.dispose()

@@ -200,7 +200,7 @@ class FakePurchases(_Repo):
 
 
 class FakeBilling(_Repo):
-    def get(self, account_id: int) -> Subscription | None:
+    def get(self, account_id: int, *, for_update: bool = False) -> Subscription | None:
         return self._s.subscriptions.get(account_id)
 
     def save(self, subscription: Subscription) -> None:
