@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,15 +48,21 @@ class StripeBilling:
         self._api_base = api_base
         self._timeout = timeout_seconds
 
-    def _client(self) -> stripe.StripeClient:
+    @contextmanager
+    def _client(self) -> Iterator[stripe.StripeClient]:
+        """A client for one call; its HTTP session is closed when the call is done."""
         if not self._secret_key:
             raise BillingUnavailable(_NOT_CONFIGURED.format(names="STRIPE_SECRET_KEY"))
-        return stripe.StripeClient(
-            self._secret_key,
-            base_addresses={"api": self._api_base} if self._api_base else None,
-            max_network_retries=2,
-            http_client=stripe.RequestsClient(timeout=self._timeout),
-        )
+        http_client = stripe.RequestsClient(timeout=self._timeout)
+        try:
+            yield stripe.StripeClient(
+                self._secret_key,
+                base_addresses={"api": self._api_base} if self._api_base else None,
+                max_network_retries=2,  # with idempotency keys, which stripe-python adds to retried POSTs
+                http_client=http_client,
+            )
+        finally:
+            http_client.close()
 
     def _failed(self, action: str, error: stripe.StripeError) -> BillingUnavailable:
         log.error("Stripe refused to %s: %s (request %s)", action, error.user_message or error, error.request_id)
@@ -63,9 +70,10 @@ class StripeBilling:
 
     def create_customer(self, account_id: int, email: str) -> str:
         try:
-            customer = self._client().v1.customers.create(
-                params={"email": email, "metadata": {ACCOUNT_METADATA_KEY: str(account_id)}}
-            )
+            with self._client() as client:
+                customer = client.v1.customers.create(
+                    params={"email": email, "metadata": {ACCOUNT_METADATA_KEY: str(account_id)}}
+                )
         except stripe.StripeError as error:
             raise self._failed("create a customer", error) from None
         return str(customer.id)
@@ -91,7 +99,8 @@ class StripeBilling:
         else:
             params["customer_email"] = request.email
         try:
-            session = self._client().v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+            with self._client() as client:
+                session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as error:
             raise self._failed("start Checkout", error) from None
         if not session.url:
@@ -100,16 +109,18 @@ class StripeBilling:
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         try:
-            session = self._client().v1.billing_portal.sessions.create(
-                params={"customer": customer_id, "return_url": return_url}
-            )
+            with self._client() as client:
+                session = client.v1.billing_portal.sessions.create(
+                    params={"customer": customer_id, "return_url": return_url}
+                )
         except stripe.StripeError as error:
             raise self._failed("open the Customer Portal", error) from None
         return str(session.url)
 
     def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
         try:
-            subscription = self._client().v1.subscriptions.retrieve(subscription_id)
+            with self._client() as client:
+                subscription = client.v1.subscriptions.retrieve(subscription_id)
         except stripe.StripeError as error:
             raise self._failed(f"show subscription {subscription_id}", error) from None
         try:
