@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, render
 from flask_login import current_user, login_required
 
 from core.ports.billing import BillingUnavailable, ForgedBillingEvent
-from core.services.subscriptions import BillingActionRefused, Subscriptions
+from core.services.subscriptions import BillingActionRefused, BillingOverview, Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,22 @@ def _billing_page_url() -> str:
 
 def _account_id() -> int:
     return int(current_user.id)
+
+
+@inject
+def current_billing_overview(
+    subscriptions: Subscriptions = Provide["services.subscriptions"],
+) -> BillingOverview | None:
+    """The signed-in creator's billing overview, or None for a visitor."""
+    if not current_user.is_authenticated:
+        return None
+    return subscriptions.overview(_account_id())
+
+
+@blueprint.app_context_processor
+def _billing_in_templates() -> dict[str, Any]:
+    # A function, not a value: only pages that show the trial's days left (the base layout) pay for the query.
+    return {"billing_overview": current_billing_overview}
 
 
 @blueprint.get("/billing")

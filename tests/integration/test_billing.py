@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import render_template_string
 from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
@@ -311,3 +312,13 @@ def test_the_openapi_document_describes_the_billing_webhook_and_the_subscribe_an
     assert set(paths["/billing/webhook"]["post"]["responses"]) == {"200", "400", "503"}
     assert "402" in paths["/api/v1/reports/sources"]["get"]["responses"]
     assert "402" in paths["/api/v1/reports/sources.csv"]["get"]["responses"]
+
+
+def test_every_template_can_ask_for_the_trials_days_left(app, creator: Creator) -> None:  # type: ignore[no-untyped-def]
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=5, hours=1))
+    badge = "{% set b = billing_overview() %}{{ b.trial_days_left if b else 'visitor' }}"
+    with app.test_request_context("/"):
+        assert render_template_string(badge) == "visitor"
+    with creator.client:
+        creator.client.get("/billing")
+        assert render_template_string(badge) == "6"
