@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -217,3 +219,41 @@ def test_signed_events_are_delivered_and_pass_stripes_own_verification(fake: Fak
     _, stale = fake.sign(event, timestamp=int(time.time()) - 301)
     with pytest.raises(stripe.SignatureVerificationError, match="tolerance"):
         stripe.Webhook.construct_event(body.decode(), stale["Stripe-Signature"], fake.webhook_secret, tolerance=300)
+
+
+def test_the_hosted_pages_let_a_browser_subscribe_and_cancel(fake: FakeStripe) -> None:
+    client = client_for(fake)
+    price = fake.add_price()
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": price["id"], "quantity": 1}],
+            "success_url": "https://app.test/ok?session={CHECKOUT_SESSION_ID}",
+            "customer_email": "a@example.com",
+        }
+    )
+    opener = urllib.request.build_opener(_NoRedirects)
+    with opener.open(session.url, timeout=5) as page:
+        assert "Subscribe for 99.00 USD per month" in page.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as paid:
+        opener.open(urllib.request.Request(f"{session.url}/pay", data=b"", method="POST"), timeout=5)  # noqa: S310
+    assert paid.value.code == 303
+    assert paid.value.headers["Location"] == f"https://app.test/ok?session={session.id}"
+    (subscription,) = fake.subscriptions.values()
+
+    portal = client.v1.billing_portal.sessions.create(
+        params={"customer": subscription["customer"], "return_url": "https://app.test/billing"}
+    )
+    with opener.open(portal.url, timeout=5) as page:
+        assert "Cancel plan" in page.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as canceled:
+        opener.open(urllib.request.Request(f"{portal.url}/cancel", data=b"", method="POST"), timeout=5)  # noqa: S310
+    assert canceled.value.headers["Location"] == "https://app.test/billing"
+    assert subscription["cancel_at_period_end"] is True
+    paid.value.close()
+    canceled.value.close()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
