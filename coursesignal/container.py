@@ -5,6 +5,8 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from flask import Flask
 
+from adapters.billing.notifications import MailingBillingNotifier
+from adapters.billing.stripe_checkout import StripeBilling
 from adapters.clock import SystemClock
 from adapters.jobs.in_process import InProcessJobQueue
 from adapters.jobs.rq_queue import RqJobQueue, connect_redis
@@ -26,6 +28,7 @@ from core.services.attribution import Attribution
 from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
 from core.services.reports import Reports
+from core.services.subscriptions import Subscriptions
 from core.services.tracking import Tracking
 from coursesignal.settings import Settings
 
@@ -61,6 +64,14 @@ class Gateways(containers.DeclarativeContainer):
         ),
         outbox=providers.Singleton(OutboxMailer, folder=config.outbox_path, sender=config.mail_from),
     )
+    billing = providers.Singleton(
+        StripeBilling,
+        secret_key=config.stripe_secret_key,
+        webhook_secret=config.stripe_webhook_secret,
+        price_id=config.stripe_price_id,
+        api_base=config.stripe_api_base,
+    )
+    billing_notifier = providers.Singleton(MailingBillingNotifier, mailer=mailer)
 
 
 class Platforms(containers.DeclarativeContainer):
@@ -69,6 +80,7 @@ class Platforms(containers.DeclarativeContainer):
 
 
 class Services(containers.DeclarativeContainer):
+    config = providers.Configuration()
     gateways = providers.DependenciesContainer()
     platforms = providers.DependenciesContainer()
 
@@ -88,6 +100,14 @@ class Services(containers.DeclarativeContainer):
         Onboarding, uow=gateways.unit_of_work.provider, clock=gateways.clock, platforms=platforms.registry
     )
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
+    subscriptions = providers.Singleton(
+        Subscriptions,
+        uow=gateways.unit_of_work.provider,
+        gateway=gateways.billing,
+        notifier=gateways.billing_notifier,
+        clock=gateways.clock,
+        billing_page_url=config.billing_page_url,
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -95,7 +115,7 @@ class Container(containers.DeclarativeContainer):
 
     gateways = providers.Container(Gateways, config=config)
     platforms = providers.Container(Platforms)
-    services = providers.Container(Services, gateways=gateways, platforms=platforms)
+    services = providers.Container(Services, config=config, gateways=gateways, platforms=platforms)
 
 
 def create_container(settings: Settings, *, queue_name: str = "coursesignal") -> Container:
@@ -112,6 +132,11 @@ def create_container(settings: Settings, *, queue_name: str = "coursesignal") ->
             "smtp_url": settings.smtp_url,
             "mail_from": settings.mail_from,
             "outbox_path": settings.outbox_path,
+            "stripe_secret_key": settings.stripe_secret_key,
+            "stripe_webhook_secret": settings.stripe_webhook_secret,
+            "stripe_price_id": settings.stripe_price_id,
+            "stripe_api_base": settings.stripe_api_base,
+            "billing_page_url": f"{settings.base_url}/billing",
         }
     )
     container.wire(packages=WIRED_PACKAGES)

@@ -45,6 +45,12 @@ class Settings:
     def outbox_path(self) -> Path:
         return self.instance_path / "outbox"
 
+    # CourseSignal's own billing, under Stripe's own names (docs/billing.md). Unset: billing is off.
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_price_id: str | None = None
+    stripe_api_base: str | None = None  # only to point at a local fake of Stripe
+
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -85,4 +91,8 @@ class Settings:
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             smtp_url=get("SMTP_URL"),
             mail_from=get("MAIL_FROM") or cls.mail_from,
+            stripe_secret_key=environ.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_price_id=environ.get("STRIPE_PRICE_ID") or None,
+            stripe_api_base=(get("STRIPE_API_BASE") or "").rstrip("/") or None,
         )

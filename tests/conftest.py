@@ -159,3 +159,26 @@ def app(settings, container):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+def sign_in(client, container, email: str = "creator@example.com") -> int:  # type: ignore[no-untyped-def]
+    """Sign a verified account in on the test client without going through the forms (those have their own
+    tests); returns the account id."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from adapters.persistence.tables import users
+
+    accounts = container.services.accounts()
+    account_id = accounts.ensure_account(email).id
+    with container.gateways.engine().begin() as connection:
+        connection.execute(
+            update(users)
+            .where(users.c.id == account_id, users.c.email_verified_at.is_(None))
+            .values(email_verified_at=datetime.now(UTC))
+        )
+    account = accounts.get(account_id)
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{account.id}:{account.session_version}"
+    return int(account_id)

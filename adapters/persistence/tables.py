@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from adapters.persistence.types import UtcDateTime
@@ -201,4 +203,32 @@ platform_integrations = Table(
     Column("status", String(20), nullable=False),
     Column("last_synced_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# CourseSignal's own billing: one row per account with what Stripe last told us, and the ids of the
+# Stripe events already handled, so a repeated delivery changes nothing.
+billing_subscriptions = Table(
+    "billing_subscriptions",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("stripe_customer_id", String(255), unique=True),
+    Column("stripe_subscription_id", String(255)),
+    Column("stripe_status", String(30)),
+    Column("cancel_at_period_end", Boolean, nullable=False, server_default=false()),
+    Column("current_period_end", UtcDateTime),
+    Column("trial_end", UtcDateTime),
+    Column("failed_payment_attempts", Integer, nullable=False, server_default="0"),
+    Column("next_payment_attempt_at", UtcDateTime),
+    Column("status_as_of", UtcDateTime),
+    Column("payment_as_of", UtcDateTime),
+)
+
+billing_events = Table(
+    "billing_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("stripe_event_id", String(255), nullable=False, unique=True),
+    Column("event_type", String(100), nullable=False),
+    Column("event_created_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
 )

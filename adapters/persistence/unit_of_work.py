@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from adapters.persistence.billing import SqlBilling
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.events = SqlEvents(connection)
         self.purchases = SqlPurchases(connection)
         self.onboarding = SqlOnboarding(connection)
+        self.billing = SqlBilling(connection)
         return self
 
     def __exit__(

@@ -12,6 +12,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
 
+from adapters.web.billing import requires_reports_access
 from core.domain.attribution import Model
 from core.domain.money import Money
 from core.domain.reports import ReportRange
@@ -80,6 +81,7 @@ def _source_report(reports: Reports = Provide["services.reports"]) -> SourceRepo
 
 @blueprint.get("/reports/sources")
 @requires_account
+@requires_reports_access
 def sources() -> Any:
     report = _source_report()
     return jsonify(
@@ -106,6 +108,7 @@ def sources() -> Any:
 
 @blueprint.get("/reports/sources.csv")
 @requires_account
+@requires_reports_access
 def sources_csv() -> Response:
     report = _source_report()
 

@@ -14,7 +14,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from adapters.web import api, auth, collect, dashboard, health, onboarding, openapi
+from adapters.web import api, auth, billing, collect, dashboard, health, onboarding, openapi
 from adapters.web.rate_limits import init_rate_limits
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
 from adapters.web.sessions import init_sessions
@@ -69,6 +69,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         auth.blueprint,
         onboarding.blueprint,
         dashboard.blueprint,
+        billing.blueprint,
+        billing.webhook_blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

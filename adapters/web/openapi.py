@@ -82,6 +82,11 @@ _COLLECT_EVENT = {
     },
 }
 
+_SUBSCRIPTION_NEEDED = {
+    "description": "The free trial or the subscription has ended: subscribe on the Billing page. Data is kept.",
+    "content": _json(_ERROR),
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -147,6 +152,7 @@ DOCUMENT: dict[str, Any] = {
                     },
                     "400": {"description": "Bad parameter.", "content": _json(_ERROR)},
                     "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
+                    "402": _SUBSCRIPTION_NEEDED,
                 },
             }
         },
@@ -162,6 +168,40 @@ DOCUMENT: dict[str, Any] = {
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
                     "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
+                    "402": _SUBSCRIPTION_NEEDED,
+                },
+            }
+        },
+        "/billing/webhook": {
+            "post": {
+                "summary": "Stripe's events about CourseSignal's own billing (not creators' sales)",
+                "description": (
+                    "Signed by Stripe (Stripe-Signature, checked on the raw body, 5 minutes' tolerance). Handles "
+                    "checkout.session.completed, customer.subscription.created/updated/deleted, invoice.paid and "
+                    "invoice.payment_failed; other types are acknowledged and ignored, as are repeated event ids."
+                ),
+                "parameters": [
+                    {"name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {"required": True, "content": _json({"type": "object"})},
+                "responses": {
+                    "200": {
+                        "description": "Received: applied, or nothing to change (stale, repeated, unused, unknown).",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "received": {"type": "boolean"},
+                                    "outcome": {
+                                        "type": "string",
+                                        "enum": ["applied", "unchanged", "duplicate", "ignored", "unknown_customer"],
+                                    },
+                                },
+                            }
+                        ),
+                    },
+                    "400": {"description": "Forged or stale signature; nothing changed.", "content": _json(_ERROR)},
+                    "503": {"description": "Billing is not configured on this server.", "content": _json(_ERROR)},
                 },
             }
         },

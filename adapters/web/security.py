@@ -25,7 +25,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 # Paths called by other origins or by machines, never by our own forms.
-CSRF_EXEMPT_PREFIXES = ("/t/", "/api/", "/webhooks/")
+CSRF_EXEMPT_PREFIXES = ("/t/", "/api/", "/webhooks/", "/billing/webhook")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 csrf = CSRFProtect()

@@ -14,6 +14,7 @@ from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.billing import BillingRepository
 
 
 class AccountRepository(Protocol):
@@ -107,6 +108,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     purchases: PurchaseRepository
     onboarding: OnboardingRepository
+    billing: BillingRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

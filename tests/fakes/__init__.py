@@ -1,0 +1,1 @@
+"""Local fake servers of the platforms CourseSignal talks to, speaking their documented wire formats."""

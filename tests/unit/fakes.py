@@ -15,10 +15,13 @@ from core.domain.events import TrackerEvent
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
 from core.domain.sites import Account, Site
+from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
 from core.ports.mailer import Mail
 from core.ports.tokens import BadToken, ExpiredToken
+from core.services.subscriptions import PaymentFailedNotice
 
 
 class FixedClock:
@@ -54,6 +57,9 @@ class Store:
     refunds: dict[tuple[int, str], RefundRecord] = field(default_factory=dict)
     credits: dict[int, list[Credit]] = field(default_factory=dict)
     onboarding: dict[int, OnboardingProgress] = field(default_factory=dict)
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    trial_ends_at: dict[int, datetime] = field(default_factory=dict)
+    billing_events: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -232,6 +238,26 @@ class FakeOnboarding(_Repo):
         self._s.onboarding[progress.account_id] = _copy(progress)
 
 
+class FakeBilling(_Repo):
+    def get(self, account_id: int, *, for_update: bool = False) -> Subscription | None:
+        return self._s.subscriptions.get(account_id)
+
+    def save(self, subscription: Subscription) -> None:
+        self._s.subscriptions[subscription.account_id] = subscription
+
+    def account_for_customer(self, customer_id: str) -> int | None:
+        return next((s.account_id for s in self._s.subscriptions.values() if s.stripe_customer_id == customer_id), None)
+
+    def trial_ends_at(self, account_id: int) -> datetime | None:
+        return self._s.trial_ends_at.get(account_id)
+
+    def record_event(self, event_id: str, event_type: str, created: datetime, received_at: datetime) -> bool:
+        if event_id in self._s.billing_events:
+            return False
+        self._s.billing_events.add(event_id)
+        return True
+
+
 class FakeUnitOfWork:
     """Changes go to a working copy of the store and replace it only on commit, like a transaction."""
 
@@ -249,6 +275,7 @@ class FakeUnitOfWork:
         self.events = FakeEvents(self._working)
         self.purchases = FakePurchases(self._working)
         self.onboarding = FakeOnboarding(self._working)
+        self.billing = FakeBilling(self._working)
         return self
 
     def __exit__(
@@ -277,6 +304,7 @@ class FakeUnitOfWork:
             self.events,
             self.purchases,
             self.onboarding,
+            self.billing,
         ):
             repo._s = self._working
 
@@ -293,6 +321,9 @@ def _snapshot(store: Store) -> Store:
         refunds=dict(store.refunds),
         credits={k: list(v) for k, v in store.credits.items()},
         onboarding={k: _copy(v) for k, v in store.onboarding.items()},
+        subscriptions=dict(store.subscriptions),
+        trial_ends_at=dict(store.trial_ends_at),
+        billing_events=set(store.billing_events),
         ids=store.ids,
     )
 
@@ -365,3 +396,61 @@ class FakeLinks:
 
     def forgot_password(self) -> str:
         return "https://app.test/reset"
+
+
+class FakeBillingGateway:
+    """An in-memory Stripe: records what the service asks for; events are made by the test."""
+
+    def __init__(self) -> None:
+        self.customers: dict[str, tuple[int, str]] = {}
+        self.checkouts: list[CheckoutRequest] = []
+        self.portals: list[tuple[str, str]] = []
+        self.subscriptions: dict[str, SubscriptionSnapshot] = {}
+        self.signed: dict[str, BillingEvent] = {}
+        self.unavailable = False
+
+    def _check(self) -> None:
+        if self.unavailable:
+            raise BillingUnavailable("Stripe did not answer; please try again in a minute.")
+
+    def create_customer(self, account_id: int, email: str) -> str:
+        self._check()
+        customer_id = f"cus_{len(self.customers) + 1}"
+        self.customers[customer_id] = (account_id, email)
+        return customer_id
+
+    def create_checkout_session(self, request: CheckoutRequest) -> str:
+        self._check()
+        self.checkouts.append(request)
+        return f"https://checkout.stripe.test/c/{len(self.checkouts)}"
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        self._check()
+        self.portals.append((customer_id, return_url))
+        return f"https://billing.stripe.test/p/{customer_id}"
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        self._check()
+        return self.subscriptions[subscription_id]
+
+    def sign(self, event: BillingEvent) -> tuple[bytes, str]:
+        """A delivery of `event`: the payload and the only signature header this fake accepts for it."""
+        self.signed[event.event_id] = event
+        return event.event_id.encode(), f"signed:{event.event_id}"
+
+    def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
+        event = self.signed.get(payload.decode())
+        if event is None or signature_header != f"signed:{event.event_id}":
+            raise ForgedBillingEvent("bad signature")
+        return event
+
+
+class RecordingBillingNotifier:
+    def __init__(self) -> None:
+        self.notices: list[PaymentFailedNotice] = []
+        self.fail = False
+
+    def payment_failed(self, notice: PaymentFailedNotice) -> None:
+        if self.fail:
+            raise ConnectionError("mail server down")
+        self.notices.append(notice)

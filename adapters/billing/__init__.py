@@ -1,0 +1,1 @@
+"""CourseSignal charging its own customers: Stripe Checkout, the Customer Portal and billing notices."""

@@ -1,0 +1,286 @@
+"""The creator's own subscription to CourseSignal: trial, Checkout, the Customer Portal and Stripe's events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from core.domain.money import Money
+from core.domain.subscriptions import (
+    PLAN_PRICE,
+    BillingEvent,
+    BillingEventType,
+    BillingStatus,
+    InvoiceSnapshot,
+    Subscription,
+    SubscriptionSnapshot,
+    apply_invoice_paid,
+    apply_payment_failed,
+    apply_subscription_state,
+    billing_status,
+    can_subscribe,
+    can_view_reports,
+    link_customer,
+    trial_days_left,
+    trial_end_for_checkout,
+)
+from core.ports.billing import BillingGateway, BillingUnavailable, CheckoutRequest
+from core.ports.clock import Clock
+from core.ports.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class BillingActionRefused(Exception):
+    """The creator asked for something their billing state does not allow; `str(error)` says why and what next."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFailedNotice:
+    """What the creator is told when Stripe could not charge their card."""
+
+    email: str
+    attempt: int
+    next_attempt: datetime | None  # None: that was the last try and the subscription ends
+    amount_due: Money | None
+    fix_card_url: str
+
+
+class BillingNotifier(Protocol):
+    """Tells a creator about their billing. Narrow on purpose: the Mailer port will stand behind it."""
+
+    def payment_failed(self, notice: PaymentFailedNotice) -> None: ...
+
+
+class EventOutcome(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"  # stale or repeated news: the state already says as much, or more
+    DUPLICATE = "duplicate"  # this event id was handled before
+    IGNORED = "ignored"  # an event type CourseSignal's billing does not use
+    UNKNOWN_CUSTOMER = "unknown_customer"  # no account to apply it to: logged, acknowledged, nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class BillingOverview:
+    """Everything the Billing page and the days-left badge show."""
+
+    status: BillingStatus
+    can_view_reports: bool
+    can_subscribe: bool
+    can_manage: bool  # there is a Stripe customer to open the Customer Portal for
+    price: Money
+    trial_ends_at: datetime | None
+    trial_days_left: int | None
+    failed_payment_attempts: int
+    next_payment_attempt: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    first_charge_at: datetime | None  # subscribed during the free trial: the card is charged when it ends
+
+
+class Subscriptions:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        gateway: BillingGateway,
+        notifier: BillingNotifier,
+        clock: Clock,
+        billing_page_url: str,
+    ) -> None:
+        self._uow = uow
+        self._gateway = gateway
+        self._notifier = notifier
+        self._clock = clock
+        self._billing_page_url = billing_page_url
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def overview(self, account_id: int) -> BillingOverview:
+        with self._uow() as uow:
+            subscription = uow.billing.get(account_id)
+            trial_ends_at = uow.billing.trial_ends_at(account_id)
+        now = self._clock.now()
+        status = billing_status(subscription, trial_ends_at, now)
+        current = subscription or Subscription(account_id=account_id)
+        in_trial = status is BillingStatus.TRIALING
+        return BillingOverview(
+            status=status,
+            can_view_reports=can_view_reports(status),
+            can_subscribe=can_subscribe(status),
+            can_manage=current.stripe_customer_id is not None,
+            price=PLAN_PRICE,
+            trial_ends_at=trial_ends_at,
+            trial_days_left=trial_days_left(trial_ends_at, now) if in_trial else None,
+            failed_payment_attempts=current.failed_payment_attempts,
+            next_payment_attempt=current.next_payment_attempt,
+            current_period_end=current.current_period_end,
+            cancel_at_period_end=current.cancel_at_period_end,
+            first_charge_at=current.trial_end if current.stripe_status == "trialing" else None,
+        )
+
+    def can_view_reports(self, account_id: int) -> bool:
+        return self.overview(account_id).can_view_reports
+
+    # --- the creator's actions -------------------------------------------------------------------
+
+    def start_checkout(self, account_id: int, success_url: str, cancel_url: str) -> str:
+        """The Stripe Checkout URL for the $99/month plan. The Stripe Customer is made first, so every
+        event about the subscription names a customer we already know, whatever order they arrive in."""
+        if not self.overview(account_id).can_subscribe:
+            raise BillingActionRefused("You are already subscribed: use Manage billing to change your card or plan.")
+        with self._uow() as uow:
+            account = uow.accounts.get(account_id)
+            if account is None:
+                raise BillingActionRefused("Sign in again to subscribe.")
+            subscription = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+            trial_ends_at = uow.billing.trial_ends_at(account_id)
+            if subscription.stripe_customer_id is None:
+                subscription = link_customer(subscription, self._gateway.create_customer(account_id, account.email))
+                uow.billing.save(subscription)
+                uow.commit()
+        return self._gateway.create_checkout_session(
+            CheckoutRequest(
+                account_id=account_id,
+                email=account.email,
+                customer_id=subscription.stripe_customer_id,
+                success_url=success_url,
+                cancel_url=cancel_url,
+                trial_end=trial_end_for_checkout(trial_ends_at, self._clock.now()),
+            )
+        )
+
+    def open_portal(self, account_id: int, return_url: str) -> str:
+        with self._uow() as uow:
+            subscription = uow.billing.get(account_id)
+        if subscription is None or subscription.stripe_customer_id is None:
+            raise BillingActionRefused("There is no subscription to manage yet: subscribe first.")
+        return self._gateway.create_portal_session(subscription.stripe_customer_id, return_url)
+
+    # --- Stripe's events -------------------------------------------------------------------------
+
+    def receive_webhook(self, payload: bytes, signature_header: str | None) -> EventOutcome:
+        """Verify and apply one webhook delivery; raises ForgedBillingEvent before anything is read."""
+        return self.apply_event(self._gateway.read_event(payload, signature_header))
+
+    def apply_event(self, event: BillingEvent) -> EventOutcome:
+        notice: PaymentFailedNotice | None = None
+        with self._uow() as uow:
+            if not uow.billing.record_event(event.event_id, event.type, event.created, self._clock.now()):
+                log.info("Stripe event %s (%s) was handled before; ignored", event.event_id, event.type)
+                return EventOutcome.DUPLICATE
+            if event.checkout is not None and event.type == BillingEventType.CHECKOUT_COMPLETED:
+                outcome = self._checkout_completed(uow, event)
+            elif event.subscription is not None:
+                outcome = self._subscription_changed(uow, event, event.subscription)
+            elif event.invoice is not None and event.type in (
+                BillingEventType.INVOICE_PAID,
+                BillingEventType.INVOICE_PAYMENT_FAILED,
+            ):
+                outcome, notice = self._invoice_event(uow, event, event.invoice)
+            else:
+                outcome = EventOutcome.IGNORED
+            if notice is not None:
+                # Before the commit: if the notice cannot be sent, Stripe delivers the event again.
+                self._notifier.payment_failed(notice)
+            uow.commit()
+        log.info("Stripe event %s (%s): %s", event.event_id, event.type, outcome.value)
+        return outcome
+
+    def _save_if_changed(self, uow: UnitOfWork, before: Subscription, after: Subscription) -> EventOutcome:
+        if after == before:
+            return EventOutcome.UNCHANGED
+        uow.billing.save(after)
+        return EventOutcome.APPLIED
+
+    def _known(self, uow: UnitOfWork, account_id: int | None) -> int | None:
+        if account_id is None or uow.accounts.get(account_id) is None:
+            return None
+        return account_id
+
+    def _checkout_completed(self, uow: UnitOfWork, event: BillingEvent) -> EventOutcome:
+        checkout = event.checkout
+        assert checkout is not None
+        account_id = self._known(uow, checkout.account_id)
+        if account_id is None and checkout.customer_id is not None:
+            account_id = uow.billing.account_for_customer(checkout.customer_id)
+        if account_id is None:
+            log.warning(
+                "Checkout session %s completed for customer %s, which belongs to no account; nothing changed",
+                checkout.session_id,
+                checkout.customer_id,
+            )
+            return EventOutcome.UNKNOWN_CUSTOMER
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+        after = before
+        if checkout.customer_id is not None:
+            after = link_customer(after, checkout.customer_id)
+            if after.stripe_customer_id != checkout.customer_id:
+                log.warning(
+                    "Checkout session %s paid with customer %s, but account %s is billed as customer %s",
+                    checkout.session_id,
+                    checkout.customer_id,
+                    account_id,
+                    after.stripe_customer_id,
+                )
+        if checkout.subscription_id is not None:
+            try:
+                snapshot = self._gateway.fetch_subscription(checkout.subscription_id)
+            except BillingUnavailable as error:
+                # The customer.subscription.* events carry the same state; they will set it.
+                log.warning("Could not fetch subscription %s: %s", checkout.subscription_id, error)
+            else:
+                # The fetched state is at least as new as the event that announced it.
+                after = apply_subscription_state(after, snapshot, event.created)
+        return self._save_if_changed(uow, before, after)
+
+    def _account_for(self, uow: UnitOfWork, customer_id: str, metadata_account_id: int | None) -> int | None:
+        account_id = uow.billing.account_for_customer(customer_id)
+        if account_id is None:
+            account_id = self._known(uow, metadata_account_id)
+        return account_id
+
+    def _subscription_changed(
+        self, uow: UnitOfWork, event: BillingEvent, snapshot: SubscriptionSnapshot
+    ) -> EventOutcome:
+        account_id = self._account_for(uow, snapshot.customer_id, snapshot.account_id)
+        if account_id is None:
+            log.warning(
+                "Stripe event %s is about subscription %s of customer %s, which belongs to no account",
+                event.event_id,
+                snapshot.subscription_id,
+                snapshot.customer_id,
+            )
+            return EventOutcome.UNKNOWN_CUSTOMER
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+        return self._save_if_changed(uow, before, apply_subscription_state(before, snapshot, event.created))
+
+    def _invoice_event(
+        self, uow: UnitOfWork, event: BillingEvent, invoice: InvoiceSnapshot
+    ) -> tuple[EventOutcome, PaymentFailedNotice | None]:
+        account_id = uow.billing.account_for_customer(invoice.customer_id)
+        account = uow.accounts.get(account_id) if account_id is not None else None
+        if account is None or account_id is None:
+            log.warning(
+                "Stripe event %s is about invoice %s of customer %s, which belongs to no account",
+                event.event_id,
+                invoice.invoice_id,
+                invoice.customer_id,
+            )
+            return EventOutcome.UNKNOWN_CUSTOMER, None
+        before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+        if event.type == BillingEventType.INVOICE_PAID:
+            return self._save_if_changed(uow, before, apply_invoice_paid(before, invoice, event.created)), None
+        outcome = self._save_if_changed(uow, before, apply_payment_failed(before, invoice, event.created))
+        # Every failure is news to the creator, even one whose event arrived after a later one.
+        notice = PaymentFailedNotice(
+            email=account.email,
+            attempt=invoice.attempt_count,
+            next_attempt=invoice.next_payment_attempt,
+            amount_due=invoice.amount_due,
+            fix_card_url=self._billing_page_url,
+        )
+        return outcome, notice

@@ -1,0 +1,325 @@
+"""Billing through the real app, on SQLite and PostgreSQL, against the fake Stripe with real signatures."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import render_template_string
+from sqlalchemy import func, select, update
+from werkzeug.serving import make_server
+
+from adapters.persistence import tables as t
+from tests.conftest import sign_in
+from tests.fakes.stripe import FakeStripe
+from tests.web_session import mail_body, outbox_messages, post_form
+
+PRICE_ID = "price_coursesignal_monthly"
+BILLING_PAGE = "http://coursesignal.test/billing"
+BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        fake.add_price(PRICE_ID, unit_amount=9900, currency="usd")
+        yield fake
+
+
+@pytest.fixture
+def settings(settings, fake_stripe: FakeStripe):  # type: ignore[no-untyped-def]
+    return replace(
+        settings,
+        stripe_secret_key=fake_stripe.secret_key,
+        stripe_webhook_secret=fake_stripe.webhook_secret,
+        stripe_price_id=PRICE_ID,
+        stripe_api_base=fake_stripe.base_url,
+    )
+
+
+class Creator:
+    """A signed-in creator, with the helpers to drive billing the way Stripe and a browser do."""
+
+    def __init__(self, client: Any, container: Any, fake: FakeStripe, email: str = "creator@example.com") -> None:
+        self.client = client
+        self.container = container
+        self.fake = fake
+        self.account_id: int = sign_in(client, container, email)
+        self.site = container.services.accounts().add_site(email, ["example.com"])
+
+    def trial_ends(self, when: datetime) -> None:
+        # What email verification does (another module's job); billing only reads users.trial_ends_at.
+        with self.container.gateways.engine().begin() as connection:
+            connection.execute(update(t.users).where(t.users.c.id == self.account_id).values(trial_ends_at=when))
+
+    def count(self, table: t.Table) -> int:
+        with self.container.gateways.engine().connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def status(self) -> str:
+        page = self.client.get("/billing")
+        assert page.status_code == 200
+        found = re.search(r'id="billing-status" data-status="([a-z_]+)"', page.text)
+        assert found is not None
+        return found.group(1)
+
+    def send(self, event: dict[str, Any], **signing: Any) -> Any:
+        body, headers = self.fake.sign(event, **signing)
+        return self.client.post("/billing/webhook", data=body, headers=headers)
+
+    def send_all(self, events: list[dict[str, Any]]) -> list[str]:
+        outcomes = []
+        for event in events:
+            response = self.send(event)
+            assert response.status_code == 200, response.text
+            outcomes.append(response.json["outcome"])
+        return outcomes
+
+    def checkout(self) -> str:
+        response = post_form(self.client, "/billing/checkout", {}, form_page="/billing")
+        assert response.status_code == 303, response.text
+        location = response.headers["Location"]
+        assert location.startswith(f"{self.fake.base_url}/checkout/cs_test_")
+        return location.rsplit("/", 1)[1]
+
+    def subscribe(self) -> str:
+        """Checkout paid, every event delivered: returns the Stripe subscription id."""
+        events = self.fake.complete_checkout(self.checkout())
+        self.send_all(events)
+        return str(events[-1]["data"]["object"]["subscription"])
+
+    def track_a_visit(self, event_id: str) -> int:
+        event = {
+            "s": self.site.public_key,
+            "n": "pageview",
+            "i": event_id,
+            "v": "visitor01",
+            "u": "https://example.com/",
+        }
+        return int(
+            self.client.post("/t/e", data=json.dumps(event), content_type="text/plain", headers=BROWSER).status_code
+        )
+
+    def reports_status(self) -> int:
+        return int(self.client.get("/api/v1/reports/sources?range=7d").status_code)
+
+
+@pytest.fixture
+def creator(client, container, fake_stripe: FakeStripe) -> Creator:  # type: ignore[no-untyped-def]
+    return Creator(client, container, fake_stripe)
+
+
+def test_subscribing_through_checkout_during_the_trial(creator: Creator) -> None:
+    trial_end = datetime.now(UTC).replace(microsecond=0) + timedelta(days=11)
+    creator.trial_ends(trial_end)
+    page = creator.client.get("/billing")
+    assert 'data-status="trialing"' in page.text
+    assert "11 days left" in page.text
+    assert "Subscribe for $99.00/month" in page.text
+
+    session_id = creator.checkout()
+    sent = creator.fake.calls("POST", "/v1/checkout/sessions")[-1]
+    customer_id = sent.params["customer"]
+    assert sent.authorized
+    assert sent.params == {
+        "mode": "subscription",
+        "line_items": [{"price": PRICE_ID, "quantity": "1"}],
+        "success_url": f"{BILLING_PAGE}?checkout=success",
+        "cancel_url": f"{BILLING_PAGE}?checkout=canceled",
+        "client_reference_id": str(creator.account_id),
+        "customer": customer_id,
+        "subscription_data": {
+            "metadata": {"coursesignal_account_id": str(creator.account_id)},
+            "trial_end": str(int(trial_end.timestamp())),
+            "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
+        },
+    }
+    assert creator.fake.customers[customer_id]["email"] == "creator@example.com"
+    assert creator.fake.customers[customer_id]["metadata"] == {"coursesignal_account_id": str(creator.account_id)}
+
+    outcomes = creator.send_all(creator.fake.complete_checkout(session_id))
+    assert outcomes[0] == "applied"
+    page = creator.client.get("/billing?checkout=success")
+    assert 'data-status="active"' in page.text
+    assert "Your first payment is on" in page.text
+    assert "Thank you!" in page.text
+    assert "Subscribe for" not in page.text
+
+    portal = post_form(creator.client, "/billing/portal", {}, form_page="/billing")
+    assert portal.status_code == 303
+    assert portal.headers["Location"].startswith(f"{creator.fake.base_url}/portal/bps_")
+    assert creator.fake.calls("POST", "/v1/billing_portal/sessions")[-1].params == {
+        "customer": customer_id,
+        "return_url": BILLING_PAGE,
+    }
+    assert (
+        post_form(creator.client, "/billing/checkout", {}, form_page="/billing").status_code == 409
+    )  # already subscribed
+
+
+def test_a_failed_payment_sequence_goes_past_due_then_canceled_with_an_email_each_time(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) - timedelta(days=1))
+    assert creator.reports_status() == 402
+    subscription_id = creator.subscribe()
+    assert creator.status() == "active"
+    assert creator.reports_status() == 200
+    assert "Renews on" in creator.client.get("/billing").text
+
+    for attempt in (1, 2, 3):
+        creator.send_all(creator.fake.fail_payment(subscription_id))
+        page = creator.client.get("/billing").text
+        assert 'data-status="past_due"' in page
+        assert f"{attempt} failed attempt" in page
+        assert "Stripe tries again on" in page
+        assert "Update card" in page
+        assert creator.reports_status() == 200  # access stays while Stripe retries
+    creator.send_all(creator.fake.fail_payment(subscription_id))  # the last retry fails: Stripe cancels
+    assert creator.status() == "canceled"
+    assert creator.reports_status() == 402
+
+    mails = [m for m in outbox_messages(Path(creator.container.config.outbox_path())) if "card" in m["Subject"]]
+    assert [m["To"] for m in mails] == ["creator@example.com"] * 4
+    notices = [mail_body(m) for m in mails]
+    assert all(f"Update your card here: {BILLING_PAGE}" in n for n in notices)
+    assert [f"payment attempt {n})" in notice for n, notice in zip((1, 2, 3, 4), notices, strict=True)] == [True] * 4
+    assert "We will try again on" in notices[0]
+    assert "your subscription has ended" in notices[3]
+
+
+def test_forged_and_stale_signatures_get_400_and_change_nothing(creator: Creator) -> None:
+    subscription_id = creator.subscribe()
+    handled = creator.count(t.billing_events)
+    (ending,) = creator.fake.end_subscription(subscription_id)
+    body, headers = creator.fake.sign(ending)
+
+    refused = [
+        creator.send(ending, secret="whsec_someone_else"),
+        creator.send(ending, timestamp=int(time.time()) - 301),
+        creator.client.post("/billing/webhook", data=body, headers={"Content-Type": "application/json"}),
+        creator.client.post("/billing/webhook", data=body.replace(b"canceled", b"active"), headers=headers),
+        creator.client.post("/billing/webhook", data=body, headers={**headers, "Stripe-Signature": "t=1,v1=00"}),
+    ]
+    assert [r.status_code for r in refused] == [400] * 5
+    assert "STRIPE_WEBHOOK_SECRET" in refused[0].json["error"]
+    assert creator.count(t.billing_events) == handled
+    assert creator.status() == "active"
+
+    assert creator.send(ending).status_code == 200
+    assert creator.status() == "canceled"
+
+
+def test_duplicates_are_ignored_and_delivery_order_does_not_matter(creator: Creator) -> None:
+    events = creator.fake.complete_checkout(creator.checkout())
+    outcomes = creator.send_all([*reversed(events), *events])
+    assert outcomes[3:] == ["duplicate"] * 3
+    assert creator.status() == "active"
+    assert creator.count(t.billing_events) == 3
+
+    subscription_id = events[-1]["data"]["object"]["subscription"]
+    first_failure = creator.fake.fail_payment(subscription_id)
+    creator.fake.clock = lambda: time.time() + 3 * 86_400  # Stripe's retry, three days later, succeeds
+    recovery = creator.fake.pay_invoice(subscription_id)
+    creator.send_all([*recovery, *first_failure])  # the recovery arrives before the failure it recovers from
+    assert creator.status() == "active"
+    assert "failed attempt" not in creator.client.get("/billing").text
+
+
+def test_a_checkout_for_an_unknown_customer_is_logged_without_a_crash(
+    creator: Creator, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = creator.fake.add_customer("stranger@example.com")
+    session = {
+        "id": "cs_test_stranger",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "customer": stranger["id"],
+        "subscription": None,
+        "client_reference_id": None,
+        "status": "complete",
+    }
+    response = creator.send(creator.fake.event("checkout.session.completed", session))
+    assert response.status_code == 200
+    assert response.json["outcome"] == "unknown_customer"
+    assert "belongs to no account" in caplog.text
+    assert creator.count(t.billing_subscriptions) == 0
+
+
+def test_the_end_of_the_trial_gates_reports_but_collection_goes_on_and_nothing_is_deleted(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=2))
+    assert creator.track_a_visit("event0001") == 204
+    assert creator.reports_status() == 200
+
+    creator.trial_ends(datetime.now(UTC) - timedelta(minutes=1))
+    gated = creator.client.get("/api/v1/reports/sources?range=7d")
+    assert gated.status_code == 402
+    assert f"subscribe at {BILLING_PAGE}" in gated.json["error"]
+    assert creator.client.get("/api/v1/reports/sources.csv").status_code == 402
+    assert creator.track_a_visit("event0002") == 204
+    creator.container.gateways.job_queue().wait_until_idle()
+    assert creator.count(t.events) == 2
+    page = creator.client.get("/billing").text
+    assert 'data-status="trial_expired"' in page
+    assert "nothing is deleted" in page
+    assert "Subscribe for $99.00/month" in page
+
+    creator.subscribe()
+    assert creator.reports_status() == 200
+
+
+def test_the_billing_page_needs_a_signed_in_creator(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/billing")
+    assert (page.status_code, page.headers["Location"]) == (302, "/login?next=%2Fbilling")
+    checkout = post_form(client, "/billing/checkout", {}, form_page="/login")
+    assert (checkout.status_code, checkout.headers["Location"]) == (302, "/login?next=%2Fbilling%2Fcheckout")
+
+
+def test_checkout_over_real_http_with_stripe_delivering_to_the_running_app(app, creator: Creator) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    creator.fake.webhook_url = f"http://127.0.0.1:{server.server_port}/billing/webhook"
+    try:
+        session_id = creator.checkout()
+        pay_url = f"{creator.fake.base_url}/checkout/{session_id}/pay"  # the hosted page's Subscribe button
+        pay = urllib.request.Request(pay_url, data=b"", method="POST")  # noqa: S310 - the local fake
+        with pytest.raises(urllib.error.HTTPError) as redirect:  # a 303 back to the app, not followed here
+            urllib.request.build_opener(_NoRedirects).open(pay, timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert redirect.value.code == 303
+    assert redirect.value.headers["Location"] == f"{BILLING_PAGE}?checkout=success"
+    assert creator.status() == "active"
+    assert creator.fake.calls("GET", f"/v1/subscriptions/{next(iter(creator.fake.subscriptions))}")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def test_the_openapi_document_describes_the_billing_webhook_and_the_subscribe_answer(client) -> None:  # type: ignore[no-untyped-def]
+    paths = client.get("/openapi.json").json["paths"]
+    assert set(paths["/billing/webhook"]["post"]["responses"]) == {"200", "400", "503"}
+    assert "402" in paths["/api/v1/reports/sources"]["get"]["responses"]
+    assert "402" in paths["/api/v1/reports/sources.csv"]["get"]["responses"]
+
+
+def test_every_template_can_ask_for_the_trials_days_left(app, creator: Creator) -> None:  # type: ignore[no-untyped-def]
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=5, hours=1))
+    badge = "{% set b = billing_overview() %}{{ b.trial_days_left if b else 'visitor' }}"
+    with app.test_request_context("/"):
+        assert render_template_string(badge) == "visitor"
+    with creator.client:
+        creator.client.get("/billing")
+        assert render_template_string(badge) == "6"
