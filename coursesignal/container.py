@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from dependency_injector import containers, providers
 from flask import Flask
 
@@ -11,12 +13,16 @@ from adapters.jobs.rq_queue import RqJobQueue, connect_redis
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.platforms import kajabi
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
+from adapters.platforms.webhook_auth import UrlTokenAuth
+from adapters.security.fernet_cipher import FernetTokenCipher
 from adapters.web.app import create_app
 from adapters.web.health import Readiness
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
+from core.services.connections import POLL_ALL_TASK, Connections
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.tracking import Tracking
@@ -44,14 +50,24 @@ class Gateways(containers.DeclarativeContainer):
         in_process=providers.Singleton(InProcessJobQueue),
     )
     readiness = providers.Singleton(Readiness, engine=engine, redis=redis)
+    token_cipher = providers.Singleton(FernetTokenCipher, keys=config.encryption_keys)
+    webhook_tokens = providers.Singleton(UrlTokenAuth)
+
+
+def builtin_platforms() -> tuple[ModuleType, ...]:
+    """Platforms that ship with CourseSignal, registered through the same hook as any installed plugin."""
+    return (kajabi,)
 
 
 class Platforms(containers.DeclarativeContainer):
-    plugin_manager = providers.Singleton(build_plugin_manager)
-    registry = providers.Singleton(PlatformRegistry, manager=plugin_manager)
+    config = providers.Configuration()
+
+    plugin_manager = providers.Singleton(build_plugin_manager, builtins=providers.Callable(builtin_platforms))
+    registry = providers.Singleton(PlatformRegistry, manager=plugin_manager, api_urls=config.api_urls)
 
 
 class Services(containers.DeclarativeContainer):
+    config = providers.Configuration()
     gateways = providers.DependenciesContainer()
     platforms = providers.DependenciesContainer()
 
@@ -60,14 +76,25 @@ class Services(containers.DeclarativeContainer):
     purchases = providers.Singleton(Purchases, uow=gateways.unit_of_work.provider, platforms=platforms.registry)
     accounts = providers.Singleton(Accounts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
+    connections = providers.Singleton(
+        Connections,
+        uow=gateways.unit_of_work.provider,
+        platforms=platforms.registry,
+        purchases=purchases,
+        cipher=gateways.token_cipher,
+        webhook_tokens=gateways.webhook_tokens,
+        jobs=gateways.job_queue,
+        clock=gateways.clock,
+        public_base_url=config.base_url,
+    )
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     gateways = providers.Container(Gateways, config=config)
-    platforms = providers.Container(Platforms)
-    services = providers.Container(Services, gateways=gateways, platforms=platforms)
+    platforms = providers.Container(Platforms, config=config.platforms)
+    services = providers.Container(Services, config=config, gateways=gateways, platforms=platforms)
 
 
 def create_container(settings: Settings, *, queue_name: str = "coursesignal") -> Container:
@@ -78,6 +105,9 @@ def create_container(settings: Settings, *, queue_name: str = "coursesignal") ->
             "redis_url": settings.redis_url,
             "job_backend": settings.job_backend,
             "queue_name": queue_name,
+            "encryption_keys": list(settings.encryption_keys),
+            "base_url": settings.base_url,
+            "platforms": {"api_urls": dict(settings.platform_api_urls)},
         }
     )
     container.wire(packages=WIRED_PACKAGES)
@@ -96,4 +126,9 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         }
     )
     app.extensions["coursesignal.container"] = container
+    job_queue = container.gateways.job_queue()
+    if isinstance(job_queue, InProcessJobQueue):
+        # The embedded default polls platforms from this process; production's RQ scheduler does it
+        # in `coursesignal worker`.
+        job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
     return app

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +28,34 @@ def _instance_secret(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _instance_encryption_key(instance_path: Path) -> str:
+    """A development Fernet key kept in the instance folder (production sets COURSESIGNAL_ENCRYPTION_KEYS)."""
+    path = instance_path / "encryption_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _encryption_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise SettingsError(
+                f"{PREFIX}ENCRYPTION_KEYS: key {position} is not a Fernet key (32 url-safe base64 bytes). Make one "
+                'with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            )
+    return keys
+
+
+_API_URL_VARIABLE = re.compile(rf"^{PREFIX}([A-Z0-9_]+)_API_URL$")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -34,6 +65,12 @@ class Settings:
     environment: str = "development"
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    # MultiFernet keys for credentials at rest: the first encrypts, all decrypt.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Base URLs replacing a platform's real API host, by platform name (COURSESIGNAL_KAJABI_API_URL, ...).
+    platform_api_urls: dict[str, str] = field(default_factory=dict)
+    # How often connected platforms are polled for refunds and missed webhooks.
+    platform_poll_seconds: int = 300
 
     @property
     def uses_sqlite(self) -> bool:
@@ -65,6 +102,21 @@ class Settings:
             if environment == "production":
                 raise SettingsError(f"Set {PREFIX}SECRET_KEY: production never runs on a generated secret key.")
             secret_key = _instance_secret(instance_path)
+        raw_keys = get("ENCRYPTION_KEYS")
+        if raw_keys is None:
+            if environment == "production":
+                raise SettingsError(
+                    f"Set {PREFIX}ENCRYPTION_KEYS: production never stores credentials under a generated key."
+                )
+            raw_keys = _instance_encryption_key(instance_path)
+        poll = get("PLATFORM_POLL_SECONDS", "300") or "300"
+        if not poll.isdigit() or int(poll) < 10:
+            raise SettingsError(f"{PREFIX}PLATFORM_POLL_SECONDS must be a whole number of seconds, 10 or more")
+        api_urls = {
+            match.group(1).lower(): value.rstrip("/")
+            for name, value in environ.items()
+            if (match := _API_URL_VARIABLE.match(name)) and value
+        }
         return cls(
             database_url=get("DATABASE_URL") or f"sqlite:///{instance_path / 'coursesignal.db'}",
             redis_url=get("REDIS_URL"),
@@ -73,4 +125,7 @@ class Settings:
             environment=environment,
             secret_key=secret_key,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            encryption_keys=_encryption_keys(raw_keys),
+            platform_api_urls=api_urls,
+            platform_poll_seconds=int(poll),
         )

@@ -8,11 +8,13 @@ from sqlalchemy import Connection, Engine
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
+    SqlConnections,
     SqlEvents,
     SqlPurchases,
     SqlSessions,
     SqlSites,
     SqlVisitors,
+    SqlWebhookDeliveries,
 )
 
 
@@ -34,6 +36,8 @@ class SqlUnitOfWork:
         self.sessions = SqlSessions(connection)
         self.events = SqlEvents(connection)
         self.purchases = SqlPurchases(connection)
+        self.connections = SqlConnections(connection)
+        self.webhook_deliveries = SqlWebhookDeliveries(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Secrets at rest: the MultiFernet cipher for credentials and platform tokens."""
