@@ -67,8 +67,9 @@ def _error_detail(response: requests.Response) -> str:
 
 
 class KajabiClient:
-    def __init__(self, api_url: str, credentials: Credentials, http: RetryingHttp) -> None:
+    def __init__(self, api_url: str, credentials: Credentials, http: RetryingHttp, page_size: int = PAGE_SIZE) -> None:
         self._api = api_url.rstrip("/")
+        self._page_size = page_size
         self._credentials = credentials
         self._http = http
         self._session = OAuth2Session(
@@ -174,7 +175,7 @@ class KajabiClient:
 
     def pages(self, path: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         """Every page of a list, following `links.next` (which keeps the filters) to the end."""
-        document = self.get(path, {**params, "page[size]": str(PAGE_SIZE)})
+        document = self.get(path, {**params, "page[size]": str(self._page_size)})
         while True:
             yield document
             next_url = (document.get("links") or {}).get("next")

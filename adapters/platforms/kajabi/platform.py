@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from adapters.platforms.http import RetryingHttp
-from adapters.platforms.kajabi.client import KajabiClient
+from adapters.platforms.kajabi.client import PAGE_SIZE, KajabiClient
 from adapters.platforms.kajabi.records import (
     PLATFORM,
     UnreadableResource,
@@ -67,12 +67,15 @@ class KajabiPlatform(PlatformAdapter):
     )
     webhook_auth: ClassVar[WebhookAuth] = WebhookAuth.URL_TOKEN
 
-    def __init__(self, api_url: str = DEFAULT_API_URL, http: RetryingHttp | None = None) -> None:
+    def __init__(
+        self, api_url: str = DEFAULT_API_URL, http: RetryingHttp | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
         self._api_url = api_url.rstrip("/")
         self._http = http or RetryingHttp(self.display_name)
+        self._page_size = page_size
 
     def _client(self, credentials: Credentials) -> KajabiClient:
-        return KajabiClient(self._api_url, credentials, self._http)
+        return KajabiClient(self._api_url, credentials, self._http, self._page_size)
 
     # ---- connect ---------------------------------------------------------------------------------
     def check_credentials(self, credentials: Credentials) -> ConnectionCheck:
@@ -133,9 +136,11 @@ class KajabiPlatform(PlatformAdapter):
             progress(found, total if isinstance(total, int) else None, pages=pages)
             if older:
                 break
-        # filter[start_date] is a site-local date: start a day early, then drop what is older.
+        # filter[start_date] is a site-local date: start a day early, then drop what is older. Where Kajabi
+        # ignores the generic action filter, every transaction comes back and refunds are picked out here.
         start = (since - timedelta(days=1)).date().isoformat()
-        for document in client.pages("/v1/transactions", {**site, "filter[start_date]": start}):
+        refunds_query = {**site, "filter[start_date]": start, "filter[action_eq]": "refund", "sort": "-created_at"}
+        for document in client.pages("/v1/transactions", refunds_query):
             pages += 1
             older = False
             for resource in document.get("data") or ():
