@@ -100,12 +100,16 @@ class KajabiClient:
         self._credentials["refresh_token"] = str(token.get("refresh_token") or "")
         self._credentials["expires_at"] = str(int(expires_at))
 
-    def _grant(self) -> None:
+    def _grant(self, *, first: bool = False) -> None:
+        """A new token pair from the client id and secret. Refused on the first try, the creator mistyped;
+        refused later, the key was deleted or rotated in Kajabi since."""
         try:
             token = self._http.run(lambda: self._session.fetch_token(self.token_url, grant_type="client_credentials"))
         except OAuthError as error:
             log.info("kajabi token grant refused: %s", error.error)
-            raise CredentialsRejected(WRONG_SECRET if error.error == "invalid_client" else REJECTED_KEY) from None
+            raise CredentialsRejected(
+                WRONG_SECRET if first and error.error == "invalid_client" else REJECTED_KEY
+            ) from None
         self._keep(token)
 
     def _renew(self) -> None:
@@ -129,7 +133,7 @@ class KajabiClient:
 
     def authenticate(self) -> None:
         """Get a token with the client id and secret (the connect step)."""
-        self._grant()
+        self._grant(first=True)
 
     # ---- requests --------------------------------------------------------------------------------
     def request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
