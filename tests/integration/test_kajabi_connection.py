@@ -5,11 +5,8 @@ from __future__ import annotations
 import html
 import logging
 import math
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,91 +14,17 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-from dependency_injector import providers
-from flask import Flask
 from flask.testing import FlaskClient
-from jinja2 import ChoiceLoader, FileSystemLoader
-from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from adapters.persistence import tables as t
-from adapters.platforms.hookspecs import hookimpl
-from adapters.platforms.http import RetryingHttp
 from adapters.platforms.kajabi.client import REJECTED_KEY, WRONG_SECRET
-from adapters.platforms.kajabi.platform import KajabiPlatform
-from adapters.platforms.plugin_manager import build_plugin_manager
-from adapters.platforms.registry import PlatformRegistry
 from adapters.security.fernet_cipher import FernetTokenCipher, new_encryption_key
 from core.domain.connections import ConnectionStatus
-from core.ports.platforms import PlatformAdapter
 from core.services.connections import POLL_ALL_TASK
 from coursesignal.cli import main
-from coursesignal.container import Container, build_app, create_container
-from coursesignal.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.fakes.kajabi import FakeKajabi
-
-TEST_TEMPLATES = Path(__file__).parents[1] / "templates"
-PAGE_SIZE = 100  # the fake's maximum; Kajabi's own default of 25 is exercised in test_kajabi_platform.py
-
-
-class FakeKajabiPlugin:
-    """Kajabi pointed at the fake, with retries that do not sleep and big pages, so tests stay fast."""
-
-    def __init__(self, api_url: str) -> None:
-        self._adapter = KajabiPlatform(api_url, http=RetryingHttp("Kajabi", sleep=lambda _: None), page_size=PAGE_SIZE)
-
-    @hookimpl
-    def coursesignal_platforms(self) -> list[PlatformAdapter]:
-        return [self._adapter]
-
-
-@dataclass
-class Live:
-    app: Flask
-    container: Container
-    base_url: str
-    fake: FakeKajabi
-
-    def client(self, email: str) -> tuple[FlaskClient, int]:
-        account = self.container.services.accounts().ensure_account(email)
-        assert account.id is not None
-        client = self.app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-        return client, account.id
-
-    def wait(self) -> None:
-        self.container.gateways.job_queue().wait_until_idle()
-
-    def credentials(self, key: Any = None) -> dict[str, str]:
-        key = key or self.fake.key
-        return {"client_id": key.client_id, "client_secret": key.client_secret}
-
-    def connect(self, account_id: int) -> int:
-        result = self.container.services.connections().connect(account_id, "kajabi", self.credentials())
-        self.wait()
-        return result.connection.id
-
-    def count(self, table: t.Table) -> int:
-        with self.container.gateways.engine().connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-
-    def row(self, connection_id: int) -> Any:
-        with self.container.gateways.engine().connect() as connection:
-            return connection.execute(
-                select(t.platform_integrations).where(t.platform_integrations.c.id == connection_id)
-            ).one()
-
-    def hook_url(self) -> str:
-        (hook,) = self.fake.hooks
-        return hook.target_url
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.live_app import PAGE_SIZE, Live, serve_app
 
 
 @pytest.fixture
@@ -112,35 +35,8 @@ def fake() -> Iterator[FakeKajabi]:
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path, fake: FakeKajabi) -> Iterator[Live]:
-    port = _free_port()
-    settings = Settings(
-        database_url=database_url,
-        redis_url=None,
-        base_url=f"http://127.0.0.1:{port}",
-        instance_path=tmp_path / "instance",
-        environment="test",
-        secret_key="test-secret-key",
-        encryption_keys=(TEST_ENCRYPTION_KEY,),
-        platform_api_urls={"kajabi": fake.base_url},
-    )
-    container = create_container(settings)
-    manager = build_plugin_manager(load_entry_points=False)
-    manager.register(FakeKajabiPlugin(fake.base_url), name="kajabi-on-the-fake")
-    container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
-    app = build_app(settings, container)
-    app.config["TESTING"] = True
-    # base.html belongs to the application shell's pages; tests bring a minimal one of their own.
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(TEST_TEMPLATES)])  # type: ignore[list-item]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Live(app, container, settings.base_url, fake)
-    finally:
-        server.shutdown()
-        container.gateways.job_queue().stop()
-        container.unwire()
-        container.gateways.engine().dispose()
+    with serve_app(database_url, tmp_path, fake) as app:
+        yield app
 
 
 def _text(response: Any) -> str:
