@@ -274,6 +274,7 @@ class Connections:
     def _activate(self, adapter: PlatformAdapter, connection: Connection, credentials: Credentials) -> None:
         """Register the webhooks, then queue the sync: from here on, the connection is live."""
         assert connection.id is not None
+        self._refuse_a_second_connection(adapter, connection)
         token: str | None = None
         if adapter.webhook_auth is WebhookAuth.URL_TOKEN:
             token, connection.webhook_token_hash = self._tokens.issue()
@@ -293,6 +294,29 @@ class Connections:
             uow.connections.update(connection)
             uow.commit()
         self._jobs.enqueue(SYNC_TASK, connection.id)
+
+    def _refuse_a_second_connection(self, adapter: PlatformAdapter, connection: Connection) -> None:
+        """One platform account is read by one connection: a second would register a second hook."""
+        if connection.external_account_id is None:
+            return
+        with self._uow() as uow:
+            twins = [
+                c
+                for c in uow.connections.list_for_account(connection.account_id)
+                if c.id != connection.id
+                and c.platform == connection.platform
+                and c.external_account_id == connection.external_account_id
+                and c.status is not ConnectionStatus.DISCONNECTED
+            ]
+            if not twins:
+                return
+            connection.disconnect()
+            uow.connections.update(connection)
+            uow.commit()
+        raise ConnectionFailed(
+            f"{connection.external_account_name or 'This site'} is already connected. Open that connection "
+            f"to reconnect it with new {adapter.display_name} credentials instead."
+        )
 
     def disconnect(self, account_id: int, connection_id: int) -> ConnectionView:
         """Remove the platform's hooks (as far as the platform lets us) and forget the credentials."""

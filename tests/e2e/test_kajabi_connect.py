@@ -61,6 +61,6 @@ def test_connect_choose_a_site_and_watch_the_progress_bar_fill(database_url: str
                     "document.getElementById('connection-status').textContent === 'Connected'", timeout=60_000
                 )
                 assert page.is_hidden("#sync")
-                assert "1000 purchases in the first sync" in page.inner_text("#connection-synced")
+                assert "1000 purchases in the last full sync" in page.inner_text("#connection-synced")
             finally:
                 browser.close()

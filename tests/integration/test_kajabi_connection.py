@@ -261,3 +261,11 @@ def test_rotate_keys_re_encrypts_every_credential_with_the_new_key(
     assert fake.client_secret.encode() in FernetTokenCipher([new_key]).decrypt(raw)
     with pytest.raises(ValueError, match="cannot be decrypted"):
         FernetTokenCipher([TEST_ENCRYPTION_KEY]).decrypt(raw)
+
+
+def test_the_webhook_and_connection_endpoints_are_in_the_openapi_document(live: Live) -> None:
+    paths = live.app.test_client().get("/openapi.json").json["paths"]
+    token_hook = paths["/webhooks/{platform}/{connection_id}/{token}"]["post"]
+    assert set(token_hook["responses"]) >= {"202", "200", "404", "410"}
+    assert "/webhooks/{platform}/{connection_id}" in paths
+    assert "404" in paths["/api/v1/connections/{connection_id}"]["get"]["responses"]

@@ -280,3 +280,15 @@ def test_rotate_keys_re_encrypts_every_stored_credential(world: World) -> None:
     world.cipher.key = "k2"
     assert world.connections.rotate_keys() == 1
     assert (world.store.connections[connection_id].sealed_credentials or b"").startswith(b"k2:")
+
+
+def test_one_platform_site_is_read_by_one_connection(world: World) -> None:
+    first = world.connections.connect(1, "scripted", {"key": "good"}).connection.id
+    with pytest.raises(ConnectionFailed, match="School One is already connected"):
+        world.connections.connect(1, "scripted", {"key": "good"})
+    assert len(world.platform.hooks) == 1
+    statuses = {c.id: c.status for c in world.store.connections.values()}
+    assert statuses[first] is ConnectionStatus.SYNCING
+    assert sorted(statuses.values()) == [ConnectionStatus.DISCONNECTED, ConnectionStatus.SYNCING]
+    world.connections.disconnect(1, first)
+    assert world.connections.connect(1, "scripted", {"key": "good"}).connection.status is ConnectionStatus.SYNCING

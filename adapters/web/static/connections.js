@@ -32,7 +32,7 @@
       sync.hidden = true;
       if (data.last_synced_at) {
         synced.textContent = "Last synced " + new Date(data.last_synced_at).toLocaleString() + "; " +
-          progress.purchases_found + " purchases in the first sync.";
+          progress.purchases_found + " purchases in the last full sync.";
       }
     }
     return data.status === "syncing" || data.status === "choosing";
