@@ -393,7 +393,10 @@ class SqlConnections:
             status_reason=row.status_reason,
             last_synced_at=row.last_synced_at,
             sync=SyncState(
-                pages_done=row.sync_pages_done, purchases_found=row.sync_purchases_found, total=row.sync_total
+                pages_done=row.sync_pages_done,
+                purchases_found=row.sync_purchases_found,
+                total=row.sync_total,
+                started_at=row.sync_started_at,
             ),
         )
 
@@ -417,6 +420,7 @@ class SqlConnections:
             "sync_pages_done": progress.pages_done,
             "sync_purchases_found": progress.purchases_found,
             "sync_total": progress.total,
+            "sync_started_at": progress.started_at,
         }
 
     def _where(self, *conditions: Any) -> list[PlatformConnection]:

@@ -199,6 +199,7 @@ platform_integrations = Table(
     Column("sync_pages_done", Integer, nullable=False, server_default="0"),
     Column("sync_purchases_found", Integer, nullable=False, server_default="0"),
     Column("sync_total", Integer),
+    Column("sync_started_at", UtcDateTime),
     Index("ix_platform_integrations_status", "status"),
 )
 

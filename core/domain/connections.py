@@ -11,6 +11,9 @@ BACKFILL_WINDOW = timedelta(days=30)
 #: Polls re-read this much before the last sync: platforms filter by (site-local) date, and a record
 #: read twice changes nothing.
 POLL_OVERLAP = timedelta(days=1)
+#: A sync still "running" after this long died with its worker (a restart of the embedded default loses
+#: queued jobs): the periodic poll starts it again.
+STALLED_SYNC = timedelta(minutes=30)
 
 
 class ConnectionStatus(StrEnum):
@@ -28,6 +31,7 @@ class SyncState:
     pages_done: int = 0
     purchases_found: int = 0
     total: int | None = None
+    started_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -46,10 +50,14 @@ class Connection:
     sync: SyncState = field(default_factory=SyncState)
     id: int | None = None
 
-    def start_sync(self) -> None:
+    def start_sync(self, now: datetime) -> None:
         self.status = ConnectionStatus.SYNCING
         self.status_reason = None
-        self.sync = SyncState()
+        self.sync = SyncState(started_at=now)
+
+    def sync_stalled(self, now: datetime) -> bool:
+        started = self.sync.started_at
+        return self.status is ConnectionStatus.SYNCING and (started is None or now - started > STALLED_SYNC)
 
     def synced(self, at: datetime) -> None:
         self.status = ConnectionStatus.CONNECTED

@@ -289,7 +289,7 @@ class Connections:
                 uow.commit()
             raise ConnectionFailed(str(error)) from None
         connection.sealed_credentials = self._seal(credentials)
-        connection.start_sync()
+        connection.start_sync(self._clock.now())
         with self._uow() as uow:
             uow.connections.update(connection)
             uow.commit()
@@ -364,11 +364,13 @@ class Connections:
         adapter = self._platform(connection.platform)
         now = self._clock.now()
         since = connection.poll_since(now) if connection.last_synced_at else now - BACKFILL_WINDOW
+        started_at = connection.sync.started_at
 
         def progress(done: int, total: int | None, *, pages: int | None = None) -> None:
             with self._uow() as uow:
                 uow.connections.record_sync_progress(
-                    connection_id, SyncState(pages_done=pages or 0, purchases_found=done, total=total)
+                    connection_id,
+                    SyncState(pages_done=pages or 0, purchases_found=done, total=total, started_at=started_at),
                 )
                 uow.commit()
 
@@ -396,9 +398,21 @@ class Connections:
             uow.commit()
 
     def poll_live(self) -> int:
-        """Queue a poll of every connected connection (the periodic job); returns how many."""
+        """Queue a poll of every connected connection (the periodic job), and restart syncs that died
+        with their worker; returns how many polls were queued."""
+        now = self._clock.now()
         with self._uow() as uow:
-            due = [c.id for c in uow.connections.live() if c.status is ConnectionStatus.CONNECTED]
+            live = uow.connections.live()
+            due = [c.id for c in live if c.status is ConnectionStatus.CONNECTED]
+            stalled = [c for c in live if c.sync_stalled(now)]
+            for connection in stalled:
+                log.warning("sync of connection %s stalled; starting it again", connection.id)
+                connection.start_sync(now)
+                uow.connections.update(connection)
+            uow.commit()
+        for connection in stalled:
+            assert connection.id is not None
+            self._jobs.enqueue(SYNC_TASK, connection.id)
         for connection_id in due:
             assert connection_id is not None
             self._jobs.enqueue(POLL_TASK, connection_id)

@@ -292,3 +292,17 @@ def test_one_platform_site_is_read_by_one_connection(world: World) -> None:
     assert sorted(statuses.values()) == [ConnectionStatus.DISCONNECTED, ConnectionStatus.SYNCING]
     world.connections.disconnect(1, first)
     assert world.connections.connect(1, "scripted", {"key": "good"}).connection.status is ConnectionStatus.SYNCING
+
+
+def test_a_sync_that_died_with_its_worker_is_started_again_by_the_poll(world: World) -> None:
+    world.platform.records = [world.purchase("p1")]
+    connection_id = world.connections.connect(1, "scripted", {"key": "good"}).connection.id
+    world.jobs.jobs.clear()  # the worker died: the queued sync is lost
+    world.clock.advance(minutes=10)
+    world.connections.poll_live()
+    assert world.jobs.jobs == []  # a sync may take a while; ten minutes is not stalled
+    world.clock.advance(minutes=30)
+    world.connections.poll_live()
+    assert world.jobs.jobs == [(SYNC_TASK, (connection_id,))]
+    world.run_jobs()
+    assert world.connections.status(1, connection_id).status is ConnectionStatus.CONNECTED

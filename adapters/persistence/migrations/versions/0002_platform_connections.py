@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("sync_pages_done", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("sync_purchases_found", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("sync_total", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("sync_started_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_platform_integrations_status", ["status"], unique=False)
 
     op.create_table(
@@ -57,6 +58,7 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("platform_integrations", schema=None) as batch_op:
         batch_op.drop_index("ix_platform_integrations_status")
+        batch_op.drop_column("sync_started_at")
         batch_op.drop_column("sync_total")
         batch_op.drop_column("sync_purchases_found")
         batch_op.drop_column("sync_pages_done")
