@@ -8,11 +8,15 @@ from adapters.platforms.hookspecs import hookimpl
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
 from core.ports.platforms import (
+    ConnectChoice,
     ConnectionCheck,
     CredentialField,
+    Credentials,
+    CredentialsRejected,
     PlatformAdapter,
     PlatformError,
     PlatformRecord,
+    PlatformUnavailable,
     SyncProgress,
     WebhookAuth,
     WebhookBatch,
@@ -23,12 +27,16 @@ from core.ports.platforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConnectChoice",
     "ConnectionCheck",
     "CredentialField",
+    "Credentials",
+    "CredentialsRejected",
     "Money",
     "PlatformAdapter",
     "PlatformError",
     "PlatformRecord",
+    "PlatformUnavailable",
     "PurchaseRecord",
     "RefundRecord",
     "SyncProgress",

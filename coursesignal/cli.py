@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from core.ports.platforms import PlatformError
+from core.services.connections import POLL_ALL_TASK
 from coursesignal.container import Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
@@ -95,7 +96,9 @@ def worker(ctx: _Context) -> None:
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
     redis = ctx.container.gateways.redis()
-    Worker([ctx.container.gateways.job_queue().name], connection=redis).work(with_scheduler=True)
+    job_queue = ctx.container.gateways.job_queue()
+    job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
+    Worker([job_queue.name], connection=redis).work(with_scheduler=True)
 
 
 @main.group()
@@ -164,3 +167,17 @@ def import_purchases(ctx: _Context, path: Path, site_key: str) -> None:
     except PlatformError as error:
         raise click.ClickException(f"{error} Nothing from {path.name} was imported.") from None
     click.echo(f"Imported {summary.purchases_added} purchases ({summary.purchases_already_known} already known).")
+
+
+@main.command("rotate-keys")
+@pass_context
+def rotate_keys(ctx: _Context) -> None:
+    """Re-encrypt every stored credential with the first key of COURSESIGNAL_ENCRYPTION_KEYS.
+
+    Put the new key first, keep the old ones after it, run this, then remove the old keys.
+    """
+    try:
+        count = ctx.container.services.connections().rotate_keys()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Re-encrypted the credentials of {count} connection{'s' if count != 1 else ''} with the first key.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from dependency_injector import containers, providers
 from flask import Flask
 
@@ -16,15 +18,19 @@ from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.platforms import kajabi
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
+from adapters.platforms.webhook_auth import UrlTokenAuth
 from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.fernet_cipher import FernetTokenCipher
 from adapters.security.signed_tokens import SignedLinkTokens
 from adapters.web.app import create_app
 from adapters.web.health import Readiness
 from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
+from core.services.connections import POLL_ALL_TASK, Connections
 from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
 from core.services.reports import Reports
@@ -72,11 +78,20 @@ class Gateways(containers.DeclarativeContainer):
         api_base=config.stripe_api_base,
     )
     billing_notifier = providers.Singleton(MailingBillingNotifier, mailer=mailer)
+    token_cipher = providers.Singleton(FernetTokenCipher, keys=config.encryption_keys)
+    webhook_tokens = providers.Singleton(UrlTokenAuth)
+
+
+def builtin_platforms() -> tuple[ModuleType, ...]:
+    """Platforms that ship with CourseSignal, registered through the same hook as any installed plugin."""
+    return (kajabi,)
 
 
 class Platforms(containers.DeclarativeContainer):
-    plugin_manager = providers.Singleton(build_plugin_manager)
-    registry = providers.Singleton(PlatformRegistry, manager=plugin_manager)
+    config = providers.Configuration()
+
+    plugin_manager = providers.Singleton(build_plugin_manager, builtins=providers.Callable(builtin_platforms))
+    registry = providers.Singleton(PlatformRegistry, manager=plugin_manager, api_urls=config.api_urls)
 
 
 class Services(containers.DeclarativeContainer):
@@ -108,13 +123,24 @@ class Services(containers.DeclarativeContainer):
         clock=gateways.clock,
         billing_page_url=config.billing_page_url,
     )
+    connections = providers.Singleton(
+        Connections,
+        uow=gateways.unit_of_work.provider,
+        platforms=platforms.registry,
+        purchases=purchases,
+        cipher=gateways.token_cipher,
+        webhook_tokens=gateways.webhook_tokens,
+        jobs=gateways.job_queue,
+        clock=gateways.clock,
+        public_base_url=config.base_url,
+    )
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     gateways = providers.Container(Gateways, config=config)
-    platforms = providers.Container(Platforms)
+    platforms = providers.Container(Platforms, config=config.platforms)
     services = providers.Container(Services, config=config, gateways=gateways, platforms=platforms)
 
 
@@ -137,6 +163,8 @@ def create_container(settings: Settings, *, queue_name: str = "coursesignal") ->
             "stripe_price_id": settings.stripe_price_id,
             "stripe_api_base": settings.stripe_api_base,
             "billing_page_url": f"{settings.base_url}/billing",
+            "encryption_keys": list(settings.encryption_keys),
+            "platforms": {"api_urls": dict(settings.platform_api_urls)},
         }
     )
     container.wire(packages=WIRED_PACKAGES)
@@ -158,4 +186,9 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         }
     )
     app.extensions["coursesignal.container"] = container
+    job_queue = container.gateways.job_queue()
+    if isinstance(job_queue, InProcessJobQueue):
+        # The embedded default polls platforms from this process; production's RQ scheduler does it
+        # in `coursesignal worker`.
+        job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
     return app

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +26,34 @@ def _instance_secret(instance_path: Path) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _instance_encryption_key(instance_path: Path) -> str:
+    """A development Fernet key kept in the instance folder (production sets COURSESIGNAL_ENCRYPTION_KEYS)."""
+    path = instance_path / "encryption_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _encryption_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise SettingsError(
+                f"{PREFIX}ENCRYPTION_KEYS: key {position} is not a Fernet key (32 url-safe base64 bytes). Make one "
+                'with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            )
+    return keys
+
+
+_API_URL_VARIABLE = re.compile(rf"^{PREFIX}([A-Z0-9_]+)_API_URL$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,12 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_price_id: str | None = None
     stripe_api_base: str | None = None  # only to point at a local fake of Stripe
+    # MultiFernet keys for credentials at rest: the first encrypts, all decrypt.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Base URLs replacing a platform's real API host, by platform name (COURSESIGNAL_KAJABI_API_URL, ...).
+    platform_api_urls: dict[str, str] = field(default_factory=dict)
+    # How often connected platforms are polled for refunds and missed webhooks.
+    platform_poll_seconds: int = 300
 
     @property
     def uses_sqlite(self) -> bool:
@@ -81,6 +118,21 @@ class Settings:
             if environment == "production":
                 raise SettingsError(f"Set {PREFIX}SECRET_KEY: production never runs on a generated secret key.")
             secret_key = _instance_secret(instance_path)
+        raw_keys = get("ENCRYPTION_KEYS")
+        if raw_keys is None:
+            if environment == "production":
+                raise SettingsError(
+                    f"Set {PREFIX}ENCRYPTION_KEYS: production never stores credentials under a generated key."
+                )
+            raw_keys = _instance_encryption_key(instance_path)
+        poll = get("PLATFORM_POLL_SECONDS", "300") or "300"
+        if not poll.isdigit() or int(poll) < 10:
+            raise SettingsError(f"{PREFIX}PLATFORM_POLL_SECONDS must be a whole number of seconds, 10 or more")
+        api_urls = {
+            match.group(1).lower(): value.rstrip("/")
+            for name, value in environ.items()
+            if (match := _API_URL_VARIABLE.match(name)) and value
+        }
         return cls(
             database_url=get("DATABASE_URL") or f"sqlite:///{instance_path / 'coursesignal.db'}",
             redis_url=get("REDIS_URL"),
@@ -95,4 +147,7 @@ class Settings:
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_price_id=environ.get("STRIPE_PRICE_ID") or None,
             stripe_api_base=(get("STRIPE_API_BASE") or "").rstrip("/") or None,
+            encryption_keys=_encryption_keys(raw_keys),
+            platform_api_urls=api_urls,
+            platform_poll_seconds=int(poll),
         )

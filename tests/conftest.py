@@ -20,6 +20,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "COURSESIGNAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_TEST_URL = os.environ.get("COURSESIGNAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# A fixed Fernet key for tests (32 bytes, url-safe base64): never a production key.
+TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1jb3Vyc2VzaWduYWwtMzJieXQ="
 CHROMIUM = os.environ.get("COURSESIGNAL_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -132,6 +134,7 @@ def settings(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
         instance_path=tmp_path / "instance",
         environment="test",
         secret_key="test-secret-key",
+        encryption_keys=(TEST_ENCRYPTION_KEY,),
     )
 
 

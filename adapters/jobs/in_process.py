@@ -22,11 +22,22 @@ class InProcessJobQueue:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stop_ticking = threading.Event()
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
         self._ensure_worker()
         self._queue.put((task, function, args))
+
+    def schedule_every(self, task: str, seconds: float) -> None:
+        """Queue `task` every `seconds` from a timer thread, until `stop()`."""
+        task_function(task)
+
+        def tick() -> None:
+            while not self._stop_ticking.wait(seconds):
+                self.enqueue(task)
+
+        threading.Thread(target=tick, name=f"coursesignal-every-{task}", daemon=True).start()
 
     def _ensure_worker(self) -> None:
         with self._lock:
@@ -53,6 +64,7 @@ class InProcessJobQueue:
         self._queue.join()
 
     def stop(self) -> None:
+        self._stop_ticking.set()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout=5)

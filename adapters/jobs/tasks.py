@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dependency_injector.wiring import Provide, inject
 
 from core.services.attribution import Attribution
+from core.services.connections import Connections
 
 
 @inject
@@ -18,6 +19,26 @@ def attribute_purchases_of_email(
     account_id: int, email: str, attribution: Attribution = Provide["services.attribution"]
 ) -> int:
     return attribution.attribute_purchases_of_email(account_id, email)
+
+
+@inject
+def sync_connection(connection_id: int, connections: Connections = Provide["services.connections"]) -> None:
+    connections.run_sync(connection_id)
+
+
+@inject
+def poll_platform_connections(connections: Connections = Provide["services.connections"]) -> int:
+    return connections.poll_live()
+
+
+@inject
+def poll_connection(connection_id: int, connections: Connections = Provide["services.connections"]) -> None:
+    connections.poll(connection_id)
+
+
+@inject
+def process_webhook_delivery(delivery_id: int, connections: Connections = Provide["services.connections"]) -> str:
+    return connections.process_delivery(delivery_id)
 
 
 def task_function(name: str) -> Callable[..., object]:

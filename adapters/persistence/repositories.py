@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
 from core.domain.attribution import Credit
+from core.domain.connections import Connection as PlatformConnection
+from core.domain.connections import ConnectionStatus, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
 from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
@@ -329,6 +332,8 @@ class SqlPurchases:
             email=row.email,
             course_name=row.course_name,
             visitor_key=row.visitor_key,
+            source_hint=row.source_hint,
+            referrer_hint=row.referrer_hint,
             visitor_id=row.visitor_id,
             status=AttributionStatus(row.attribution_status),
             match_method=MatchMethod(row.match_method) if row.match_method else None,
@@ -364,6 +369,8 @@ class SqlPurchases:
                 course_name=purchase.course_name,
                 purchased_at=purchase.purchased_at,
                 visitor_key=purchase.visitor_key,
+                source_hint=purchase.source_hint,
+                referrer_hint=purchase.referrer_hint,
                 **self._match_values(purchase),
             )
             .returning(t.purchases.c.id)
@@ -446,3 +453,146 @@ class SqlOnboarding:
         ).rowcount
         if not changed:
             self._c.execute(insert(t.onboarding).values(user_id=progress.account_id, **values))
+
+
+class SqlConnections:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    @staticmethod
+    def _connection(row: Row[Any]) -> PlatformConnection:
+        return PlatformConnection(
+            id=row.id,
+            account_id=row.user_id,
+            platform=row.platform,
+            status=ConnectionStatus(row.status),
+            created_at=row.created_at,
+            sealed_credentials=bytes(row.encrypted_credentials) if row.encrypted_credentials is not None else None,
+            external_account_id=row.external_account_id,
+            external_account_name=row.external_account_name,
+            webhook_ids=tuple(row.webhook_ids or ()),
+            webhook_token_hash=row.webhook_token_hash,
+            status_reason=row.status_reason,
+            last_synced_at=row.last_synced_at,
+            sync=SyncState(
+                pages_done=row.sync_pages_done,
+                purchases_found=row.sync_purchases_found,
+                total=row.sync_total,
+                started_at=row.sync_started_at,
+            ),
+        )
+
+    @staticmethod
+    def _values(connection: PlatformConnection) -> dict[str, Any]:
+        return {
+            "status": connection.status.value,
+            "encrypted_credentials": connection.sealed_credentials,
+            "external_account_id": connection.external_account_id,
+            "external_account_name": connection.external_account_name,
+            "webhook_ids": list(connection.webhook_ids),
+            "webhook_token_hash": connection.webhook_token_hash,
+            "status_reason": connection.status_reason,
+            "last_synced_at": connection.last_synced_at,
+            **SqlConnections._progress(connection.sync),
+        }
+
+    @staticmethod
+    def _progress(progress: SyncState) -> dict[str, Any]:
+        return {
+            "sync_pages_done": progress.pages_done,
+            "sync_purchases_found": progress.purchases_found,
+            "sync_total": progress.total,
+            "sync_started_at": progress.started_at,
+        }
+
+    def _where(self, *conditions: Any) -> list[PlatformConnection]:
+        rows = self._c.execute(
+            select(t.platform_integrations).where(*conditions).order_by(t.platform_integrations.c.id)
+        )
+        return [self._connection(row) for row in rows]
+
+    def add(self, connection: PlatformConnection) -> PlatformConnection:
+        connection.id = self._c.execute(
+            insert(t.platform_integrations)
+            .values(
+                user_id=connection.account_id,
+                platform=connection.platform,
+                created_at=connection.created_at,
+                **self._values(connection),
+            )
+            .returning(t.platform_integrations.c.id)
+        ).scalar_one()
+        return connection
+
+    def get(self, connection_id: int) -> PlatformConnection | None:
+        found = self._where(t.platform_integrations.c.id == connection_id)
+        return found[0] if found else None
+
+    def update(self, connection: PlatformConnection) -> None:
+        self._c.execute(
+            update(t.platform_integrations)
+            .where(t.platform_integrations.c.id == connection.id)
+            .values(**self._values(connection))
+        )
+
+    def record_sync_progress(self, connection_id: int, progress: SyncState) -> None:
+        self._c.execute(
+            update(t.platform_integrations)
+            .where(t.platform_integrations.c.id == connection_id)
+            .values(**self._progress(progress))
+        )
+
+    def list_for_account(self, account_id: int) -> Sequence[PlatformConnection]:
+        return self._where(t.platform_integrations.c.user_id == account_id)
+
+    def live(self) -> Sequence[PlatformConnection]:
+        return self._where(
+            t.platform_integrations.c.status.in_([ConnectionStatus.SYNCING.value, ConnectionStatus.CONNECTED.value])
+        )
+
+    def with_credentials(self) -> Sequence[PlatformConnection]:
+        return self._where(t.platform_integrations.c.encrypted_credentials.is_not(None))
+
+
+class SqlWebhookDeliveries:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, delivery: StoredDelivery) -> StoredDelivery | None:
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(t.webhook_deliveries)
+            .values(
+                integration_id=delivery.connection_id,
+                event_id=delivery.event_id,
+                headers=delivery.headers,
+                body=delivery.body,
+                received_at=delivery.received_at,
+            )
+            .on_conflict_do_nothing(index_elements=["integration_id", "event_id"])
+            .returning(t.webhook_deliveries.c.id)
+        )
+        delivery_id = self._c.execute(statement).scalar_one_or_none()
+        return None if delivery_id is None else replace(delivery, id=delivery_id)
+
+    def get(self, delivery_id: int) -> StoredDelivery | None:
+        row = self._c.execute(select(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)).first()
+        if row is None:
+            return None
+        return StoredDelivery(
+            id=row.id,
+            connection_id=row.integration_id,
+            event_id=row.event_id,
+            body=bytes(row.body),
+            headers=dict(row.headers),
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+            outcome=row.outcome,
+        )
+
+    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> None:
+        self._c.execute(
+            update(t.webhook_deliveries)
+            .where(t.webhook_deliveries.c.id == delivery_id)
+            .values(processed_at=processed_at, outcome=outcome[:200])
+        )

@@ -165,6 +165,8 @@ purchases = Table(
     Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="SET NULL")),
     Column("attribution_status", String(20), nullable=False),
     Column("match_method", String(20)),
+    Column("source_hint", String(200)),
+    Column("referrer_hint", Text),
     UniqueConstraint("user_id", "platform", "platform_purchase_id"),
     Index("ix_purchases_user_purchased", "user_id", "purchased_at"),
     Index("ix_purchases_user_email", "user_id", "email"),
@@ -198,11 +200,35 @@ platform_integrations = Table(
     Column("site_id", Id, ForeignKey("sites.id", ondelete="SET NULL")),
     Column("platform", String(40), nullable=False),
     Column("encrypted_credentials", LargeBinary),
-    Column("webhook_id", String(255)),
     Column("webhook_token_hash", String(64)),
     Column("status", String(20), nullable=False),
     Column("last_synced_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    # The platform's own account the connection reads (a Kajabi site), and the hooks registered there.
+    Column("external_account_id", String(255)),
+    Column("external_account_name", String(255)),
+    Column("webhook_ids", JSON, nullable=False, server_default="[]"),
+    Column("status_reason", Text),
+    Column("sync_pages_done", Integer, nullable=False, server_default="0"),
+    Column("sync_purchases_found", Integer, nullable=False, server_default="0"),
+    Column("sync_total", Integer),
+    Column("sync_started_at", UtcDateTime),
+    Index("ix_platform_integrations_status", "status"),
+)
+
+# Raw webhook deliveries, stored once per (connection, platform event id) before a job processes them.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("integration_id", Id, ForeignKey("platform_integrations.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime),
+    Column("outcome", String(200)),
+    UniqueConstraint("integration_id", "event_id"),
 )
 
 # CourseSignal's own billing: one row per account with what Stripe last told us, and the ids of the

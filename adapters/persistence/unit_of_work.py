@@ -9,12 +9,14 @@ from adapters.persistence.billing import SqlBilling
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
+    SqlConnections,
     SqlEvents,
     SqlOnboarding,
     SqlPurchases,
     SqlSessions,
     SqlSites,
     SqlVisitors,
+    SqlWebhookDeliveries,
 )
 
 
@@ -38,6 +40,8 @@ class SqlUnitOfWork:
         self.purchases = SqlPurchases(connection)
         self.onboarding = SqlOnboarding(connection)
         self.billing = SqlBilling(connection)
+        self.connections = SqlConnections(connection)
+        self.webhook_deliveries = SqlWebhookDeliveries(connection)
         return self
 
     def __exit__(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pluggy
 
@@ -15,8 +15,9 @@ class PluginError(Exception):
 class PlatformRegistry:
     """The one place that calls the platform hooks; hands out only real PlatformAdapters, by name."""
 
-    def __init__(self, manager: pluggy.PluginManager) -> None:
+    def __init__(self, manager: pluggy.PluginManager, api_urls: Mapping[str, str] | None = None) -> None:
         self._manager = manager
+        self._hook_arguments = {"api_urls": dict(api_urls or {})}
         self._platforms: dict[str, PlatformAdapter] | None = None
         self._lock = threading.Lock()
 
@@ -25,7 +26,10 @@ class PlatformRegistry:
         hook = self._manager.hook.coursesignal_platforms
         for implementation in hook.get_hookimpls():
             plugin = implementation.plugin_name
-            for adapter in implementation.function() or ():
+            # Called one by one (not through pm.hook) to name the plugin at fault; like pluggy, pass only
+            # the arguments an implementation asks for.
+            arguments = {name: self._hook_arguments[name] for name in implementation.argnames}
+            for adapter in implementation.function(**arguments) or ():
                 if not isinstance(adapter, PlatformAdapter):
                     raise PluginError(f"plugin {plugin!r} returned {adapter!r}, which is not a PlatformAdapter")
                 if adapter.name in platforms:

@@ -1,1 +1,2 @@
-"""Password hashing and signed tokens: the cryptography behind core's ports."""
+"""Secrets and cryptography behind core's ports: password hashing, signed tokens, and the MultiFernet
+cipher for platform credentials at rest."""

@@ -14,7 +14,18 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from adapters.web import api, auth, billing, collect, dashboard, health, onboarding, openapi
+from adapters.web import (
+    api,
+    auth,
+    billing,
+    collect,
+    connections,
+    dashboard,
+    health,
+    onboarding,
+    openapi,
+    webhooks,
+)
 from adapters.web.rate_limits import init_rate_limits
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
 from adapters.web.sessions import init_sessions
@@ -71,6 +82,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         dashboard.blueprint,
         billing.blueprint,
         billing.webhook_blueprint,
+        webhooks.blueprint,
+        connections.blueprint,
+        connections.api_blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

@@ -87,6 +87,46 @@ _SUBSCRIPTION_NEEDED = {
     "content": _json(_ERROR),
 }
 
+_CONNECTION = {
+    "type": "object",
+    "required": ["id", "platform", "status", "progress"],
+    "properties": {
+        "id": {"type": "integer"},
+        "platform": {"type": "string", "example": "kajabi"},
+        "platform_name": {"type": "string", "example": "Kajabi"},
+        "status": {"type": "string", "enum": ["choosing", "syncing", "connected", "needs_attention", "disconnected"]},
+        "status_label": {"type": "string"},
+        "reason": {"type": ["string", "null"], "description": "What needs attention, and what to do."},
+        "account_name": {"type": ["string", "null"], "description": "The platform site being read."},
+        "last_synced_at": {"type": ["string", "null"], "format": "date-time"},
+        "progress": {
+            "type": "object",
+            "properties": {
+                "pages_done": {"type": "integer"},
+                "purchases_found": {"type": "integer"},
+                "total": {"type": ["integer", "null"], "description": "Purchases the platform reported, when it did."},
+            },
+        },
+    },
+}
+
+_WEBHOOK_PARAMETERS = [
+    {"name": "platform", "in": "path", "required": True, "schema": {"type": "string", "example": "kajabi"}},
+    {"name": "connection_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+]
+
+_WEBHOOK_RESPONSES = {
+    "200": {"description": "A repeat of an event id already received: accepted and ignored.", "content": _json({})},
+    "202": {"description": "Stored; confirmed through the platform's API and counted by a job.", "content": _json({})},
+    "400": {"description": "Authentic, but not a delivery this webhook understands.", "content": _json(_ERROR)},
+    "404": {
+        "description": "Unknown connection, wrong token or signature: stored nowhere.",
+        "content": _json(_ERROR),
+    },
+    "410": {"description": "The connection was disconnected: remove the webhook.", "content": _json(_ERROR)},
+    "413": {"description": "Body larger than 1 MiB.", "content": _json(_ERROR)},
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -202,6 +242,57 @@ DOCUMENT: dict[str, Any] = {
                     },
                     "400": {"description": "Forged or stale signature; nothing changed.", "content": _json(_ERROR)},
                     "503": {"description": "Billing is not configured on this server.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/webhooks/{platform}/{connection_id}/{token}": {
+            "post": {
+                "summary": "A platform delivers an event (platforms that sign nothing: Kajabi, Teachable)",
+                "description": "The token is the per-connection secret CourseSignal put in the URL it registered; "
+                "only its hash is stored, and it is compared in constant time before anything else.",
+                "parameters": [
+                    *_WEBHOOK_PARAMETERS,
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": _WEBHOOK_RESPONSES,
+            }
+        },
+        "/webhooks/{platform}/{connection_id}": {
+            "post": {
+                "summary": "A platform delivers a signed event (Stripe)",
+                "description": "The platform's signature header is verified before anything else.",
+                "parameters": _WEBHOOK_PARAMETERS,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": _WEBHOOK_RESPONSES,
+            }
+        },
+        "/api/v1/connections": {
+            "get": {
+                "summary": "The account's platform connections",
+                "security": [{"bearer": []}, {"session": []}],
+                "responses": {
+                    "200": {
+                        "description": "Every connection, with its status.",
+                        "content": _json(
+                            {"type": "object", "properties": {"connections": {"type": "array", "items": _CONNECTION}}}
+                        ),
+                    },
+                    "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/api/v1/connections/{connection_id}": {
+            "get": {
+                "summary": "One connection's status and sync progress (polled by the connection page)",
+                "security": [{"bearer": []}, {"session": []}],
+                "parameters": [
+                    {"name": "connection_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {
+                    "200": {"description": "The connection.", "content": _json(_CONNECTION)},
+                    "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
+                    "404": {"description": "No such connection on this account.", "content": _json(_ERROR)},
                 },
             }
         },

@@ -30,6 +30,10 @@ class PurchaseRecord:
     email: str | None = None
     course_name: str | None = None
     visitor_key: str | None = None  # a tracker visitor id carried through checkout, when there is one
+    # What the platform itself recorded about where the buyer came from (Kajabi's `source` and
+    # `referrer`): kept as hints for purchases our tracker cannot match, never used as a touch.
+    source_hint: str | None = None
+    referrer_hint: str | None = None
 
 
 @dataclass(slots=True)
@@ -42,6 +46,8 @@ class Purchase:
     email: str | None = None
     course_name: str | None = None
     visitor_key: str | None = None
+    source_hint: str | None = None
+    referrer_hint: str | None = None
     visitor_id: int | None = None
     status: AttributionStatus = AttributionStatus.UNMATCHED
     match_method: MatchMethod | None = None
@@ -58,6 +64,8 @@ class Purchase:
             email=record.email,
             course_name=record.course_name,
             visitor_key=record.visitor_key,
+            source_hint=record.source_hint,
+            referrer_hint=record.referrer_hint,
         )
 
     def match(self, visitor_id: int, method: MatchMethod) -> None:

@@ -3,12 +3,17 @@
 A platform turns its own payloads into domain `PurchaseRecord`/`RefundRecord`s; nothing
 platform-specific passes this boundary. Plugins subclass `PlatformAdapter` and return instances from
 their `coursesignal_platforms` hook implementation.
+
+Credentials are a mutable mapping: what the creator pasted, plus whatever an adapter writes into it while
+working (an access token it was granted, a refresh token it was handed in exchange for the last one,
+the account the creator chose). After every call the service stores the mapping again, encrypted, so a
+refreshed token survives the process.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +32,15 @@ class WebhookRejected(PlatformError):
     """A delivery that is not authentic or cannot be read: answered 400 and stored nowhere."""
 
 
+class CredentialsRejected(PlatformError):
+    """The platform refuses the credentials (a wrong secret, a revoked or rotated key, a missing
+    permission): the connection needs the creator's attention, and reconnecting is the fix."""
+
+
+class PlatformUnavailable(PlatformError):
+    """The platform could not be reached or kept failing after bounded retries: try again later."""
+
+
 class WebhookAuth(StrEnum):
     URL_TOKEN = "url_token"  # noqa: S105 - a per-connection secret in the webhook URL, for platforms that sign nothing
     SIGNATURE = "signature"  # the platform signs the body (Stripe-Signature)
@@ -41,9 +55,26 @@ class CredentialField:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectChoice:
+    """One account the credentials reach on the platform (a Kajabi site), for the creator to pick."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionCheck:
+    """The answer to `check_credentials`.
+
+    `choices` lists the accounts the credentials reach when the creator must pick one (several Kajabi
+    sites); the service stores the chosen `ConnectChoice.id` in the credentials under `choice_field`
+    before any later call. With one choice, it is chosen for the creator.
+    """
+
     ok: bool
     message: str = ""
+    choices: tuple[ConnectChoice, ...] = ()
+    choice_field: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +89,13 @@ class WebhookBatch:
     records: Sequence[PlatformRecord] = field(default_factory=tuple)
 
 
+Credentials = MutableMapping[str, str]
+
+
 class SyncProgress(Protocol):
-    def __call__(self, done: int, total: int | None) -> None:
-        """Report how many records have been read so far, and the total when the platform says."""
+    def __call__(self, done: int, total: int | None, *, pages: int | None = None) -> None:
+        """Report how many records have been read so far, the total when the platform says, and, for
+        paginated APIs, how many pages are done."""
         ...
 
 
@@ -72,8 +107,11 @@ class PlatformAdapter(ABC):
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     webhook_auth: ClassVar[WebhookAuth] = WebhookAuth.URL_TOKEN
 
-    def check_credentials(self, credentials: Mapping[str, str]) -> ConnectionCheck:
-        """Try the credentials against the platform at once; the message says what to fix."""
+    def check_credentials(self, credentials: Credentials) -> ConnectionCheck:
+        """Try the credentials against the platform at once; the message says what to fix.
+
+        May write granted tokens into `credentials`; may offer `choices` (see ConnectionCheck).
+        """
         return ConnectionCheck(ok=True)
 
     @abstractmethod
@@ -82,12 +120,33 @@ class PlatformAdapter(ABC):
 
     @abstractmethod
     def fetch_purchases(
-        self, credentials: Mapping[str, str], since: datetime, progress: SyncProgress
+        self, credentials: Credentials, since: datetime, progress: SyncProgress
     ) -> Iterator[PlatformRecord]:
         """Yield purchases and refunds made since `since`, oldest or newest first, reporting progress.
 
-        Raise PlatformError when the platform refuses or cannot be read.
+        Raise PlatformError when the platform refuses or cannot be read (CredentialsRejected when it
+        refuses the credentials, PlatformUnavailable when it cannot be reached).
         """
+
+    def confirm_records(self, credentials: Credentials, records: Sequence[PlatformRecord]) -> Sequence[PlatformRecord]:
+        """The records of a webhook as the platform's API has them, before they count.
+
+        Platforms that sign nothing re-read each record through their API (so a forged or altered
+        delivery cannot invent an amount or an email) and leave out those the API does not know. The
+        default trusts the delivery, which is right for platforms whose signature `read_webhook` checked.
+        """
+        return records
+
+    def register_webhooks(self, credentials: Credentials, target_url: str) -> tuple[str, ...]:
+        """Ask the platform to deliver its events to `target_url`; return the ids it gave the hooks.
+
+        The default registers nothing: the creator pastes the URL into the platform by hand.
+        """
+        return ()
+
+    def remove_webhooks(self, credentials: Credentials, webhook_ids: Sequence[str]) -> None:
+        """Remove hooks `register_webhooks` created; hooks already gone are not an error."""
+        return None
 
 
 class PlatformCatalog(Protocol):

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from core.domain.attribution import Credit
+from core.domain.connections import Connection, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import Purchase, RefundRecord
@@ -99,6 +100,33 @@ class OnboardingRepository(Protocol):
         ...
 
 
+class ConnectionRepository(Protocol):
+    def add(self, connection: Connection) -> Connection: ...
+    def get(self, connection_id: int) -> Connection | None: ...
+    def update(self, connection: Connection) -> None: ...
+    def record_sync_progress(self, connection_id: int, progress: SyncState) -> None:
+        """Store how far a running sync got, without touching anything else."""
+        ...
+
+    def list_for_account(self, account_id: int) -> Sequence[Connection]: ...
+    def live(self) -> Sequence[Connection]:
+        """Every connection that receives webhooks and is polled (syncing or connected)."""
+        ...
+
+    def with_credentials(self) -> Sequence[Connection]:
+        """Every connection holding encrypted credentials (for key rotation)."""
+        ...
+
+
+class WebhookDeliveryRepository(Protocol):
+    def add(self, delivery: StoredDelivery) -> StoredDelivery | None:
+        """Store a delivery once: None when this event id is already stored for the connection."""
+        ...
+
+    def get(self, delivery_id: int) -> StoredDelivery | None: ...
+    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     accounts: AccountRepository
     api_tokens: ApiTokenRepository
@@ -109,6 +137,8 @@ class UnitOfWork(Protocol):
     purchases: PurchaseRepository
     onboarding: OnboardingRepository
     billing: BillingRepository
+    connections: ConnectionRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

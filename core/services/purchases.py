@@ -70,5 +70,5 @@ class Purchases:
     ) -> IngestSummary:
         """Read everything the platform has since `since`, then store it; a failure stores nothing."""
         adapter = self._platforms.get(platform)
-        records = list(adapter.fetch_purchases(credentials, since, progress))
+        records = list(adapter.fetch_purchases(dict(credentials), since, progress))
         return self.ingest(account_id, records)

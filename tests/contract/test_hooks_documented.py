@@ -19,9 +19,14 @@ def _hooks() -> list[str]:
 
 
 def _signature(name: str) -> str:
-    function = getattr(hookspecs, name)
-    parameters = ", ".join(str(p) for p in inspect.signature(function).parameters.values())
-    return f"def {name}({parameters}) -> {inspect.signature(function).return_annotation}:"
+    """The signature as written in the source (annotations are strings under `from __future__ import
+    annotations`, so they are shown unquoted, as a plugin author types them)."""
+    signature = inspect.signature(getattr(hookspecs, name))
+    parameters = ", ".join(
+        p.name if p.annotation is inspect.Parameter.empty else f"{p.name}: {p.annotation}"
+        for p in signature.parameters.values()
+    )
+    return f"def {name}({parameters}) -> {signature.return_annotation}:"
 
 
 def test_there_are_hooks() -> None:

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import CHROMIUM, require
 from tests.web_session import links_in, outbox_messages
 
 pytestmark = pytest.mark.browser
@@ -131,9 +130,8 @@ def _send_visit(base_url: str, site_key: str) -> None:
         assert response.status == 204
 
 
-def test_signup_to_dashboard_in_a_browser(live_app: tuple[str, _Dispatch, Path], tmp_path: Path) -> None:
-    require(Path(CHROMIUM).exists(), f"chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import expect, sync_playwright
+def test_signup_to_dashboard_in_a_browser(browser, live_app: tuple[str, _Dispatch, Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
 
     base_url, server, outbox = live_app
     sales = tmp_path / "sales.csv"
@@ -144,11 +142,10 @@ def test_signup_to_dashboard_in_a_browser(live_app: tuple[str, _Dispatch, Path],
         f"ord-2,bob@example.com,49.00,USD,{bought},Mini Course\n"
     )
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(
-            user_agent=DESKTOP_CHROME, viewport={"width": PHONE_WIDTH, "height": 800}, base_url=base_url
-        )
+    context = browser.new_context(
+        user_agent=DESKTOP_CHROME, viewport={"width": PHONE_WIDTH, "height": 800}, base_url=base_url
+    )
+    try:
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
         page = context.new_page()
         policy_violations: list[str] = []
@@ -206,7 +203,8 @@ def test_signup_to_dashboard_in_a_browser(live_app: tuple[str, _Dispatch, Path],
         assert person.fits_the_screen()
 
         elapsed = time.perf_counter() - started
-        browser.close()
+    finally:
+        context.close()
 
     assert policy_violations == []
     print(

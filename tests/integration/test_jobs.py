@@ -112,3 +112,39 @@ def test_an_unknown_task_fails_at_enqueue_time() -> None:
 def test_rq_enqueue_survives_redis_being_down() -> None:
     queue = RqJobQueue(connect_redis("redis://127.0.0.1:1/0"))
     queue.enqueue("attribute_purchases_of_email", 1, "a@example.com")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_platform_poll_runs_every_slot_once_through_the_rq_scheduler(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from adapters.jobs.rq_queue import run_periodically
+    from core.services.connections import POLL_ALL_TASK
+
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    container = create_container(
+        settings.__class__(**{**settings.__dict__, "redis_url": redis_url}), queue_name=queue_name
+    )
+    redis = connect_redis(redis_url)
+    try:
+        job_queue = container.gateways.job_queue()
+        job_queue.schedule_every(POLL_ALL_TASK, 300)
+        job_queue.schedule_every(POLL_ALL_TASK, 300)  # a second worker starting: still one run per slot
+        registry = ScheduledJobRegistry(queue_name, connection=redis)
+        (scheduled,) = registry.get_job_ids()
+        assert scheduled.startswith(f"coursesignal-every-{POLL_ALL_TASK}-")
+
+        # A run (as the scheduler would start it) polls, then schedules the next slot, which is the same.
+        Queue(queue_name, connection=redis).enqueue(run_periodically, POLL_ALL_TASK, 300)
+        assert SimpleWorker([queue_name], connection=redis).work(burst=True)
+        assert registry.get_job_ids() == [scheduled]
+    finally:
+        from rq import Queue as RqQueue
+
+        RqQueue(queue_name, connection=redis).delete(delete_jobs=True)
+        leftover = ScheduledJobRegistry(queue_name, connection=redis)
+        for job_id in leftover.get_job_ids():
+            leftover.remove(job_id, delete_job=True)
+        container.unwire()
+        container.gateways.engine().dispose()

@@ -7,16 +7,45 @@ an id argument; an id argument this test does not know fails it, asking for the 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from adapters.persistence import tables
+from adapters.platforms.hookspecs import hookimpl
+from core.ports.platforms import (
+    CredentialField,
+    PlatformAdapter,
+    SyncProgress,
+    WebhookBatch,
+    WebhookDelivery,
+)
 from tests.web_session import csrf_token, post_form, sign_up_and_verify
 
 # Authenticated by their own secrets (a token in the URL, a signature), not by a session: not in scope here.
 NOT_SESSION_SCOPED = ("/webhooks/", "/static/")
-ID_KINDS = {"site_id": "site", "purchase_id": "purchase", "id": "purchase"}
+ID_KINDS = {"site_id": "site", "purchase_id": "purchase", "id": "purchase", "connection_id": "connection"}
+
+
+class _QuietPlatform(PlatformAdapter):
+    """A platform that accepts any key and has nothing to sync: gives each account a connection."""
+
+    name = "quiet"
+    display_name = "Quiet"
+    credential_fields = (CredentialField("key", "Key"),)
+
+    def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
+        return WebhookBatch(event_id="none")
+
+    def fetch_purchases(self, credentials: Mapping[str, str], since: datetime, progress: SyncProgress) -> Iterator:  # type: ignore[type-arg]
+        return iter(())
+
+
+class _QuietPlugin:
+    @hookimpl
+    def coursesignal_platforms(self) -> list[PlatformAdapter]:
+        return [_QuietPlatform()]
 
 
 def _set_up(client, settings, address: str) -> None:  # type: ignore[no-untyped-def]
@@ -35,11 +64,14 @@ def _set_up(client, settings, address: str) -> None:  # type: ignore[no-untyped-
 def _ids_of(container, address: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
     with container.gateways.engine().connect() as connection:
         user_id = connection.execute(select(tables.users.c.id).where(tables.users.c.email == address)).scalar_one()
+    connected = container.services.connections().connect(user_id, "quiet", {"key": "any"}).connection
+    container.gateways.job_queue().wait_until_idle()
+    with container.gateways.engine().connect() as connection:
         site_id = connection.execute(select(tables.sites.c.id).where(tables.sites.c.user_id == user_id)).scalar_one()
         purchase_id = connection.execute(
             select(tables.purchases.c.id).where(tables.purchases.c.user_id == user_id)
         ).scalar_one()
-    return {"site": site_id, "purchase": purchase_id}
+    return {"site": site_id, "purchase": purchase_id, "connection": connected.id}
 
 
 def _scoped_rules(app):  # type: ignore[no-untyped-def]
@@ -52,6 +84,8 @@ def _scoped_rules(app):  # type: ignore[no-untyped-def]
 
 
 def test_another_accounts_ids_are_not_found_on_every_endpoint(app, container, settings) -> None:  # type: ignore[no-untyped-def]
+    manager = container.platforms.plugin_manager()
+    manager.register(_QuietPlugin(), name="quiet")
     alice, bob = app.test_client(), app.test_client()
     _set_up(alice, settings, "alice@example.com")
     _set_up(bob, settings, "bob@example.com")

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from core.domain.attribution import Credit
+from core.domain.connections import Connection, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
@@ -60,6 +61,8 @@ class Store:
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
     trial_ends_at: dict[int, datetime] = field(default_factory=dict)
     billing_events: set[str] = field(default_factory=set)
+    connections: dict[int, Connection] = field(default_factory=dict)
+    deliveries: dict[int, StoredDelivery] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -258,6 +261,71 @@ class FakeBilling(_Repo):
         return True
 
 
+class FakeConnections(_Repo):
+    def add(self, connection: Connection) -> Connection:
+        connection.id = next(self._s.ids)
+        self._s.connections[connection.id] = _copy(connection)
+        return connection
+
+    def get(self, connection_id: int) -> Connection | None:
+        found = self._s.connections.get(connection_id)
+        return _copy(found) if found else None
+
+    def update(self, connection: Connection) -> None:
+        assert connection.id in self._s.connections
+        self._s.connections[connection.id] = _copy(connection)
+
+    def record_sync_progress(self, connection_id: int, progress: SyncState) -> None:
+        self._s.connections[connection_id].sync = replace(progress)
+
+    def list_for_account(self, account_id: int) -> Sequence[Connection]:
+        return [_copy(c) for c in self._s.connections.values() if c.account_id == account_id]
+
+    def live(self) -> Sequence[Connection]:
+        return [_copy(c) for c in self._s.connections.values() if c.is_live]
+
+    def with_credentials(self) -> Sequence[Connection]:
+        return [_copy(c) for c in self._s.connections.values() if c.sealed_credentials is not None]
+
+
+class FakeWebhookDeliveries(_Repo):
+    def add(self, delivery: StoredDelivery) -> StoredDelivery | None:
+        if any(
+            (d.connection_id, d.event_id) == (delivery.connection_id, delivery.event_id)
+            for d in self._s.deliveries.values()
+        ):
+            return None
+        stored = replace(delivery, id=next(self._s.ids))
+        assert stored.id is not None
+        self._s.deliveries[stored.id] = stored
+        return stored
+
+    def get(self, delivery_id: int) -> StoredDelivery | None:
+        return self._s.deliveries.get(delivery_id)
+
+    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> None:
+        self._s.deliveries[delivery_id] = replace(
+            self._s.deliveries[delivery_id], processed_at=processed_at, outcome=outcome
+        )
+
+
+class ReversibleCipher:
+    """Stands in for the Fernet cipher: what it stores is not the plaintext, and a key id says which key."""
+
+    def __init__(self, key: str = "k1") -> None:
+        self.key = key
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self.key.encode() + b":" + bytes(reversed(plaintext))
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        _, _, body = ciphertext.partition(b":")
+        return bytes(reversed(body))
+
+    def rotate(self, ciphertext: bytes) -> bytes:
+        return self.encrypt(self.decrypt(ciphertext))
+
+
 class FakeUnitOfWork:
     """Changes go to a working copy of the store and replace it only on commit, like a transaction."""
 
@@ -276,6 +344,8 @@ class FakeUnitOfWork:
         self.purchases = FakePurchases(self._working)
         self.onboarding = FakeOnboarding(self._working)
         self.billing = FakeBilling(self._working)
+        self.connections = FakeConnections(self._working)
+        self.webhook_deliveries = FakeWebhookDeliveries(self._working)
         return self
 
     def __exit__(
@@ -305,6 +375,8 @@ class FakeUnitOfWork:
             self.purchases,
             self.onboarding,
             self.billing,
+            self.connections,
+            self.webhook_deliveries,
         ):
             repo._s = self._working
 
@@ -324,6 +396,8 @@ def _snapshot(store: Store) -> Store:
         subscriptions=dict(store.subscriptions),
         trial_ends_at=dict(store.trial_ends_at),
         billing_events=set(store.billing_events),
+        connections={k: _copy(v) for k, v in store.connections.items()},
+        deliveries=dict(store.deliveries),
         ids=store.ids,
     )
 

@@ -133,12 +133,29 @@ class ListQuery:
         )
 
 
-@dataclass
 class Row(Generic[T]):
-    """A record together with its serialised resource (filters read either)."""
+    """A record together with its serialised resource (filters read either).
 
-    record: T
-    resource: JsonDict
+    The resource is built on first use: filters and sorts on native attributes (``created_at``) never
+    need it, so a list request serialises only the page it returns, not the whole table.
+    """
+
+    def __init__(self, record: T, serialize: Callable[[T], JsonDict]) -> None:
+        self.record = record
+        self._serialize = serialize
+        self._resource: JsonDict | None = None
+
+    @property
+    def resource(self) -> JsonDict:
+        if self._resource is None:
+            self._resource = self._serialize(self.record)
+        return self._resource
+
+    def has_attribute(self, name: str) -> bool:
+        native = getattr(self.record, name, None)
+        if isinstance(native, datetime | int | float | bool | str):
+            return True
+        return name in self.resource.get("attributes", {})
 
 
 SpecialFilter = Callable[[Any, str], bool]
@@ -155,11 +172,7 @@ def apply_filters(rows: list[Row[T]], filters: dict[str, str], special: Mapping[
         if parsed is None:
             continue
         attribute, op = parsed
-        rows = [
-            row
-            for row in rows
-            if attribute in row.resource.get("attributes", {}) and compare(_raw(row, attribute), op, value)
-        ]
+        rows = [row for row in rows if row.has_attribute(attribute) and compare(_raw(row, attribute), op, value)]
     return rows
 
 
@@ -180,9 +193,10 @@ def apply_sort(rows: list[Row[T]], sort: str | None) -> list[Row[T]]:
         name = part.lstrip("-")
 
         def key(row: Row[Any], name: str = name) -> tuple[int, Any]:
-            value = _raw(row, name) if name in row.resource.get("attributes", {}) or hasattr(row.record, name) else None
+            value = _raw(row, name) if hasattr(row.record, name) or row.has_attribute(name) else None
             if name == "id":
-                value = int(row.resource["id"]) if row.resource["id"].isdigit() else row.resource["id"]
+                record_id = str(getattr(row.record, "id", None) or row.resource["id"])
+                value = int(record_id) if record_id.isdigit() else record_id
             return (0, "") if value is None else (1, value)
 
         rows = sorted(rows, key=key, reverse=descending)

@@ -1,0 +1,181 @@
+"""Connection pages (connect, choose a site, watch the sync, reconnect, disconnect) and their JSON.
+
+The pages extend the application's base.html (blocks `title` and `content`); the live progress bar is
+static/connections.js polling `GET /api/v1/connections/{id}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from adapters.web.api import requires_account
+from core.ports.platforms import PlatformAdapter, PlatformCatalog
+from core.services.connections import ConnectionFailed, Connections, ConnectionView, UnknownConnection
+
+blueprint = Blueprint("connections", __name__, url_prefix="/connections")
+api_blueprint = Blueprint("connections_api", __name__, url_prefix="/api/v1")
+
+STATUS_LABELS = {
+    "choosing": "Choose a site",
+    "syncing": "Syncing",
+    "connected": "Connected",
+    "needs_attention": "Needs attention",
+    "disconnected": "Disconnected",
+}
+
+
+def as_json(view: ConnectionView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "platform": view.platform,
+        "platform_name": view.platform_name,
+        "status": view.status.value,
+        "status_label": STATUS_LABELS[view.status.value],
+        "reason": view.reason,
+        "account_name": view.account_name,
+        "last_synced_at": view.last_synced_at.isoformat() if view.last_synced_at else None,
+        "progress": {"pages_done": view.pages_done, "purchases_found": view.purchases_found, "total": view.total},
+    }
+
+
+def _account_id() -> int:
+    return int(current_user.id)
+
+
+@inject
+def _service(connections: Connections = Provide["services.connections"]) -> Connections:
+    return connections
+
+
+@inject
+def _platform(name: str, platforms: PlatformCatalog = Provide["platforms.registry"]) -> PlatformAdapter:
+    try:
+        adapter = platforms.get(name)
+    except KeyError:
+        abort(404)
+    if not adapter.credential_fields:
+        abort(404)  # nothing for a creator to paste: connected some other way (a file, the CLI)
+    return adapter
+
+
+@inject
+def _connectable(platforms: PlatformCatalog = Provide["platforms.registry"]) -> list[PlatformAdapter]:
+    return [p for p in platforms.all() if p.credential_fields]
+
+
+def _credentials(adapter: PlatformAdapter, form: Mapping[str, str]) -> dict[str, str]:
+    return {f.name: form.get(f.name, "") for f in adapter.credential_fields}
+
+
+def _view(connection_id: int) -> ConnectionView:
+    try:
+        return _service().status(_account_id(), connection_id)
+    except UnknownConnection:
+        abort(404)
+
+
+@blueprint.get("/")
+@login_required
+def index() -> Any:
+    return render_template(
+        "connections/list.html",
+        connections=_service().list(_account_id()),
+        platforms=_connectable(),
+        labels=STATUS_LABELS,
+    )
+
+
+@blueprint.route("/new/<platform>", methods=["GET", "POST"])
+@login_required
+def connect(platform: str) -> Any:
+    adapter = _platform(platform)
+    if request.method == "GET":
+        return render_template("connections/connect.html", platform=adapter, error=None, action="connect")
+    try:
+        result = _service().connect(_account_id(), adapter.name, _credentials(adapter, request.form))
+    except ConnectionFailed as error:
+        return render_template("connections/connect.html", platform=adapter, error=str(error), action="connect"), 422
+    if result.needs_choice:
+        return redirect(url_for("connections.choose", connection_id=result.connection.id))
+    return redirect(url_for("connections.show", connection_id=result.connection.id))
+
+
+@blueprint.route("/<int:connection_id>/choose", methods=["GET", "POST"])
+@login_required
+def choose(connection_id: int) -> Any:
+    view = _view(connection_id)
+    service = _service()
+    if request.method == "POST":
+        try:
+            service.choose(_account_id(), connection_id, request.form.get("choice", ""))
+        except ConnectionFailed as error:
+            return _choose_page(view, str(error), 422)
+        return redirect(url_for("connections.show", connection_id=connection_id))
+    return _choose_page(view, None, 200)
+
+
+def _choose_page(view: ConnectionView, error: str | None, status: int) -> Any:
+    try:
+        choices = _service().choices(_account_id(), view.id)
+    except ConnectionFailed as problem:
+        choices, error = (), str(problem)
+    return render_template("connections/choose.html", connection=view, choices=choices, error=error), status
+
+
+@blueprint.get("/<int:connection_id>")
+@login_required
+def show(connection_id: int) -> Any:
+    view = _view(connection_id)
+    return render_template(
+        "connections/show.html", connection=view, label=STATUS_LABELS[view.status.value], data=as_json(view)
+    )
+
+
+@blueprint.route("/<int:connection_id>/reconnect", methods=["GET", "POST"])
+@login_required
+def reconnect(connection_id: int) -> Any:
+    view = _view(connection_id)
+    adapter = _platform(view.platform)
+    if request.method == "GET":
+        return render_template(
+            "connections/connect.html", platform=adapter, error=None, action="reconnect", connection=view
+        )
+    try:
+        result = _service().reconnect(_account_id(), connection_id, _credentials(adapter, request.form))
+    except ConnectionFailed as error:
+        page = render_template(
+            "connections/connect.html", platform=adapter, error=str(error), action="reconnect", connection=view
+        )
+        return page, 422
+    if result.needs_choice:
+        return redirect(url_for("connections.choose", connection_id=connection_id))
+    return redirect(url_for("connections.show", connection_id=connection_id))
+
+
+@blueprint.post("/<int:connection_id>/disconnect")
+@login_required
+def disconnect(connection_id: int) -> Any:
+    _view(connection_id)
+    _service().disconnect(_account_id(), connection_id)
+    return redirect(url_for("connections.index"))
+
+
+@api_blueprint.get("/connections")
+@requires_account
+def api_list() -> Any:
+    return jsonify(connections=[as_json(v) for v in _service().list(g.account_id)])
+
+
+@api_blueprint.get("/connections/<int:connection_id>")
+@requires_account
+def api_show(connection_id: int) -> Any:
+    try:
+        view = _service().status(g.account_id, connection_id)
+    except UnknownConnection:
+        abort(404, description="No such connection.")
+    return jsonify(as_json(view))

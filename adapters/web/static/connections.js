@@ -1,0 +1,51 @@
+// Live sync progress on a connection page: polls the connection's JSON until the sync is over.
+(function () {
+  "use strict";
+  var root = document.getElementById("connection");
+  if (!root) { return; }
+  var url = root.getAttribute("data-status-url");
+  var bar = document.getElementById("sync-progress");
+  var text = document.getElementById("sync-text");
+  var sync = document.getElementById("sync");
+  var status = document.getElementById("connection-status");
+  var reason = document.getElementById("connection-reason");
+  var synced = document.getElementById("connection-synced");
+  var INTERVAL_MS = 1000;
+
+  function render(data) {
+    var progress = data.progress;
+    root.setAttribute("data-status", data.status);
+    status.textContent = data.status_label;
+    status.className = "status status-" + data.status;
+    reason.textContent = data.reason || "";
+    reason.hidden = !data.reason;
+    if (data.status === "syncing") {
+      sync.hidden = false;
+      if (progress.total) {
+        bar.max = progress.total;
+        bar.value = Math.min(progress.purchases_found, progress.total);
+      } else {
+        bar.removeAttribute("value");
+      }
+      text.textContent = progress.purchases_found + " purchases found, " + progress.pages_done + " pages read";
+    } else {
+      sync.hidden = true;
+      if (data.last_synced_at) {
+        synced.textContent = "Last synced " + new Date(data.last_synced_at).toLocaleString() + "; " +
+          progress.purchases_found + " purchases in the last full sync.";
+      }
+    }
+    return data.status === "syncing" || data.status === "choosing";
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (data && render(data)) { window.setTimeout(poll, INTERVAL_MS); }
+      })
+      .catch(function () { window.setTimeout(poll, INTERVAL_MS * 5); });
+  }
+
+  if (root.getAttribute("data-status") === "syncing") { poll(); }
+}());

@@ -1,0 +1,58 @@
+"""Platform webhooks: `POST /webhooks/{platform}/{connection_id}[/{token}]`.
+
+Authenticity comes first (the per-connection URL token, or the platform's signature): a wrong or unknown
+one is answered 404 and stored nowhere. An authentic delivery is stored raw and acknowledged at once;
+a job confirms it through the platform's API before it counts. A repeat of the same platform event id is
+accepted and ignored; a delivery for a disconnected connection gets 410, which tells platforms to stop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, jsonify, request
+
+from core.ports.platforms import WebhookDelivery
+from core.services.connections import Connections, WebhookOutcome
+
+blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+# Never kept with a stored delivery: they carry nothing a platform sends, and may carry our own secrets.
+_DROPPED_HEADERS = {"cookie", "authorization"}
+
+_ANSWERS: dict[WebhookOutcome, tuple[int, str]] = {
+    WebhookOutcome.ACCEPTED: (202, "accepted"),
+    WebhookOutcome.DUPLICATE: (200, "duplicate: already received, ignored"),
+    WebhookOutcome.UNKNOWN: (404, "no such webhook"),
+    WebhookOutcome.GONE: (410, "this connection was disconnected; remove the webhook"),
+    WebhookOutcome.REJECTED: (400, "not a delivery this webhook understands"),
+}
+
+
+@inject
+def _receive(
+    platform: str,
+    connection_id: int,
+    token: str | None,
+    delivery: WebhookDelivery,
+    connections: Connections = Provide["services.connections"],
+) -> WebhookOutcome:
+    return connections.receive_webhook(platform, connection_id, token, delivery)
+
+
+@blueprint.post("/<platform>/<int:connection_id>/<token>")
+@blueprint.post("/<platform>/<int:connection_id>")
+def receive(platform: str, connection_id: int, token: str | None = None) -> Any:
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        return jsonify(error="body too large"), 413
+    body = request.get_data(cache=False)
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return jsonify(error="body too large"), 413
+    headers = {name: value for name, value in request.headers.items() if name.lower() not in _DROPPED_HEADERS}
+    outcome = _receive(platform, connection_id, token, WebhookDelivery(headers=headers, body=body))
+    status, message = _ANSWERS[outcome]
+    if status >= 400:
+        return jsonify(error=message), status
+    return jsonify(status=message), status

@@ -1,0 +1,100 @@
+"""A creator's connection to a platform (Kajabi, Teachable, ...) and what it is doing now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+#: How far back the first sync reaches.
+BACKFILL_WINDOW = timedelta(days=30)
+#: Polls re-read this much before the last sync: platforms filter by (site-local) date, and a record
+#: read twice changes nothing.
+POLL_OVERLAP = timedelta(days=1)
+#: A sync still "running" after this long died with its worker (a restart of the embedded default loses
+#: queued jobs): the periodic poll starts it again.
+STALLED_SYNC = timedelta(minutes=30)
+
+
+class ConnectionStatus(StrEnum):
+    CHOOSING = "choosing"  # credentials work; the creator picks which of the platform's accounts to read
+    SYNCING = "syncing"
+    CONNECTED = "connected"
+    NEEDS_ATTENTION = "needs_attention"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(slots=True)
+class SyncState:
+    """How far the running (or last) sync got: shown live while it runs."""
+
+    pages_done: int = 0
+    purchases_found: int = 0
+    total: int | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Connection:
+    account_id: int
+    platform: str
+    status: ConnectionStatus
+    created_at: datetime
+    sealed_credentials: bytes | None = None  # encrypted by the TokenCipher; never the plaintext
+    external_account_id: str | None = None  # the platform's id of the chosen account (a Kajabi site)
+    external_account_name: str | None = None
+    webhook_ids: tuple[str, ...] = ()
+    webhook_token_hash: str | None = None
+    status_reason: str | None = None
+    last_synced_at: datetime | None = None
+    sync: SyncState = field(default_factory=SyncState)
+    id: int | None = None
+
+    def start_sync(self, now: datetime) -> None:
+        self.status = ConnectionStatus.SYNCING
+        self.status_reason = None
+        self.sync = SyncState(started_at=now)
+
+    def sync_stalled(self, now: datetime) -> bool:
+        started = self.sync.started_at
+        return self.status is ConnectionStatus.SYNCING and (started is None or now - started > STALLED_SYNC)
+
+    def synced(self, at: datetime) -> None:
+        self.status = ConnectionStatus.CONNECTED
+        self.status_reason = None
+        self.last_synced_at = at
+
+    def needs_attention(self, reason: str) -> None:
+        self.status = ConnectionStatus.NEEDS_ATTENTION
+        self.status_reason = reason
+
+    def disconnect(self) -> None:
+        """Forget the credentials and hooks; keep the row (and the purchases it brought) for the record."""
+        self.status = ConnectionStatus.DISCONNECTED
+        self.status_reason = None
+        self.sealed_credentials = None
+        self.webhook_ids = ()
+
+    @property
+    def is_live(self) -> bool:
+        """Receives webhooks and is polled."""
+        return self.status in (ConnectionStatus.SYNCING, ConnectionStatus.CONNECTED)
+
+    def poll_since(self, now: datetime) -> datetime:
+        if self.last_synced_at is None:
+            return now - BACKFILL_WINDOW
+        return max(self.last_synced_at - POLL_OVERLAP, now - BACKFILL_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A webhook delivery kept raw, exactly as received, until a job has processed it."""
+
+    connection_id: int
+    event_id: str
+    body: bytes
+    headers: dict[str, str]
+    received_at: datetime
+    processed_at: datetime | None = None
+    outcome: str | None = None
+    id: int | None = None
