@@ -107,10 +107,10 @@ class TeachableClient:
             raise PlatformError("Teachable sent an answer CourseSignal cannot read. Try again later.") from None
 
     # ---- transactions ----------------------------------------------------------------------------
-    def transaction_page(self, page: int, **filters: Any) -> TransactionPage:
+    def transaction_page(self, page: int, per: int = PAGE_SIZE, **filters: Any) -> TransactionPage:
         body = _load(
             TransactionPageSchema(),
-            self.get("/transactions", {**filters, "page": page, "per": PAGE_SIZE}),
+            self.get("/transactions", {**filters, "page": page, "per": per}),
             "a page of transactions",
         )
         transactions = []

@@ -57,6 +57,7 @@ def test_a_good_key_connects(platform: TeachablePlatform, teachable: FakeTeachab
     assert check.ok, check.message
     (request,) = teachable.requests_to("/v1/transactions")
     assert request.headers["apikey"] == teachable.api_key
+    assert request.query["per"] == "1"
 
 
 def test_a_bad_key_says_where_to_create_one(platform: TeachablePlatform, teachable: FakeTeachable) -> None:
