@@ -44,6 +44,8 @@ REQUIRED_EVENTS = (TRANSACTION_CREATED, TRANSACTION_REFUNDED)
 RECOMMENDED_EVENTS = (*REQUIRED_EVENTS, SALE_CREATED)
 #: How far around a webhook's time to look for its transaction when the body names no buyer.
 SEARCH_MARGIN = timedelta(days=2)
+#: Teachable retries a failed delivery for a while, not for months: an older time in a body is not trusted.
+MAX_EVENT_AGE = timedelta(days=30)
 
 KEY_HELP = (
     "In Teachable, open Settings > API and click “Create API Key” (only the school owner can). "
@@ -210,7 +212,11 @@ class TeachablePlatform(PlatformAdapter):
         if event.pricing_plan_id is not None:
             filters["pricing_plan_id"] = event.pricing_plan_id
         if event.user_id is None:
-            # No buyer named (a gift's Sale.created names the student): search around the event's time.
-            around = event.happened_at or self._clock()
+            # No buyer named (a gift's Sale.created names the student): search around the event's time,
+            # unless the body's time is implausible (it is unsigned), then around now.
+            now = self._clock()
+            around = event.happened_at
+            if around is None or not now - MAX_EVENT_AGE <= around <= now + SEARCH_MARGIN:
+                around = now
             filters.update(client.since_filters(around - SEARCH_MARGIN))
         return client.find_transaction(matches=matches, **filters)

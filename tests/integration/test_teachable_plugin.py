@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
-from core.ports.platforms import PlatformError, WebhookDelivery
+from core.ports.platforms import PlatformError, WebhookDelivery, WebhookRejected
 from plugins.teachable import TeachablePlatform
 from plugins.teachable.retrying_http import RetryingHttp
 from tests.fakes.teachable import FakeTeachable
@@ -459,3 +461,61 @@ def test_webhook_setup_is_verified_through_the_webhooks_list(
     assert platform.check_webhooks(credentials(teachable, key="wrong"), receiver.url).message.startswith(
         "Teachable refused"
     )
+
+
+# ---- whatever the body, read_webhook answers a batch or WebhookRejected ---------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+# Mostly ids the seeded fake really has (so the API is called), sometimes anything.
+_KNOWN_IDS = st.integers(min_value=1001, max_value=1120)
+_IDS = st.one_of(_KNOWN_IDS, _KNOWN_IDS, _KNOWN_IDS, st.integers(-5, 2**70), st.text(max_size=22), st.none())
+_TIMES = st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()) | _JSON
+_OBJECT = st.fixed_dictionaries(
+    {"id": _IDS},
+    optional={
+        "user_id": _IDS,
+        "user": st.fixed_dictionaries({"id": _IDS}) | _JSON,
+        "buyer": st.fixed_dictionaries({"id": _IDS}) | _JSON,
+        "pricing_plan": st.fixed_dictionaries({"id": _IDS}) | _JSON,
+        "pricing_plan_id": _IDS,
+        "transaction_id": _IDS,
+        "created_at": _TIMES,
+        "purchased_at": _TIMES,
+    },
+)
+_EVENT = st.fixed_dictionaries(
+    {
+        "id": _IDS,
+        "type": st.sampled_from(["Transaction.created", "Transaction.refunded", "Sale.created", "User.created"]),
+        "object": st.one_of(_OBJECT, _OBJECT, _OBJECT, _JSON),
+    },
+    optional={"created": _TIMES},
+)
+
+
+@pytest.fixture(scope="module")
+def shared_teachable() -> Iterator[FakeTeachable]:
+    with FakeTeachable() as fake:
+        fake.seed_random(30, seed=11)
+        yield fake
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_EVENT | st.lists(_EVENT, max_size=3) | _JSON)
+def test_read_webhook_answers_a_batch_or_rejects_whatever_the_body(
+    shared_teachable: FakeTeachable, document: object
+) -> None:
+    platform = TeachablePlatform(http=RetryingHttp(sleep=lambda seconds: None))
+    body = json.dumps(document).encode()
+    try:
+        batch = platform.read_webhook(WebhookDelivery({}, body), credentials(shared_teachable))
+    except WebhookRejected as rejected:
+        outcome, records = str(rejected), []
+    else:
+        outcome, records = batch.event_id, list(batch.records)
+    assert outcome
+    assert all(isinstance(r, PurchaseRecord | RefundRecord) for r in records)
