@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .models import JsonDict, Transaction
+from .models import Course, JsonDict, PricingPlan, Transaction, User, WebhookEvent
 
 if TYPE_CHECKING:
     from .fake import FakeTeachable
@@ -78,6 +78,10 @@ def _moment(query: dict[str, str], name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _plan_summary(plan: PricingPlan) -> JsonDict:
+    return {k: v for k, v in plan.to_json().items() if k not in ("frequency", "description")}
+
+
 class Api:
     """Route table and handlers; every handler runs under the fake's lock."""
 
@@ -118,7 +122,7 @@ class Api:
         return error(404, f"No route matches {req.path}")
 
     # ---- helpers ---------------------------------------------------------------------------------
-    def _page(self, req: Request, name: str, items: list[JsonDict]) -> Response:
+    def _page(self, req: Request, name: str, items: Sequence[Any], serialize: Callable[[Any], JsonDict]) -> Response:
         per = _int(req.query, "per", self.fake.default_per) or self.fake.default_per
         per = max(1, min(per, self.fake.max_per))
         page = max(1, _int(req.query, "page", 1) or 1)
@@ -134,7 +138,7 @@ class Api:
             "per_page": per,
             "number_of_pages": pages,
         }
-        return Response(200, {name: chunk, "meta": meta})
+        return Response(200, {name: [serialize(item) for item in chunk], "meta": meta})
 
     @staticmethod
     def _id(match: re.Match[str]) -> int | None:
@@ -171,7 +175,7 @@ class Api:
             if end is not None:  # "(inclusive)"
                 rows = [t for t in rows if t.created_at <= end]
         rows.sort(key=lambda t: (t.created_at, t.id), reverse=True)
-        return self._page(req, "transactions", [t.to_json() for t in rows])
+        return self._page(req, "transactions", rows, Transaction.to_json)
 
     # ---- users -----------------------------------------------------------------------------------
     def list_users(self, req: Request, _: re.Match[str]) -> Response:
@@ -179,7 +183,7 @@ class Api:
         email = req.query.get("email")
         if email:
             users = [u for u in users if u.email.lower() == email.strip().lower()]
-        return self._page(req, "users", [u.summary() for u in users])
+        return self._page(req, "users", users, User.summary)
 
     def show_user(self, req: Request, match: re.Match[str]) -> Response:
         user = self.fake.users.get(self._id(match) or -1)
@@ -202,7 +206,7 @@ class Api:
     # ---- courses and pricing plans ---------------------------------------------------------------
     def list_courses(self, req: Request, _: re.Match[str]) -> Response:
         courses = sorted(self.fake.courses.values(), key=lambda c: c.id)
-        return self._page(req, "courses", [c.to_json() for c in courses])
+        return self._page(req, "courses", courses, Course.to_json)
 
     def show_course(self, req: Request, match: re.Match[str]) -> Response:
         course = self.fake.courses.get(self._id(match) or -1)
@@ -212,8 +216,7 @@ class Api:
 
     def list_pricing_plans(self, req: Request, _: re.Match[str]) -> Response:
         plans = sorted(self.fake.pricing_plans.values(), key=lambda p: p.id)
-        summaries = [{k: v for k, v in p.to_json().items() if k not in ("frequency", "description")} for p in plans]
-        return self._page(req, "pricing_plans", summaries)
+        return self._page(req, "pricing_plans", plans, _plan_summary)
 
     def show_pricing_plan(self, req: Request, match: re.Match[str]) -> Response:
         plan = self.fake.pricing_plans.get(self._id(match) or -1)
@@ -231,7 +234,7 @@ class Api:
         if webhook_id not in self.fake.webhooks:
             return error(404, "Webhook not found")
         events = [e for e in self.fake.webhook_events if e.webhook.id == webhook_id]
-        return self._page(req, "events", [e.to_json() for e in reversed(events)])
+        return self._page(req, "events", events[::-1], WebhookEvent.to_json)
 
 
 class _Handler(BaseHTTPRequestHandler):
