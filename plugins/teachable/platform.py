@@ -145,7 +145,7 @@ class TeachablePlatform(PlatformAdapter):
             return ConnectionCheck(
                 ok=False,
                 message=f"Teachable could not verify the webhook for {', '.join(failed)}. Check the URL is "
-                "exactly the one shown here, then use “Resend” or add it again in Settings > Webhooks.",
+                "exactly the one shown here, then delete the webhook and add it again in Settings > Webhooks.",
             )
         return ConnectionCheck(ok=True, message="Teachable's webhooks point at CourseSignal.")
 
@@ -180,7 +180,9 @@ class TeachablePlatform(PlatformAdapter):
         """Parse the delivery, then read each transaction it names back from the API: Teachable signs
         nothing, so amounts and emails come from the API, never from the body. An event whose
         transaction the API does not show (yet: new ones take up to two minutes, or a free
-        enrolment) yields no record; the next sync brings it."""
+        enrolment) yields no record; a later sync brings it. Raises WebhookRejected for an unreadable
+        body, and PlatformError when Teachable itself cannot be read (then the delivery is worth
+        retrying, not rejecting)."""
         events = parse_delivery(delivery.body)
         event_id = ",".join(str(event.id) for event in events)
         records: list[PlatformRecord] = []
