@@ -1,0 +1,224 @@
+"""Teachable as a CourseSignal platform: API-key connect, a 30-day sync of transactions, and the
+dashboard-registered webhooks, every amount confirmed through the API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import requests
+
+from coursesignal import (
+    ConnectionCheck,
+    CredentialField,
+    Money,
+    PlatformAdapter,
+    PlatformError,
+    PlatformRecord,
+    PurchaseRecord,
+    RefundRecord,
+    SyncProgress,
+    WebhookAuth,
+    WebhookBatch,
+    WebhookDelivery,
+)
+
+from .client import DEFAULT_API_URL, CredentialsRefused, TeachableClient
+from .deliveries import (
+    SALE_CREATED,
+    TRANSACTION_CREATED,
+    TRANSACTION_REFUNDED,
+    TeachableEvent,
+    parse_delivery,
+)
+from .retrying_http import RetryingHttp
+from .schemas import TeachableTransaction
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teachable"
+#: Events the creator ticks in Settings > Webhooks; Sale.created is optional (enrolments, free ones too).
+REQUIRED_EVENTS = (TRANSACTION_CREATED, TRANSACTION_REFUNDED)
+RECOMMENDED_EVENTS = (*REQUIRED_EVENTS, SALE_CREATED)
+#: How far around a webhook's time to look for its transaction when the body names no buyer.
+SEARCH_MARGIN = timedelta(days=2)
+#: Teachable retries a failed delivery for a while, not for months: an older time in a body is not trusted.
+MAX_EVENT_AGE = timedelta(days=30)
+
+KEY_HELP = (
+    "In Teachable, open Settings > API and click “Create API Key” (only the school owner can). "
+    "Copy the key here: Teachable shows it once."
+)
+
+
+def records_for(transaction: TeachableTransaction, email: str | None, course_name: str | None) -> list[PlatformRecord]:
+    """The purchase a transaction is, and its refund when money went back.
+
+    Teachable keeps one running `amount_refunded` per transaction, so its refund is one record with a
+    fixed id: the first amount seen is the one kept (a later, second partial refund of the same
+    transaction is not added on top).
+    """
+    purchase = PurchaseRecord(
+        platform=PLATFORM,
+        platform_purchase_id=str(transaction.id),
+        amount=Money(transaction.price, transaction.currency),
+        purchased_at=transaction.purchased_at,
+        email=email,
+        course_name=course_name,
+    )
+    records: list[PlatformRecord] = [purchase]
+    if transaction.amount_refunded > 0:
+        records.append(
+            RefundRecord(
+                platform=PLATFORM,
+                platform_purchase_id=str(transaction.id),
+                platform_refund_id=f"{transaction.id}:refund",
+                amount=Money(transaction.amount_refunded, transaction.currency),
+                refunded_at=transaction.refunded_at or transaction.purchased_at,
+            )
+        )
+    return records
+
+
+class TeachablePlatform(PlatformAdapter):
+    name: ClassVar[str] = PLATFORM
+    display_name: ClassVar[str] = "Teachable"
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField("api_key", "API key", help=KEY_HELP, secret=True),
+    )
+    webhook_auth: ClassVar[WebhookAuth] = WebhookAuth.URL_TOKEN
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        http: RetryingHttp | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._api_url = api_url
+        self._http = http or RetryingHttp()
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def _client(self, credentials: Mapping[str, str], session: requests.Session) -> TeachableClient:
+        key = (credentials.get("api_key") or "").strip()
+        if not key:
+            raise CredentialsRefused("Paste your Teachable API key (Teachable: Settings > API).")
+        # `api_url` in the credentials points one connection elsewhere (the local fake, a proxy).
+        return TeachableClient(credentials.get("api_url") or self._api_url, key, self._http, session)
+
+    # ---- connect ---------------------------------------------------------------------------------
+    def check_credentials(self, credentials: Mapping[str, str]) -> ConnectionCheck:
+        """One transaction read: proves the key, the plan's API access and the permission the sync needs."""
+        try:
+            with requests.Session() as session:
+                self._client(credentials, session).transaction_page(1, per=1)
+        except PlatformError as problem:
+            return ConnectionCheck(ok=False, message=str(problem))
+        return ConnectionCheck(ok=True, message="Connected to Teachable.")
+
+    def check_webhooks(self, credentials: Mapping[str, str], webhook_url: str) -> ConnectionCheck:
+        """Whether the creator added our webhook URL in Teachable for the events that carry money.
+
+        Teachable registers webhooks only in its dashboard; `GET /v1/webhooks` lists them (deleted ones
+        included, so a URL that is listed can still be missing: the message says what to check)."""
+        try:
+            with requests.Session() as session:
+                hooks = self._client(credentials, session).webhooks()
+        except PlatformError as problem:
+            return ConnectionCheck(ok=False, message=str(problem))
+        target = webhook_url.rstrip("/")
+        ours = [h for h in hooks if h.url.rstrip("/") == target]
+        failed = sorted({h.event_trigger for h in ours if h.workflow_state == "failed"})
+        missing = [e for e in REQUIRED_EVENTS if e not in {h.event_trigger for h in ours}]
+        if not ours:
+            return ConnectionCheck(
+                ok=False,
+                message="Teachable has no webhook with this URL yet. In Teachable open Settings > Webhooks > "
+                f"Add Webhook, paste the URL and tick {', '.join(RECOMMENDED_EVENTS)}.",
+            )
+        if missing:
+            return ConnectionCheck(
+                ok=False, message=f"The webhook is there but not for {', '.join(missing)}: add it for these events too."
+            )
+        if failed:
+            return ConnectionCheck(
+                ok=False,
+                message=f"Teachable could not verify the webhook for {', '.join(failed)}. Check the URL is "
+                "exactly the one shown here, then delete the webhook and add it again in Settings > Webhooks.",
+            )
+        return ConnectionCheck(ok=True, message="Teachable's webhooks point at CourseSignal.")
+
+    # ---- sync ------------------------------------------------------------------------------------
+    def fetch_purchases(
+        self, credentials: Mapping[str, str], since: datetime, progress: SyncProgress
+    ) -> Iterator[PlatformRecord]:
+        """Transactions since `since`, newest first, each with its buyer's email and course."""
+        with requests.Session() as session:
+            client = self._client(credentials, session)
+            done = 0
+            for page in client.transaction_pages(**client.since_filters(since)):
+                for transaction in page.transactions:
+                    # Kept client-side too: if Teachable ignored both spellings of the date filter, the
+                    # answer is still right, only slower.
+                    if transaction.purchased_at < since:
+                        continue
+                    yield from self._records(client, transaction)
+                    done += 1
+                progress(done, page.total)
+            progress(done, done)
+
+    @staticmethod
+    def _records(client: TeachableClient, transaction: TeachableTransaction) -> list[PlatformRecord]:
+        user = client.user(transaction.user_id)
+        return records_for(
+            transaction, user.email if user else None, client.course_name_for_plan(transaction.pricing_plan_id)
+        )
+
+    # ---- webhooks --------------------------------------------------------------------------------
+    def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
+        """Parse the delivery, then read each transaction it names back from the API: Teachable signs
+        nothing, so amounts and emails come from the API, never from the body. An event whose
+        transaction the API does not show (yet: new ones take up to two minutes, or a free
+        enrolment) yields no record; a later sync brings it. Raises WebhookRejected for an unreadable
+        body, and PlatformError when Teachable itself cannot be read (then the delivery is worth
+        retrying, not rejecting)."""
+        events = parse_delivery(delivery.body)
+        event_id = ",".join(str(event.id) for event in events)
+        records: list[PlatformRecord] = []
+        money_events = [event for event in events if event.carries_money]
+        if money_events:
+            with requests.Session() as session:
+                client = self._client(credentials, session)
+                for event in money_events:
+                    transaction = self._find_transaction(client, event)
+                    if transaction is None:
+                        log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
+                        continue
+                    records.extend(self._records(client, transaction))
+        return WebhookBatch(event_id=event_id, records=tuple(records))
+
+    def _find_transaction(self, client: TeachableClient, event: TeachableEvent) -> TeachableTransaction | None:
+        if event.type == SALE_CREATED:
+
+            def matches(t: TeachableTransaction) -> bool:
+                return t.sale_id == event.sale_id or (event.transaction_id is not None and t.id == event.transaction_id)
+        else:
+
+            def matches(t: TeachableTransaction) -> bool:
+                return t.id == event.transaction_id
+
+        filters: dict[str, object] = {}
+        if event.user_id is not None:
+            filters["user_id"] = event.user_id
+        if event.pricing_plan_id is not None:
+            filters["pricing_plan_id"] = event.pricing_plan_id
+        if event.user_id is None:
+            # No buyer named (a gift's Sale.created names the student): search around the event's time,
+            # unless the body's time is implausible (it is unsigned), then around now.
+            now = self._clock()
+            around = event.happened_at
+            if around is None or not now - MAX_EVENT_AGE <= around <= now + SEARCH_MARGIN:
+                around = now
+            filters.update(client.since_filters(around - SEARCH_MARGIN))
+        return client.find_transaction(matches=matches, **filters)
