@@ -17,6 +17,7 @@ from adapters.web.app import create_app
 from adapters.web.health import Readiness
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
+from core.services.fingerprints import FingerprintSalts
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.tracking import Tracking
@@ -57,6 +58,7 @@ class Services(containers.DeclarativeContainer):
 
     tracking = providers.Singleton(Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue)
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
+    fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     purchases = providers.Singleton(Purchases, uow=gateways.unit_of_work.provider, platforms=platforms.registry)
     accounts = providers.Singleton(Accounts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)

@@ -8,7 +8,10 @@ from sqlalchemy import Connection, Engine
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
+    SqlAttributionSettings,
     SqlEvents,
+    SqlFingerprintSalts,
+    SqlIdentities,
     SqlPurchases,
     SqlSessions,
     SqlSites,
@@ -34,6 +37,9 @@ class SqlUnitOfWork:
         self.sessions = SqlSessions(connection)
         self.events = SqlEvents(connection)
         self.purchases = SqlPurchases(connection)
+        self.identities = SqlIdentities(connection)
+        self.attribution_settings = SqlAttributionSettings(connection)
+        self.fingerprint_salts = SqlFingerprintSalts(connection)
         return self
 
     def __exit__(

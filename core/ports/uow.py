@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
 from core.domain.attribution import Credit
+from core.domain.checkout import CheckoutReach
 from core.domain.events import TrackerEvent
+from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.touches import Touch
@@ -44,6 +46,53 @@ class VisitorRepository(Protocol):
         """The visitor with a tracker id on any of the account's sites."""
         ...
 
+    def keys(self, visitor_ids: Collection[int]) -> dict[int, str]:
+        """Tracker ids by visitor id."""
+        ...
+
+    def delete(self, visitor_id: int) -> None:
+        """Erase a visitor with everything recorded about it: sessions, events, identities, reaches."""
+        ...
+
+
+class IdentityRepository(Protocol):
+    """The facts identities are computed from: email claims, cross-domain hand-offs, checkout reaches."""
+
+    def add_claim(self, account_id: int, claim: EmailClaim) -> bool:
+        """Store a claim once: False when this visitor already claimed this email at this moment."""
+        ...
+
+    def claims_of(self, visitor_ids: Collection[int]) -> Sequence[EmailClaim]: ...
+    def claims_with_email(self, account_id: int, emails: Collection[str]) -> Sequence[EmailClaim]: ...
+    def add_handoff(self, account_id: int, handoff: Handoff) -> bool: ...
+    def handoffs_of(self, visitor_ids: Collection[int]) -> Sequence[Handoff]:
+        """Hand-offs from or to any of the visitors."""
+        ...
+
+    def add_checkout_reach(self, account_id: int, reach: CheckoutReach) -> None: ...
+    def checkout_reaches(self, account_id: int, since: datetime, until: datetime) -> Sequence[CheckoutReach]: ...
+    def checkout_reaches_of(self, visitor_ids: Collection[int]) -> Sequence[CheckoutReach]: ...
+    def has_facts(self, visitor_id: int) -> bool:
+        """Whether the visitor has claimed an email, been handed off or reached checkout."""
+        ...
+
+
+class AttributionSettingsRepository(Protocol):
+    def lookback(self, account_id: int) -> timedelta:
+        """The account's lookback window; the default when the creator never set one."""
+        ...
+
+    def set_lookback(self, account_id: int, lookback: timedelta) -> None: ...
+
+
+class FingerprintSaltRepository(Protocol):
+    def for_day(self, day: datetime) -> bytes | None: ...
+    def add(self, day: datetime, salt: bytes) -> None:
+        """Store a day's salt unless one is already stored (two processes racing keep the first)."""
+        ...
+
+    def delete_older_than(self, moment: datetime) -> int: ...
+
 
 class SessionRepository(Protocol):
     def latest(self, visitor_id: int) -> Session | None: ...
@@ -53,6 +102,12 @@ class SessionRepository(Protocol):
         ...
 
     def touches(self, visitor_id: int) -> Sequence[Touch]: ...
+    def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]: ...
+    def visitors_with_fingerprint(
+        self, account_id: int, fingerprint: str, since: datetime, until: datetime
+    ) -> Sequence[int]:
+        """Visitors with a session started from this fingerprint in [since, until]."""
+        ...
 
 
 class EventRepository(Protocol):
@@ -65,7 +120,29 @@ class PurchaseRepository(Protocol):
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None: ...
     def add(self, purchase: Purchase) -> Purchase: ...
     def update(self, purchase: Purchase) -> None: ...
+    def get(self, purchase_id: int) -> Purchase | None: ...
     def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]: ...
+    def involving(
+        self, account_id: int, *, visitor_ids: Collection[int], keys: Collection[str], emails: Collection[str]
+    ) -> Sequence[Purchase]:
+        """Purchases carrying one of the keys, made or received by one of the emails, or matched to or
+        crediting one of the visitors."""
+        ...
+
+    def purchased_between(self, account_id: int, since: datetime, until: datetime) -> Sequence[Purchase]: ...
+    def strongly_matched_visitors(
+        self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
+    ) -> set[int]:
+        """Visitors in the journeys of purchases in [since, until] matched by id or email (not timing)."""
+        ...
+
+    def ids_attributed_before(self, rules_version: int, account_id: int | None = None) -> Sequence[int]:
+        """Purchases last attributed with older rules (or never), oldest first."""
+        ...
+
+    def credits(self, purchase_id: int) -> Sequence[Credit]: ...
+    def history(self, purchase_id: int) -> Sequence[IdentityTouch]: ...
+    def replace_history(self, purchase_id: int, history: Sequence[IdentityTouch]) -> None: ...
     def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
         """Store a refund once: False when this platform refund id is already stored."""
         ...
@@ -81,6 +158,9 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     events: EventRepository
     purchases: PurchaseRepository
+    identities: IdentityRepository
+    attribution_settings: AttributionSettingsRepository
+    fingerprint_salts: FingerprintSaltRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(
