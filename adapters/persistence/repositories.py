@@ -537,6 +537,11 @@ class SqlPurchases:
         )
         return [self._purchase(row) for row in rows]
 
+    def any_purchased_since(self, account_id: int, moment: datetime) -> bool:
+        p = t.purchases.c
+        query = select(p.id).where(p.user_id == account_id, p.purchased_at >= moment).limit(1)
+        return self._c.execute(query).first() is not None
+
     def strongly_matched_visitors(
         self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
     ) -> set[int]:

@@ -80,9 +80,17 @@ def _by_visitor_key(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
     visitor = uow.visitors.with_key(purchase.account_id, purchase.visitor_key)
     if visitor is None or visitor.id is None:
         return None
-    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id])
+    # The purchase itself ties the carried browser to the buyer's email: a phone that signed up with the
+    # same email is the same person, even if the paying browser never identified.
+    emails = [purchase.email] if purchase.email else []
+    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id], emails=emails)
     segment = closure.graph.segment_at(visitor.id, purchase.purchased_at)
-    return _Found(visitor.id, closure.graph.identity_of(segment)) if segment else None
+    if segment is None:
+        return None
+    identity = dict.fromkeys(closure.graph.identity_of(segment))
+    for same_email in closure.graph.segments_with_email(purchase.email or ""):
+        identity.update(dict.fromkeys(closure.graph.identity_of(same_email)))
+    return _Found(visitor.id, list(identity))
 
 
 def _by_email(uow: UnitOfWork, purchase: Purchase, email: str | None) -> _Found | None:

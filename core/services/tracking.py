@@ -94,14 +94,6 @@ class Tracking:
         self._uow = uow
         self._jobs = jobs
 
-    @staticmethod
-    def _may_change_attribution(uow: UnitOfWork, site: Site, visitor: Visitor) -> bool:
-        """A new visit matters to stored results only for a visitor purchases can already reach."""
-        assert visitor.id is not None
-        if uow.identities.has_facts(visitor.id):
-            return True
-        return bool(uow.purchases.involving(site.account_id, visitor_ids={visitor.id}, keys={visitor.key}, emails=()))
-
     def record(self, event: TrackerEvent) -> IngestOutcome:
         if is_bot(event.user_agent):
             return IngestOutcome(DropReason.BOT)
@@ -121,7 +113,9 @@ class Tracking:
             if event.kind is EventKind.IDENTIFY and event.email and visitor.email != event.email:
                 visitor.identify(event.email)
                 uow.visitors.update(visitor)
-            reattribute = learnt or (new_session and self._may_change_attribution(uow, site, visitor))
+            # A visit can only change stored results when it arrived after a purchase it precedes: a late event.
+            late = new_session and uow.purchases.any_purchased_since(site.account_id, event.received_at)
+            reattribute = learnt or late
             uow.commit()
         if reattribute:
             self._jobs.enqueue("reattribute_visitor", site.account_id, visitor.id)

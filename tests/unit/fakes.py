@@ -307,6 +307,9 @@ class FakePurchases(_Repo):
         found = [_copy(p) for p in self._mine(account_id) if since <= p.purchased_at <= until]
         return sorted(found, key=lambda p: (p.purchased_at, p.id or 0))
 
+    def any_purchased_since(self, account_id: int, moment: datetime) -> bool:
+        return any(p.purchased_at >= moment for p in self._mine(account_id))
+
     def strongly_matched_visitors(
         self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
     ) -> set[int]:

@@ -124,6 +124,7 @@ def test_a_purchase_is_matched_by_email_and_credited_to_first_and_last_touch(wor
 
 def test_a_carried_visitor_id_wins_over_email(world: World) -> None:
     world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor01", "https://example.com/?utm_source=youtube"))
+    world.clock.advance(days=1)
     world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor02", "https://example.com/?utm_source=ig"))
     world.tracking.record(world.event(EventKind.IDENTIFY, "visitor02", email="buyer@example.com"))
     world.clock.advance(minutes=5)
