@@ -184,7 +184,6 @@ def simulate(seed: int, scenario_name: str, over_http: bool, people: int | None,
     Runs on a throwaway SQLite database; nothing touches your own data.
     """
     from core.services.simulation import SCENARIOS
-    from coursesignal.simulator import run_scenarios
 
     if list_only:
         for scenario in SCENARIOS.values():
@@ -193,6 +192,8 @@ def simulate(seed: int, scenario_name: str, over_http: bool, people: int | None,
     if scenario_name != "all" and scenario_name not in SCENARIOS:
         raise click.ClickException(f"No scenario called {scenario_name!r}; `coursesignal simulate --list` shows them.")
     logging.disable(logging.INFO)  # migrations of the throwaway databases would drown the figures
+    from coursesignal.simulator import run_scenarios
+
     names = list(SCENARIOS) if scenario_name == "all" else [scenario_name]
     for block in run_scenarios(names, seed=seed, over_http=over_http, people=people):
         click.echo(block)
