@@ -407,6 +407,13 @@ class SqlSessions:
             found[row.visitor_id].append(session_touch(row))
         return found
 
+    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
+        if not visitor_ids:
+            return []
+        s = t.sessions.c
+        query = select(s.started_at).where(s.visitor_id.in_(list(visitor_ids)), s.fingerprint.is_not(None))
+        return sorted(self._c.execute(query).scalars())
+
     def visitors_with_fingerprint(
         self, account_id: int, fingerprint: str, since: datetime, until: datetime
     ) -> Sequence[int]:

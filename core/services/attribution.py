@@ -206,6 +206,11 @@ def purchases_affected_by_visitor(uow: UnitOfWork, account_id: int, visitor_id: 
             account_id, reach.reached_at, reach.reached_at + CHECKOUT_WINDOW
         ):
             found.setdefault(purchase.id, purchase)
+    # A visit from a fingerprint can join the journey of a purchase matched (or not yet) by timing.
+    for started in uow.sessions.fingerprinted_starts(closure.visitor_ids):
+        for purchase in uow.purchases.purchased_between(account_id, started, started + FINGERPRINT_REACH):
+            if purchase.match_method not in STRONG_METHODS:
+                found.setdefault(purchase.id, purchase)
     return sorted(found.values(), key=lambda p: (p.purchased_at, p.id or 0))
 
 

@@ -238,6 +238,9 @@ class FakeSessions(_Repo):
     def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]:
         return {v: list(self.touches(v)) for v in visitor_ids}
 
+    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
+        return sorted(s.started_at for s in self._s.sessions.values() if s.visitor_id in visitor_ids and s.fingerprint)
+
     def visitors_with_fingerprint(
         self, account_id: int, fingerprint: str, since: datetime, until: datetime
     ) -> Sequence[int]:
