@@ -80,17 +80,27 @@ def _by_visitor_key(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
     visitor = uow.visitors.with_key(purchase.account_id, purchase.visitor_key)
     if visitor is None or visitor.id is None:
         return None
-    # The purchase itself ties the carried browser to the buyer's email: a phone that signed up with the
-    # same email is the same person, even if the paying browser never identified.
-    emails = [purchase.email] if purchase.email else []
-    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id], emails=emails)
+    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id])
     segment = closure.graph.segment_at(visitor.id, purchase.purchased_at)
-    if segment is None:
-        return None
-    identity = dict.fromkeys(closure.graph.identity_of(segment))
-    for same_email in closure.graph.segments_with_email(purchase.email or ""):
-        identity.update(dict.fromkeys(closure.graph.identity_of(same_email)))
-    return _Found(visitor.id, list(identity))
+    return _Found(visitor.id, closure.graph.identity_of(segment)) if segment else None
+
+
+def _people_named_by(uow: UnitOfWork, purchase: Purchase) -> list[Segment]:
+    """The identities of the emails on the sale itself: the buyer's and the student's.
+
+    The sale ties them to whichever browser it was matched to: a phone that signed up with the buyer's
+    email is the buyer even if the paying laptop never gave it, and a gift's journey includes the visits
+    of the student who found the course as well as those of the person who paid.
+    """
+    emails = [e for e in (purchase.email, purchase.recipient_email) if e]
+    if not emails:
+        return []
+    closure = _closure(uow, purchase.account_id, emails=emails)
+    people: dict[Segment, None] = {}
+    for email in emails:
+        for segment in closure.graph.segments_with_email(email):
+            people.update(dict.fromkeys(closure.graph.identity_of(segment)))
+    return list(people)
 
 
 def _by_email(uow: UnitOfWork, purchase: Purchase, email: str | None) -> _Found | None:
@@ -169,6 +179,10 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
         if found is None:
             continue
         result = attribute(_journey(uow, found.identity), purchase.purchased_at, lookback)
+        if result is not None and method is not MatchMethod.FINGERPRINT:
+            # The rule found the buyer by its own evidence; the sale's emails complete the journey.
+            identity = dict.fromkeys([*found.identity, *_people_named_by(uow, purchase)])
+            result = attribute(_journey(uow, list(identity)), purchase.purchased_at, lookback)
         if result is not None:
             purchase.match(found.anchor_visitor_id, method)
             break

@@ -553,9 +553,8 @@ def _page_domain_of_click(url: str) -> str:
 
 
 def _truth_of(visits: list[Visit], purchase_visit: Visit) -> tuple[str, str]:
-    journey = [v for v in visits if v.person is purchase_visit.person and v.at <= purchase_visit.at]
-    if purchase_visit.paid_by is not None:
-        journey = [v for v in visits if v.paid_by is None]
+    # A gift's journey is the student's visits and the payer's visit to buy it.
+    journey = [v for v in visits if v.at <= purchase_visit.at]
     sources = [CHANNELS[v.channel].source for v in sorted(journey, key=lambda v: v.at)]
     non_direct = [s for s in sources if s != "Direct"]
     return sources[0], (non_direct or sources)[-1]

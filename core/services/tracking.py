@@ -28,12 +28,13 @@ class IngestOutcome:
 STORED = IngestOutcome()
 
 
-def _visitor_for(uow: UnitOfWork, site: Site, event: TrackerEvent) -> Visitor:
+def _visitor_for(uow: UnitOfWork, site: Site, event: TrackerEvent) -> tuple[Visitor, bool]:
+    """The event's visitor, and whether it is new."""
     assert site.id is not None
     visitor = uow.visitors.get_by_key(site.id, event.visitor_key)
-    if visitor is None:
-        visitor = uow.visitors.add(Visitor(site_id=site.id, key=event.visitor_key, first_seen_at=event.received_at))
-    return visitor
+    if visitor is not None:
+        return visitor, False
+    return uow.visitors.add(Visitor(site_id=site.id, key=event.visitor_key, first_seen_at=event.received_at)), True
 
 
 def _record_pageview(uow: UnitOfWork, site: Site, visitor: Visitor, event: TrackerEvent) -> tuple[int, bool]:
@@ -101,7 +102,7 @@ class Tracking:
             site = uow.sites.get_by_key(event.site_key)
             if site is None or site.id is None:
                 return IngestOutcome(DropReason.UNKNOWN_SITE)
-            visitor = _visitor_for(uow, site, event)
+            visitor, new_visitor = _visitor_for(uow, site, event)
             assert visitor.id is not None
             session_id, new_session = None, False
             if event.kind is EventKind.PAGEVIEW:
@@ -115,7 +116,11 @@ class Tracking:
                 uow.visitors.update(visitor)
             # A visit can only change stored results when it arrived after a purchase it precedes: a late event.
             late = new_session and uow.purchases.any_purchased_since(site.account_id, event.received_at)
-            reattribute = learnt or late
+            # A sale that carried this visitor id may have come in before the browser's first event did.
+            awaited = new_visitor and bool(
+                uow.purchases.involving(site.account_id, visitor_ids=(), keys={visitor.key}, emails=())
+            )
+            reattribute = learnt or late or awaited
             uow.commit()
         if reattribute:
             self._jobs.enqueue("reattribute_visitor", site.account_id, visitor.id)
