@@ -185,6 +185,7 @@ class Device:
     visitor_ids: dict[str, str] = field(default_factory=dict)
     last_seen: dict[str, datetime] = field(default_factory=dict)
     owners: list[int] = field(default_factory=list)
+    page_keys: dict[str, str] = field(default_factory=dict)  # the id the open page sends, per domain
 
 
 @dataclass(slots=True)
@@ -360,9 +361,11 @@ class _Generator:
             elif last and self._chance(0.06):
                 checkout = person.platform
             visits.append(Visit(at, person, device, channel, opt_in=opt_in, checkout=checkout, buys=buys))
-            at = min(
-                end, at + timedelta(days=self.rng.expovariate(1 / self.s.mean_gap_days), hours=self.rng.uniform(0, 6))
+            following = at + timedelta(
+                days=self.rng.expovariate(1 / self.s.mean_gap_days), hours=self.rng.uniform(0, 6)
             )
+            # Past the journey's end, the remaining visits come hours apart: a buyer deciding.
+            at = following if following <= end else at + timedelta(hours=self.rng.uniform(1, 6))
         if person.gift_from is not None:
             payer = person.gift_from
             visits.append(
@@ -412,7 +415,10 @@ class _Generator:
         address: str,
     ) -> str:
         domain = _page_domain_of_click(url) if kind is EventKind.CLICK else url.split("/")[2]
-        key = self._visitor_key(visit.device, domain, at, new_visit)
+        if kind is EventKind.PAGEVIEW or domain not in visit.device.page_keys:
+            key = visit.device.page_keys[domain] = self._visitor_key(visit.device, domain, at, new_visit)
+        else:
+            key = visit.device.page_keys[domain]  # clicks and forms belong to the page they happen on
         self.visitor_owners[key].add(visit.person.number)
         if kind is EventKind.PAGEVIEW:
             self.hit_owner[(key, at)] = visit.person.number
@@ -480,14 +486,14 @@ class _Generator:
                     at += timedelta(seconds=self.rng.randint(15, 90))
                     self._hit(visit, at, EventKind.IDENTIFY, checkout_url, email=checkout_email, address=address)
         elif visit.checkout == "teachable":
-            handed = self._visitor_key(visit.device, MAIN_DOMAIN, at, False)
+            handed = visit.device.page_keys[MAIN_DOMAIN]
             school = f"https://{SCHOOL_DOMAIN}/p/launch-course?_csv={handed}.{int(at.timestamp())}"
             at += timedelta(seconds=1)
             self._hit(visit, at, EventKind.PAGEVIEW, school, referrer=previous, address=address)
             at += timedelta(seconds=self.rng.randint(10, 120))
             self._hit(visit, at, EventKind.CLICK, "https://sso.teachable.com/secure/4242/checkout/777", address=address)
         else:
-            carried = self._visitor_key(visit.device, MAIN_DOMAIN, at, False)
+            carried = visit.device.page_keys[MAIN_DOMAIN]
             self._hit(
                 visit,
                 at,
