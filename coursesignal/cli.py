@@ -181,3 +181,56 @@ def rotate_keys(ctx: _Context) -> None:
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Re-encrypted the credentials of {count} connection{'s' if count != 1 else ''} with the first key.")
+
+
+@main.command()
+@click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives the same figures.")
+@click.option(
+    "--scenario",
+    "scenario_name",
+    default="default",
+    show_default=True,
+    help="A scenario name, or 'all' for every scenario and the overall figures.",
+)
+@click.option("--http", "over_http", is_flag=True, help="Send hits through the real /t/e endpoint (a test client).")
+@click.option("--people", type=click.IntRange(min=10), default=None, help="Scale a scenario to this many people.")
+@click.option("--list", "list_only", is_flag=True, help="List the scenarios and stop.")
+def simulate(seed: int, scenario_name: str, over_http: bool, people: int | None, list_only: bool) -> None:
+    """Run generated traffic with known truth through the real services and print how right attribution is.
+
+    Runs on a throwaway SQLite database; nothing touches your own data.
+    """
+    from core.services.simulation import SCENARIOS
+
+    if list_only:
+        for scenario in SCENARIOS.values():
+            click.echo(f"{scenario.name:<20}{scenario.description}")
+        return
+    if scenario_name != "all" and scenario_name not in SCENARIOS:
+        raise click.ClickException(f"No scenario called {scenario_name!r}; `coursesignal simulate --list` shows them.")
+    logging.disable(logging.INFO)  # migrations of the throwaway databases would drown the figures
+    from coursesignal.simulator import run_scenarios
+
+    names = list(SCENARIOS) if scenario_name == "all" else [scenario_name]
+    for block in run_scenarios(names, seed=seed, over_http=over_http, people=people):
+        click.echo(block)
+
+
+@main.command()
+@click.option("--account", "account_email", default=None, help="Only this account's purchases (its email).")
+@click.option("--all", "everything", is_flag=True, help="Every purchase, not only those attributed under older rules.")
+@pass_context
+def reattribute(ctx: _Context, account_email: str | None, everything: bool) -> None:
+    """Attribute purchases again after the attribution rules changed (RULES_VERSION)."""
+    from core.domain.attribution import RULES_VERSION
+    from core.domain.visitors import normalize_email
+
+    account_id = None
+    if account_email is not None:
+        with ctx.container.gateways.unit_of_work() as uow:
+            account = uow.accounts.get_by_email(normalize_email(account_email) or "")
+        if account is None:
+            raise click.ClickException(f"No account for {account_email}; check the email the creator signed up with.")
+        account_id = account.id
+    count = ctx.container.services.attribution().reattribute_all(account_id, force=everything)
+    click.echo(f"Attributed {count} purchases again under rules version {RULES_VERSION}.")

@@ -31,6 +31,7 @@ from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
 from core.services.connections import POLL_ALL_TASK, Connections
+from core.services.fingerprints import FingerprintSalts
 from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
 from core.services.reports import Reports
@@ -101,6 +102,7 @@ class Services(containers.DeclarativeContainer):
 
     tracking = providers.Singleton(Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue)
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
+    fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     purchases = providers.Singleton(Purchases, uow=gateways.unit_of_work.provider, platforms=platforms.registry)
     accounts = providers.Singleton(
         Accounts,

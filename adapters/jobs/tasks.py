@@ -41,6 +41,14 @@ def process_webhook_delivery(delivery_id: int, connections: Connections = Provid
     return connections.process_delivery(delivery_id)
 
 
+@inject
+def reattribute_visitor(
+    account_id: int, visitor_id: int, attribution: Attribution = Provide["services.attribution"]
+) -> int:
+    """An identify, a hand-off, a checkout reach or a late visit arrived for this visitor."""
+    return attribution.reattribute_visitor(account_id, visitor_id)
+
+
 def task_function(name: str) -> Callable[..., object]:
     """The task called `name`, checked so a typo fails at enqueue time, not in the worker."""
     function = globals().get(name)

@@ -17,14 +17,20 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Writers queue behind one another on SQLite; waiting a while beats failing a request.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
-def _begin_immediately(connection: Any) -> None:
-    # Take the write lock when the transaction starts, not at its first write: two requests that read
-    # then write the same visitor are serialized instead of one silently overwriting the other.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+WRITE_TRANSACTION = "coursesignal_write_transaction"
+
+
+def _begin(connection: Any) -> None:
+    # A unit of work takes the write lock when its transaction starts, not at its first write: two
+    # requests that read then write the same visitor are serialized instead of one silently overwriting
+    # the other. Read-only connections (reports) begin deferred and never wait for writers.
+    immediate = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_database_engine(url: str) -> Engine:
@@ -34,7 +40,7 @@ def create_database_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_immediately)
+        event.listen(engine, "begin", _begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

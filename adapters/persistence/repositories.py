@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
-from core.domain.attribution import Credit
+from core.domain.attribution import DEFAULT_LOOKBACK, Credit, Model
+from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection as PlatformConnection
 from core.domain.connections import ConnectionStatus, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
+from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
@@ -205,13 +207,14 @@ class SqlVisitors:
         found = self._where(t.visitors.c.id == visitor_id)
         return found[0] if found else None
 
-    def get_or_add(self, visitor: Visitor) -> Visitor:
+    def get_or_add(self, visitor: Visitor) -> tuple[Visitor, bool]:
         locked = (
             select(t.visitors)
             .where(t.visitors.c.site_id == visitor.site_id, t.visitors.c.visitor_key == visitor.key)
             .with_for_update()
         )
         row = self._c.execute(locked).first()
+        added = False
         if row is None:  # a new visitor: most events are not, so this costs one query in the common case
             account_id = select(t.sites.c.user_id).where(t.sites.c.id == visitor.site_id).scalar_subquery()
             values = {
@@ -221,9 +224,9 @@ class SqlVisitors:
                 "first_seen_at": visitor.first_seen_at,
                 **self._values(visitor),
             }
-            insert_ignoring_duplicates(self._c, t.visitors, values, ["site_id", "visitor_key"])
+            added = insert_ignoring_duplicates(self._c, t.visitors, values, ["site_id", "visitor_key"])
             row = self._c.execute(locked).one()
-        return self._visitor(row)
+        return self._visitor(row), added
 
     def update(self, visitor: Visitor) -> None:
         self._c.execute(update(t.visitors).where(t.visitors.c.id == visitor.id).values(**self._values(visitor)))
@@ -234,6 +237,148 @@ class SqlVisitors:
     def with_key(self, account_id: int, key: str) -> Visitor | None:
         found = self._where(t.visitors.c.user_id == account_id, t.visitors.c.visitor_key == key)
         return found[0] if found else None
+
+    def keys(self, visitor_ids: Collection[int]) -> dict[int, str]:
+        if not visitor_ids:
+            return {}
+        rows = self._c.execute(
+            select(t.visitors.c.id, t.visitors.c.visitor_key).where(t.visitors.c.id.in_(list(visitor_ids)))
+        )
+        return {row.id: row.visitor_key for row in rows}
+
+    def delete(self, visitor_id: int) -> None:
+        # Foreign keys cascade to sessions, events, identity facts, reaches and journeys (SQLite has
+        # foreign_keys=ON); purchases keep their row and lose the link.
+        self._c.execute(delete(t.visitors).where(t.visitors.c.id == visitor_id))
+
+
+class SqlIdentities:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add_claim(self, account_id: int, claim: EmailClaim) -> bool:
+        values = {
+            "user_id": account_id,
+            "visitor_id": claim.visitor_id,
+            "email": claim.email,
+            "claimed_at": claim.claimed_at,
+        }
+        return insert_ignoring_duplicates(self._c, t.visitor_emails, values, ["visitor_id", "email", "claimed_at"])
+
+    @staticmethod
+    def _claims(rows: Any) -> list[EmailClaim]:
+        return [EmailClaim(row.visitor_id, row.email, row.claimed_at) for row in rows]
+
+    def claims_of(self, visitor_ids: Collection[int]) -> Sequence[EmailClaim]:
+        if not visitor_ids:
+            return []
+        e = t.visitor_emails.c
+        return self._claims(
+            self._c.execute(select(e.visitor_id, e.email, e.claimed_at).where(e.visitor_id.in_(list(visitor_ids))))
+        )
+
+    def claims_with_email(self, account_id: int, emails: Collection[str]) -> Sequence[EmailClaim]:
+        if not emails:
+            return []
+        e = t.visitor_emails.c
+        query = select(e.visitor_id, e.email, e.claimed_at).where(e.user_id == account_id, e.email.in_(list(emails)))
+        return self._claims(self._c.execute(query))
+
+    def add_handoff(self, account_id: int, handoff: Handoff) -> bool:
+        values = {
+            "user_id": account_id,
+            "from_visitor_id": handoff.from_visitor_id,
+            "to_visitor_id": handoff.to_visitor_id,
+            "handed_at": handoff.handed_at,
+        }
+        keys = ["from_visitor_id", "to_visitor_id", "handed_at"]
+        return insert_ignoring_duplicates(self._c, t.visitor_handoffs, values, keys)
+
+    def handoffs_of(self, visitor_ids: Collection[int]) -> Sequence[Handoff]:
+        if not visitor_ids:
+            return []
+        h = t.visitor_handoffs.c
+        ids = list(visitor_ids)
+        rows = self._c.execute(
+            select(h.from_visitor_id, h.to_visitor_id, h.handed_at).where(
+                or_(h.from_visitor_id.in_(ids), h.to_visitor_id.in_(ids))
+            )
+        )
+        return [Handoff(row.from_visitor_id, row.to_visitor_id, row.handed_at) for row in rows]
+
+    def add_checkout_reach(self, account_id: int, reach: CheckoutReach) -> None:
+        self._c.execute(
+            insert(t.checkout_reaches).values(
+                user_id=account_id,
+                visitor_id=reach.visitor_id,
+                fingerprint=reach.fingerprint,
+                reached_at=reach.reached_at,
+            )
+        )
+
+    @staticmethod
+    def _reaches(rows: Any) -> list[CheckoutReach]:
+        return [CheckoutReach(row.visitor_id, row.fingerprint, row.reached_at) for row in rows]
+
+    def checkout_reaches(self, account_id: int, since: datetime, until: datetime) -> Sequence[CheckoutReach]:
+        r = t.checkout_reaches.c
+        query = select(r.visitor_id, r.fingerprint, r.reached_at).where(
+            r.user_id == account_id, r.reached_at >= since, r.reached_at <= until
+        )
+        return self._reaches(self._c.execute(query))
+
+    def checkout_reaches_of(self, visitor_ids: Collection[int]) -> Sequence[CheckoutReach]:
+        if not visitor_ids:
+            return []
+        r = t.checkout_reaches.c
+        query = select(r.visitor_id, r.fingerprint, r.reached_at).where(r.visitor_id.in_(list(visitor_ids)))
+        return self._reaches(self._c.execute(query))
+
+    def has_facts(self, visitor_id: int) -> bool:
+        queries = (
+            select(t.visitor_emails.c.id).where(t.visitor_emails.c.visitor_id == visitor_id),
+            select(t.visitor_handoffs.c.id).where(
+                or_(
+                    t.visitor_handoffs.c.from_visitor_id == visitor_id, t.visitor_handoffs.c.to_visitor_id == visitor_id
+                )
+            ),
+            select(t.checkout_reaches.c.id).where(t.checkout_reaches.c.visitor_id == visitor_id),
+        )
+        return any(self._c.execute(query.limit(1)).first() is not None for query in queries)
+
+
+class SqlAttributionSettings:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def lookback(self, account_id: int) -> timedelta:
+        days = self._c.execute(
+            select(t.attribution_settings.c.lookback_days).where(t.attribution_settings.c.user_id == account_id)
+        ).scalar_one_or_none()
+        return DEFAULT_LOOKBACK if days is None else timedelta(days=days)
+
+    def set_lookback(self, account_id: int, lookback: timedelta) -> None:
+        self._c.execute(delete(t.attribution_settings).where(t.attribution_settings.c.user_id == account_id))
+        self._c.execute(insert(t.attribution_settings).values(user_id=account_id, lookback_days=lookback.days))
+
+
+class SqlFingerprintSalts:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def for_day(self, day: datetime) -> bytes | None:
+        salt = self._c.execute(
+            select(t.fingerprint_salts.c.salt).where(t.fingerprint_salts.c.day == day)
+        ).scalar_one_or_none()
+        return bytes(salt) if salt is not None else None
+
+    def add(self, day: datetime, salt: bytes) -> None:
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        self._c.execute(dialect.insert(t.fingerprint_salts).values(day=day, salt=salt).on_conflict_do_nothing())
+
+    def delete_older_than(self, moment: datetime) -> int:
+        result = self._c.execute(delete(t.fingerprint_salts).where(t.fingerprint_salts.c.day < moment))
+        return int(result.rowcount or 0)
 
 
 def session_touch(row: Row[Any]) -> Touch:
@@ -266,6 +411,7 @@ class SqlSessions:
             touch=session_touch(row),
             started_at=row.started_at,
             last_seen_at=row.last_seen_at,
+            fingerprint=row.fingerprint,
         )
 
     def add(self, session: Session) -> Session:
@@ -279,6 +425,7 @@ class SqlSessions:
                 user_id=account_id,
                 started_at=session.started_at,
                 last_seen_at=session.last_seen_at,
+                fingerprint=session.fingerprint,
                 **touch,
             )
             .returning(t.sessions.c.id)
@@ -295,6 +442,37 @@ class SqlSessions:
             select(t.sessions).where(t.sessions.c.visitor_id == visitor_id).order_by(t.sessions.c.started_at)
         )
         return [session_touch(row) for row in rows]
+
+    def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]:
+        found: dict[int, list[Touch]] = {v: [] for v in visitor_ids}
+        if not visitor_ids:
+            return found
+        rows = self._c.execute(
+            select(t.sessions)
+            .where(t.sessions.c.visitor_id.in_(list(visitor_ids)))
+            .order_by(t.sessions.c.started_at, t.sessions.c.id)
+        )
+        for row in rows:
+            found[row.visitor_id].append(session_touch(row))
+        return found
+
+    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
+        if not visitor_ids:
+            return []
+        s = t.sessions.c
+        query = select(s.started_at).where(s.visitor_id.in_(list(visitor_ids)), s.fingerprint.is_not(None))
+        return sorted(self._c.execute(query).scalars())
+
+    def visitors_with_fingerprint(
+        self, account_id: int, fingerprint: str, since: datetime, until: datetime
+    ) -> Sequence[int]:
+        s = t.sessions.c
+        rows = self._c.execute(
+            select(s.visitor_id)
+            .where(s.user_id == account_id, s.fingerprint == fingerprint, s.started_at >= since, s.started_at <= until)
+            .distinct()
+        )
+        return sorted(rows.scalars())
 
 
 class SqlEvents:
@@ -337,6 +515,9 @@ class SqlPurchases:
             visitor_id=row.visitor_id,
             status=AttributionStatus(row.attribution_status),
             match_method=MatchMethod(row.match_method) if row.match_method else None,
+            recipient_email=row.recipient_email,
+            match_confidence=row.match_confidence,
+            rules_version=row.rules_version,
         )
 
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None:
@@ -354,6 +535,8 @@ class SqlPurchases:
             "visitor_id": purchase.visitor_id,
             "attribution_status": purchase.status.value,
             "match_method": purchase.match_method.value if purchase.match_method else None,
+            "match_confidence": purchase.match_confidence,
+            "rules_version": purchase.rules_version,
         }
 
     def add(self, purchase: Purchase) -> Purchase:
@@ -371,6 +554,7 @@ class SqlPurchases:
                 visitor_key=purchase.visitor_key,
                 source_hint=purchase.source_hint,
                 referrer_hint=purchase.referrer_hint,
+                recipient_email=purchase.recipient_email,
                 **self._match_values(purchase),
             )
             .returning(t.purchases.c.id)
@@ -381,6 +565,106 @@ class SqlPurchases:
         self._c.execute(
             update(t.purchases).where(t.purchases.c.id == purchase.id).values(**self._match_values(purchase))
         )
+
+    def get(self, purchase_id: int) -> Purchase | None:
+        row = self._c.execute(select(t.purchases).where(t.purchases.c.id == purchase_id)).first()
+        return self._purchase(row) if row else None
+
+    def involving(
+        self, account_id: int, *, visitor_ids: Collection[int], keys: Collection[str], emails: Collection[str]
+    ) -> Sequence[Purchase]:
+        p = t.purchases.c
+        conditions = []
+        if visitor_ids:
+            ids = list(visitor_ids)
+            in_journey = select(t.purchase_touches.c.purchase_id).where(t.purchase_touches.c.visitor_id.in_(ids))
+            conditions += [p.visitor_id.in_(ids), p.id.in_(in_journey)]
+        if keys:
+            conditions.append(p.visitor_key.in_(list(keys)))
+        if emails:
+            conditions += [p.email.in_(list(emails)), p.recipient_email.in_(list(emails))]
+        if not conditions:
+            return []
+        rows = self._c.execute(select(t.purchases).where(p.user_id == account_id, or_(*conditions)).order_by(p.id))
+        return [self._purchase(row) for row in rows]
+
+    def purchased_between(self, account_id: int, since: datetime, until: datetime) -> Sequence[Purchase]:
+        p = t.purchases.c
+        rows = self._c.execute(
+            select(t.purchases)
+            .where(p.user_id == account_id, p.purchased_at >= since, p.purchased_at <= until)
+            .order_by(p.purchased_at, p.id)
+        )
+        return [self._purchase(row) for row in rows]
+
+    def any_purchased_since(self, account_id: int, moment: datetime) -> bool:
+        p = t.purchases.c
+        query = select(p.id).where(p.user_id == account_id, p.purchased_at >= moment).limit(1)
+        return self._c.execute(query).first() is not None
+
+    def strongly_matched_visitors(
+        self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
+    ) -> set[int]:
+        p, j = t.purchases.c, t.purchase_touches.c
+        strong = [MatchMethod.VISITOR_ID.value, MatchMethod.EMAIL.value, MatchMethod.RECIPIENT_EMAIL.value]
+        conditions = [
+            p.user_id == account_id,
+            p.purchased_at >= since,
+            p.purchased_at <= until,
+            p.match_method.in_(strong),
+        ]
+        if excluding is not None:
+            conditions.append(p.id != excluding)
+        anchors = self._c.execute(select(p.visitor_id).where(*conditions)).scalars()
+        journeys = self._c.execute(
+            select(j.visitor_id)
+            .select_from(t.purchase_touches.join(t.purchases, p.id == j.purchase_id))
+            .where(*conditions)
+        ).scalars()
+        return {v for v in (*anchors, *journeys) if v is not None}
+
+    def ids_attributed_before(self, rules_version: int, account_id: int | None = None) -> Sequence[int]:
+        p = t.purchases.c
+        query = select(p.id).where(or_(p.rules_version.is_(None), p.rules_version < rules_version))
+        if account_id is not None:
+            query = query.where(p.user_id == account_id)
+        return list(self._c.execute(query.order_by(p.purchased_at, p.id)).scalars())
+
+    def credits(self, purchase_id: int) -> Sequence[Credit]:
+        a = t.attributions.c
+        rows = self._c.execute(select(t.attributions).where(a.purchase_id == purchase_id).order_by(a.model))
+        found = []
+        for row in rows:
+            touch = touch_from(row._mapping, "touch")
+            if touch is not None:
+                found.append(Credit(Model(row.model), touch, row.rules_version))
+        return found
+
+    def history(self, purchase_id: int) -> Sequence[IdentityTouch]:
+        j = t.purchase_touches.c
+        rows = self._c.execute(select(t.purchase_touches).where(j.purchase_id == purchase_id).order_by(j.position))
+        found = []
+        for row in rows:
+            touch = touch_from(row._mapping, "touch")
+            if touch is not None:
+                found.append(IdentityTouch(row.visitor_id, touch))
+        return found
+
+    def replace_history(self, purchase_id: int, history: Sequence[IdentityTouch]) -> None:
+        self._c.execute(delete(t.purchase_touches).where(t.purchase_touches.c.purchase_id == purchase_id))
+        if history:
+            self._c.execute(
+                insert(t.purchase_touches),
+                [
+                    {
+                        "purchase_id": purchase_id,
+                        "position": position,
+                        "visitor_id": item.visitor_id,
+                        **touch_values("touch", item.touch),
+                    }
+                    for position, item in enumerate(history)
+                ],
+            )
 
     def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
         rows = self._c.execute(

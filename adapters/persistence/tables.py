@@ -128,8 +128,10 @@ sessions = Table(
     Column("referrer_host", String(255)),
     Column("landing_page", Text),
     Column("click_id", String(20)),
+    Column("fingerprint", String(64)),
     Index("ix_sessions_visitor_started", "visitor_id", "started_at"),
     Index("ix_sessions_user_started", "user_id", "started_at", "source"),
+    Index("ix_sessions_user_fingerprint", "user_id", "fingerprint", "started_at"),
 )
 
 events = Table(
@@ -167,9 +169,16 @@ purchases = Table(
     Column("match_method", String(20)),
     Column("source_hint", String(200)),
     Column("referrer_hint", Text),
+    Column("recipient_email", String(254)),
+    Column("match_confidence", Integer),
+    Column("rules_version", Integer),
     UniqueConstraint("user_id", "platform", "platform_purchase_id"),
     Index("ix_purchases_user_purchased", "user_id", "purchased_at"),
     Index("ix_purchases_user_email", "user_id", "email"),
+    Index("ix_purchases_user_recipient_email", "user_id", "recipient_email"),
+    Index("ix_purchases_user_visitor_key", "user_id", "visitor_key"),
+    Index("ix_purchases_visitor_id", "visitor_id"),
+    Index("ix_purchases_rules_version", "rules_version"),
 )
 
 refunds = Table(
@@ -190,6 +199,68 @@ attributions = Table(
     Column("model", String(20), primary_key=True),
     Column("rules_version", Integer, nullable=False),
     *_touch_columns("touch"),
+)
+
+# Every touch of the buyer's journey before a purchase, in order: the drill-down behind the credits.
+purchase_touches = Table(
+    "purchase_touches",
+    metadata,
+    Column("purchase_id", Id, ForeignKey("purchases.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    *_touch_columns("touch"),
+)
+
+# Identity facts: an email claimed by a visitor at a moment (identify events).
+visitor_emails = Table(
+    "visitor_emails",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("visitor_id", "email", "claimed_at"),
+    Index("ix_visitor_emails_user_email", "user_id", "email"),
+)
+
+# Identity facts: a visitor id handed to another across the creator's domains.
+visitor_handoffs = Table(
+    "visitor_handoffs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("from_visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("to_visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("handed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("from_visitor_id", "to_visitor_id", "handed_at"),
+)
+
+# A visitor reached a checkout page (or clicked to one): the timing evidence for fingerprint matching.
+checkout_reaches = Table(
+    "checkout_reaches",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", Id, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("fingerprint", String(64)),
+    Column("reached_at", UtcDateTime, nullable=False),
+    Index("ix_checkout_reaches_user_reached", "user_id", "reached_at"),
+)
+
+attribution_settings = Table(
+    "attribution_settings",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("lookback_days", Integer, nullable=False),
+)
+
+# One random salt per UTC day for fingerprints; rows older than 48 hours are deleted.
+fingerprint_salts = Table(
+    "fingerprint_salts",
+    metadata,
+    Column("day", UtcDateTime, primary_key=True),
+    Column("salt", LargeBinary, nullable=False),
 )
 
 platform_integrations = Table(

@@ -6,11 +6,15 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from adapters.persistence.billing import SqlBilling
+from adapters.persistence.database import WRITE_TRANSACTION
 from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
+    SqlAttributionSettings,
     SqlConnections,
     SqlEvents,
+    SqlFingerprintSalts,
+    SqlIdentities,
     SqlOnboarding,
     SqlPurchases,
     SqlSessions,
@@ -30,7 +34,7 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("a unit of work is used once; ask the factory for a new one")
-        self._connection = connection = self._engine.connect()
+        self._connection = connection = self._engine.connect().execution_options(**{WRITE_TRANSACTION: True})
         self.accounts = SqlAccounts(connection)
         self.api_tokens = SqlApiTokens(connection)
         self.sites = SqlSites(connection)
@@ -42,6 +46,9 @@ class SqlUnitOfWork:
         self.billing = SqlBilling(connection)
         self.connections = SqlConnections(connection)
         self.webhook_deliveries = SqlWebhookDeliveries(connection)
+        self.identities = SqlIdentities(connection)
+        self.attribution_settings = SqlAttributionSettings(connection)
+        self.fingerprint_salts = SqlFingerprintSalts(connection)
         return self
 
     def __exit__(

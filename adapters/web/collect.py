@@ -18,6 +18,7 @@ from core.domain.events import DropReason, EventKind, TrackerEvent
 from core.domain.touches import MAX_URL_LENGTH
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
+from core.services.fingerprints import FingerprintSalts
 from core.services.tracking import Tracking
 
 blueprint = Blueprint("collect", __name__)
@@ -111,9 +112,22 @@ def preflight() -> Response:
     return response
 
 
+def _fingerprint(salts: FingerprintSalts) -> str | None:
+    """The salted hash of network + browser + language; the address itself is never kept."""
+    return salts.fingerprint(
+        address=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+        language=request.headers.get("Accept-Language"),
+    )
+
+
 @blueprint.post("/t/e")
 @inject
-def collect(tracking: Tracking = Provide["services.tracking"], clock: Clock = Provide["gateways.clock"]) -> Response:
+def collect(
+    tracking: Tracking = Provide["services.tracking"],
+    clock: Clock = Provide["gateways.clock"],
+    salts: FingerprintSalts = Provide["services.fingerprint_salts"],
+) -> Response:
     body = _read_body()
     if body is None:
         return _reply(413, f"body larger than {MAX_BODY_BYTES} bytes")
@@ -139,6 +153,7 @@ def collect(tracking: Tracking = Provide["services.tracking"], clock: Clock = Pr
         email=normalize_email(data["e"]),
         received_at=clock.now(),
         user_agent=request.headers.get("User-Agent"),
+        fingerprint=_fingerprint(salts),
     )
     outcome = tracking.record(event)
     if outcome.dropped is DropReason.UNKNOWN_SITE:

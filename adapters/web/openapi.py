@@ -68,14 +68,24 @@ _COLLECT_EVENT = {
     "required": ["s", "n", "i", "v", "u"],
     "properties": {
         "s": {"type": "string", "maxLength": 40, "description": "The site key from the snippet's data-site."},
-        "n": {"type": "string", "enum": ["pageview", "identify"]},
+        "n": {
+            "type": "string",
+            "enum": ["pageview", "identify", "click"],
+            "description": "click: the visitor clicked a link leaving the page; u is the link's target.",
+        },
         "i": {
             "type": "string",
             "pattern": "^[A-Za-z0-9_-]{8,64}$",
             "description": "Client event id; repeats are stored once.",
         },
         "v": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "The visitor id the tracker keeps."},
-        "u": {"type": "string", "format": "uri", "maxLength": 2000, "description": "The page URL."},
+        "u": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "The page URL (a click's target). A `_csv=<visitor id>.<unix seconds>` parameter on a "
+            "landing URL hands a visitor over from another of the creator's domains.",
+        },
         "r": {"type": ["string", "null"], "maxLength": 2000, "description": "document.referrer"},
         "t": {"type": ["string", "null"], "maxLength": 300, "description": "document.title"},
         "e": {"type": ["string", "null"], "maxLength": 254, "description": "The email, identify events only."},

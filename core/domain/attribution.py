@@ -1,18 +1,26 @@
-"""Attribution models: which touch gets the credit for a purchase."""
+"""Attribution models: which touch gets the credit for a purchase, and how a purchase finds its buyer."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from core.domain.purchases import MatchMethod, Purchase
+from core.domain.identities import IdentityTouch
+from core.domain.purchases import MatchMethod
 from core.domain.touches import Touch
-from core.domain.visitors import Visitor
 
-# Bump when a rule below changes, so stored results can be recomputed over history.
-RULES_VERSION = 1
+# Bump when a rule below (or in identities or checkout) changes, so stored results can be recomputed
+# over history with `coursesignal reattribute`.
+RULES_VERSION = 2
+
+DEFAULT_LOOKBACK = timedelta(days=90)
+MIN_LOOKBACK_DAYS = 1
+MAX_LOOKBACK_DAYS = 730
+
+# The order the matching rules are tried in: the first that finds a buyer with visits wins.
+MATCH_ORDER = (MatchMethod.VISITOR_ID, MatchMethod.EMAIL, MatchMethod.RECIPIENT_EMAIL, MatchMethod.FINGERPRINT)
 
 
 class Model(StrEnum):
@@ -29,10 +37,31 @@ class Credit:
     rules_version: int = RULES_VERSION
 
 
-def credited_touch(model: Model, touches: Iterable[Touch], purchased_at: datetime) -> Touch | None:
+@dataclass(frozen=True, slots=True)
+class AttributionResult:
+    """What a purchase is credited to: one credit per model and the journey behind it, oldest first."""
+
+    credits: tuple[Credit, ...]
+    history: tuple[IdentityTouch, ...]
+
+
+def touches_that_count(touches: Iterable[Touch], purchased_at: datetime, lookback: timedelta) -> list[Touch]:
+    """Touches inside the lookback window and not after the purchase, oldest first."""
+    since = purchased_at - lookback
+    return sorted((t for t in touches if since <= t.occurred_at <= purchased_at), key=_touch_order)
+
+
+def _touch_order(touch: Touch) -> tuple[datetime, str, str, str]:
+    # Ties in time are broken by content, so the result never depends on the order touches were stored in.
+    return (touch.occurred_at, touch.source, touch.channel.value, touch.landing_page or "")
+
+
+def credited_touch(
+    model: Model, touches: Iterable[Touch], purchased_at: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> Touch | None:
     """First touch: the earliest touch. Last touch: the last non-direct one, Direct only when there was
-    nothing else. Only touches up to the purchase count."""
-    before = sorted((t for t in touches if t.occurred_at <= purchased_at), key=lambda t: t.occurred_at)
+    nothing else. Only touches inside the lookback window and up to the purchase count."""
+    before = touches_that_count(touches, purchased_at, lookback)
     if not before:
         return None
     if model is Model.FIRST_TOUCH:
@@ -41,26 +70,33 @@ def credited_touch(model: Model, touches: Iterable[Touch], purchased_at: datetim
     return (non_direct or before)[-1]
 
 
-def credits_for(touches: Sequence[Touch], purchased_at: datetime) -> list[Credit]:
+def credits_for(
+    touches: Sequence[Touch], purchased_at: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> list[Credit]:
     credits = []
     for model in Model:
-        touch = credited_touch(model, touches, purchased_at)
+        touch = credited_touch(model, touches, purchased_at, lookback)
         if touch is not None:
             credits.append(Credit(model, touch))
     return credits
 
 
-def choose_visitor(
-    purchase: Purchase, carried: Visitor | None, same_email: Sequence[Visitor]
-) -> tuple[Visitor, MatchMethod] | None:
-    """The visitor a purchase belongs to: the id carried into the purchase, else the buyer's email.
-
-    Among several browsers that identified with the buyer's email (phone and laptop), the one seen first
-    before the purchase wins, so first touch is the journey's real start.
-    """
-    if carried is not None:
-        return carried, MatchMethod.VISITOR_ID
-    seen_before = [v for v in same_email if v.first_seen_at <= purchase.purchased_at]
-    if not seen_before:
+def attribute(
+    journey: Iterable[IdentityTouch], purchased_at: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> AttributionResult | None:
+    """Credit an identity's touches to a purchase; None when no touch counts (nothing to credit)."""
+    since = purchased_at - lookback
+    history = sorted(
+        (t for t in journey if since <= t.touch.occurred_at <= purchased_at),
+        key=lambda t: (*_touch_order(t.touch), t.visitor_id),
+    )
+    if not history:
         return None
-    return min(seen_before, key=lambda v: (v.first_seen_at, v.id or 0)), MatchMethod.EMAIL
+    credits = credits_for([t.touch for t in history], purchased_at, lookback)
+    return AttributionResult(credits=tuple(credits), history=tuple(history))
+
+
+def lookback_from_days(days: int) -> timedelta:
+    if not MIN_LOOKBACK_DAYS <= days <= MAX_LOOKBACK_DAYS:
+        raise ValueError(f"the lookback window is between {MIN_LOOKBACK_DAYS} and {MAX_LOOKBACK_DAYS} days")
+    return timedelta(days=days)

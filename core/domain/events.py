@@ -10,6 +10,7 @@ from enum import StrEnum
 class EventKind(StrEnum):
     PAGEVIEW = "pageview"
     IDENTIFY = "identify"
+    CLICK = "click"  # the visitor clicked a link leaving the page; the URL is the link's target
 
 
 class DropReason(StrEnum):
@@ -33,3 +34,8 @@ class TrackerEvent:
     title: str | None = None
     email: str | None = None  # identify events only, already normalized
     user_agent: str | None = None
+    # The salted network + browser hash the web edge computed; never the address itself.
+    fingerprint: str | None = None
+    # A visitor id handed over from another of the creator's domains, when the tracker sends it apart
+    # from the landing URL's `_csv` parameter.
+    handoff_from: str | None = None

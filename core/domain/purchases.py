@@ -15,8 +15,25 @@ class AttributionStatus(StrEnum):
 
 
 class MatchMethod(StrEnum):
+    """How a purchase found its buyer's visits, strongest first: the order the rules are tried in."""
+
     VISITOR_ID = "visitor_id"  # our visitor id rode into the purchase (client_reference_id, metadata)
     EMAIL = "email"  # the buyer's email was identified on a tracked visit
+    RECIPIENT_EMAIL = "recipient_email"  # the student's or gift recipient's email was
+    FINGERPRINT = "fingerprint"  # the one browser that reached checkout just before, by fingerprint
+
+    @property
+    def confidence(self) -> int:
+        """How sure the match is, in percent: shown to creators next to each purchase."""
+        return _CONFIDENCE[self]
+
+
+_CONFIDENCE = {
+    MatchMethod.VISITOR_ID: 99,
+    MatchMethod.EMAIL: 95,
+    MatchMethod.RECIPIENT_EMAIL: 85,
+    MatchMethod.FINGERPRINT: 60,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +51,7 @@ class PurchaseRecord:
     # `referrer`): kept as hints for purchases our tracker cannot match, never used as a touch.
     source_hint: str | None = None
     referrer_hint: str | None = None
+    recipient_email: str | None = None  # the student's email when someone else paid (a gift)
 
 
 @dataclass(slots=True)
@@ -52,6 +70,9 @@ class Purchase:
     status: AttributionStatus = AttributionStatus.UNMATCHED
     match_method: MatchMethod | None = None
     id: int | None = None
+    recipient_email: str | None = None
+    match_confidence: int | None = None
+    rules_version: int | None = None  # the attribution rules this purchase was last attributed with
 
     @classmethod
     def from_record(cls, account_id: int, record: PurchaseRecord) -> Purchase:
@@ -66,16 +87,19 @@ class Purchase:
             visitor_key=record.visitor_key,
             source_hint=record.source_hint,
             referrer_hint=record.referrer_hint,
+            recipient_email=record.recipient_email,
         )
 
     def match(self, visitor_id: int, method: MatchMethod) -> None:
         self.visitor_id = visitor_id
         self.match_method = method
+        self.match_confidence = method.confidence
         self.status = AttributionStatus.MATCHED
 
     def unmatch(self) -> None:
         self.visitor_id = None
         self.match_method = None
+        self.match_confidence = None
         self.status = AttributionStatus.UNMATCHED
 
 

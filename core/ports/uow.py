@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
 from core.domain.attribution import Credit
+from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
+from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
@@ -52,9 +54,10 @@ class SiteRepository(Protocol):
 class VisitorRepository(Protocol):
     def get_by_key(self, site_id: int, key: str) -> Visitor | None: ...
     def get(self, visitor_id: int) -> Visitor | None: ...
-    def get_or_add(self, visitor: Visitor) -> Visitor:
-        """The stored visitor with this site and key, adding `visitor` when there is none yet. The row is
-        locked until the transaction ends, so concurrent events of one visitor never overwrite each other."""
+    def get_or_add(self, visitor: Visitor) -> tuple[Visitor, bool]:
+        """The stored visitor with this site and key, adding `visitor` when there is none yet, and whether it
+        was added. The row is locked until the transaction ends, so concurrent events of one visitor never
+        overwrite each other."""
         ...
 
     def update(self, visitor: Visitor) -> None: ...
@@ -62,6 +65,53 @@ class VisitorRepository(Protocol):
     def with_key(self, account_id: int, key: str) -> Visitor | None:
         """The visitor with a tracker id on any of the account's sites."""
         ...
+
+    def keys(self, visitor_ids: Collection[int]) -> dict[int, str]:
+        """Tracker ids by visitor id."""
+        ...
+
+    def delete(self, visitor_id: int) -> None:
+        """Erase a visitor with everything recorded about it: sessions, events, identities, reaches."""
+        ...
+
+
+class IdentityRepository(Protocol):
+    """The facts identities are computed from: email claims, cross-domain hand-offs, checkout reaches."""
+
+    def add_claim(self, account_id: int, claim: EmailClaim) -> bool:
+        """Store a claim once: False when this visitor already claimed this email at this moment."""
+        ...
+
+    def claims_of(self, visitor_ids: Collection[int]) -> Sequence[EmailClaim]: ...
+    def claims_with_email(self, account_id: int, emails: Collection[str]) -> Sequence[EmailClaim]: ...
+    def add_handoff(self, account_id: int, handoff: Handoff) -> bool: ...
+    def handoffs_of(self, visitor_ids: Collection[int]) -> Sequence[Handoff]:
+        """Hand-offs from or to any of the visitors."""
+        ...
+
+    def add_checkout_reach(self, account_id: int, reach: CheckoutReach) -> None: ...
+    def checkout_reaches(self, account_id: int, since: datetime, until: datetime) -> Sequence[CheckoutReach]: ...
+    def checkout_reaches_of(self, visitor_ids: Collection[int]) -> Sequence[CheckoutReach]: ...
+    def has_facts(self, visitor_id: int) -> bool:
+        """Whether the visitor has claimed an email, been handed off or reached checkout."""
+        ...
+
+
+class AttributionSettingsRepository(Protocol):
+    def lookback(self, account_id: int) -> timedelta:
+        """The account's lookback window; the default when the creator never set one."""
+        ...
+
+    def set_lookback(self, account_id: int, lookback: timedelta) -> None: ...
+
+
+class FingerprintSaltRepository(Protocol):
+    def for_day(self, day: datetime) -> bytes | None: ...
+    def add(self, day: datetime, salt: bytes) -> None:
+        """Store a day's salt unless one is already stored (two processes racing keep the first)."""
+        ...
+
+    def delete_older_than(self, moment: datetime) -> int: ...
 
 
 class SessionRepository(Protocol):
@@ -72,6 +122,16 @@ class SessionRepository(Protocol):
         ...
 
     def touches(self, visitor_id: int) -> Sequence[Touch]: ...
+    def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]: ...
+    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
+        """When the visitors' sessions that carry a fingerprint started."""
+        ...
+
+    def visitors_with_fingerprint(
+        self, account_id: int, fingerprint: str, since: datetime, until: datetime
+    ) -> Sequence[int]:
+        """Visitors with a session started from this fingerprint in [since, until]."""
+        ...
 
 
 class EventRepository(Protocol):
@@ -84,7 +144,30 @@ class PurchaseRepository(Protocol):
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None: ...
     def add(self, purchase: Purchase) -> Purchase: ...
     def update(self, purchase: Purchase) -> None: ...
+    def get(self, purchase_id: int) -> Purchase | None: ...
     def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]: ...
+    def involving(
+        self, account_id: int, *, visitor_ids: Collection[int], keys: Collection[str], emails: Collection[str]
+    ) -> Sequence[Purchase]:
+        """Purchases carrying one of the keys, made or received by one of the emails, or matched to or
+        crediting one of the visitors."""
+        ...
+
+    def purchased_between(self, account_id: int, since: datetime, until: datetime) -> Sequence[Purchase]: ...
+    def any_purchased_since(self, account_id: int, moment: datetime) -> bool: ...
+    def strongly_matched_visitors(
+        self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
+    ) -> set[int]:
+        """Visitors in the journeys of purchases in [since, until] matched by id or email (not timing)."""
+        ...
+
+    def ids_attributed_before(self, rules_version: int, account_id: int | None = None) -> Sequence[int]:
+        """Purchases last attributed with older rules (or never), oldest first."""
+        ...
+
+    def credits(self, purchase_id: int) -> Sequence[Credit]: ...
+    def history(self, purchase_id: int) -> Sequence[IdentityTouch]: ...
+    def replace_history(self, purchase_id: int, history: Sequence[IdentityTouch]) -> None: ...
     def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
         """Store a refund once: False when this platform refund id is already stored."""
         ...
@@ -139,6 +222,9 @@ class UnitOfWork(Protocol):
     billing: BillingRepository
     connections: ConnectionRepository
     webhook_deliveries: WebhookDeliveryRepository
+    identities: IdentityRepository
+    attribution_settings: AttributionSettingsRepository
+    fingerprint_salts: FingerprintSaltRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

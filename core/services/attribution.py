@@ -1,36 +1,245 @@
-"""Matching purchases to visitors and storing which touches get the credit."""
+"""Matching purchases to their buyers' visits and storing which touches get the credit.
+
+Results are stored, not computed per request. Whenever a fact that could change a result arrives (an
+identify, a hand-off, a checkout reach, a late visit, an erasure), the purchases it touches are attributed
+again from every fact stored, so the result never depends on the order facts arrived in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from core.domain.attribution import choose_visitor, credits_for
-from core.domain.purchases import Purchase
+from core.domain.attribution import MATCH_ORDER, RULES_VERSION, AttributionResult, attribute, lookback_from_days
+from core.domain.checkout import CHECKOUT_WINDOW, CheckoutReach, checkout_candidate
+from core.domain.identities import EmailClaim, Handoff, IdentityGraph, IdentityTouch, Segment, identity_touches
+from core.domain.purchases import MatchMethod, Purchase
 from core.ports.uow import UnitOfWork
 
+# How far back a fingerprint can gather one browser's visit ids: the salt changes daily anyway.
+FINGERPRINT_REACH = timedelta(hours=24)
+# Stitching stops growing past this many visitor ids: a bigger "identity" is a shared inbox or a bug.
+MAX_IDENTITY_VISITORS = 200
+STRONG_METHODS = frozenset({MatchMethod.VISITOR_ID, MatchMethod.EMAIL, MatchMethod.RECIPIENT_EMAIL})
 
-def attribute_purchase(uow: UnitOfWork, purchase: Purchase) -> None:
-    """Match one stored purchase and replace its credits, inside the caller's transaction."""
+
+@dataclass(frozen=True, slots=True)
+class _Closure:
+    """Every visitor reachable from a start through shared emails and hand-offs, with their facts."""
+
+    graph: IdentityGraph
+    visitor_ids: frozenset[int]
+    emails: frozenset[str]
+
+
+def _closure(uow: UnitOfWork, account_id: int, visitor_ids: Iterable[int] = (), emails: Iterable[str] = ()) -> _Closure:
+    seen_visitors: set[int] = set()
+    seen_emails: set[str] = set()
+    claims: dict[tuple[int, str, datetime], EmailClaim] = {}
+    handoffs: dict[tuple[int, int, datetime], Handoff] = {}
+    new_visitors, new_emails = set(visitor_ids), set(emails)
+    while (new_visitors or new_emails) and len(seen_visitors) < MAX_IDENTITY_VISITORS:
+        if new_emails:
+            seen_emails |= new_emails
+            for claim in uow.identities.claims_with_email(account_id, new_emails):
+                claims[(claim.visitor_id, claim.email, claim.claimed_at)] = claim
+                new_visitors.add(claim.visitor_id)
+            new_emails = set()
+        new_visitors -= seen_visitors
+        if not new_visitors:
+            continue
+        seen_visitors |= new_visitors
+        for claim in uow.identities.claims_of(new_visitors):
+            claims[(claim.visitor_id, claim.email, claim.claimed_at)] = claim
+            if claim.email not in seen_emails:
+                new_emails.add(claim.email)
+        found: set[int] = set()
+        for handoff in uow.identities.handoffs_of(new_visitors):
+            handoffs[(handoff.from_visitor_id, handoff.to_visitor_id, handoff.handed_at)] = handoff
+            found |= {handoff.from_visitor_id, handoff.to_visitor_id}
+        new_visitors = found - seen_visitors
+    graph = IdentityGraph(seen_visitors, claims.values(), handoffs.values())
+    return _Closure(graph, frozenset(seen_visitors), frozenset(seen_emails))
+
+
+def _journey(uow: UnitOfWork, identity: Collection[Segment]) -> list[IdentityTouch]:
+    touches = uow.sessions.touches_of({s.visitor_id for s in identity})
+    return identity_touches(identity, touches)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    anchor_visitor_id: int
+    identity: list[Segment]
+
+
+def _by_visitor_key(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
+    if not purchase.visitor_key:
+        return None
+    visitor = uow.visitors.with_key(purchase.account_id, purchase.visitor_key)
+    if visitor is None or visitor.id is None:
+        return None
+    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id])
+    segment = closure.graph.segment_at(visitor.id, purchase.purchased_at)
+    return _Found(visitor.id, closure.graph.identity_of(segment)) if segment else None
+
+
+def _people_named_by(uow: UnitOfWork, purchase: Purchase) -> list[Segment]:
+    """The identities of the emails on the sale itself: the buyer's and the student's.
+
+    The sale ties them to whichever browser it was matched to: a phone that signed up with the buyer's
+    email is the buyer even if the paying laptop never gave it, and a gift's journey includes the visits
+    of the student who found the course as well as those of the person who paid.
+    """
+    emails = [e for e in (purchase.email, purchase.recipient_email) if e]
+    if not emails:
+        return []
+    closure = _closure(uow, purchase.account_id, emails=emails)
+    people: dict[Segment, None] = {}
+    for email in emails:
+        for segment in closure.graph.segments_with_email(email):
+            people.update(dict.fromkeys(closure.graph.identity_of(segment)))
+    return list(people)
+
+
+def _by_email(uow: UnitOfWork, purchase: Purchase, email: str | None) -> _Found | None:
+    if not email:
+        return None
+    closure = _closure(uow, purchase.account_id, emails=[email])
+    segments = closure.graph.segments_with_email(email)
+    if not segments:
+        return None
+    identity = closure.graph.identity_of(segments[0])
+    # The browser that took up the email last before the purchase is the one that bought.
+    started = [s for s in segments if s.starts is None or s.starts <= purchase.purchased_at] or segments
+    anchor = max(started, key=lambda s: (s.starts or datetime.min.replace(tzinfo=UTC), -s.visitor_id))
+    return _Found(anchor.visitor_id, identity)
+
+
+def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
+    since = purchase.purchased_at - CHECKOUT_WINDOW
+    explained = uow.purchases.strongly_matched_visitors(
+        purchase.account_id, since, purchase.purchased_at + CHECKOUT_WINDOW, excluding=purchase.id
+    )
+    reaches = [
+        r
+        for r in uow.identities.checkout_reaches(purchase.account_id, since, purchase.purchased_at)
+        if r.visitor_id not in explained
+    ]
+    candidate = checkout_candidate(reaches, purchase.purchased_at)
+    if not isinstance(candidate, list):
+        return None
+    return _identity_of_reaches(uow, purchase, candidate)
+
+
+def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found:
+    fingerprint = reaches[0].fingerprint
+    visitor_ids = {r.visitor_id for r in reaches}
+    if fingerprint is not None:
+        # A browser that lost its visitor id (storage blocked, cleared) keeps its fingerprint for the day.
+        visitor_ids |= set(
+            uow.sessions.visitors_with_fingerprint(
+                purchase.account_id, fingerprint, purchase.purchased_at - FINGERPRINT_REACH, purchase.purchased_at
+            )
+        )
+    closure = _closure(uow, purchase.account_id, visitor_ids=visitor_ids)
+    identity: dict[Segment, None] = {}
+    for visitor_id in sorted(visitor_ids):
+        segment = closure.graph.segment_at(visitor_id, purchase.purchased_at)
+        if segment is not None:
+            identity.update(dict.fromkeys(closure.graph.identity_of(segment)))
+    return _Found(reaches[-1].visitor_id, list(identity))
+
+
+def _find(uow: UnitOfWork, purchase: Purchase, method: MatchMethod) -> _Found | None:
+    if method is MatchMethod.VISITOR_ID:
+        return _by_visitor_key(uow, purchase)
+    if method is MatchMethod.EMAIL:
+        return _by_email(uow, purchase, purchase.email)
+    if method is MatchMethod.RECIPIENT_EMAIL:
+        if purchase.recipient_email == purchase.email:
+            return None
+        return _by_email(uow, purchase, purchase.recipient_email)
+    return _by_fingerprint(uow, purchase)
+
+
+def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = True) -> None:
+    """Match one stored purchase and replace its credits and journey, inside the caller's transaction.
+
+    The rules are tried strongest first; the first that finds a buyer with a visit inside the lookback
+    window wins. A purchase no rule explains stays unmatched: its revenue is shown as such.
+    """
     assert purchase.id is not None
-    carried = uow.visitors.with_key(purchase.account_id, purchase.visitor_key) if purchase.visitor_key else None
-    same_email = uow.visitors.with_email(purchase.account_id, purchase.email) if purchase.email else ()
-    choice = choose_visitor(purchase, carried, same_email)
-    credits = []
-    if choice is not None:
-        visitor, method = choice
-        assert visitor.id is not None
-        credits = credits_for(uow.sessions.touches(visitor.id), purchase.purchased_at)
-        if credits:
-            purchase.match(visitor.id, method)
-    if not credits:
+    lookback = uow.attribution_settings.lookback(purchase.account_id)
+    was_strong = purchase.match_method in STRONG_METHODS
+    result: AttributionResult | None = None
+    for method in MATCH_ORDER:
+        found = _find(uow, purchase, method)
+        if found is None:
+            continue
+        result = attribute(_journey(uow, found.identity), purchase.purchased_at, lookback)
+        if result is not None and method is not MatchMethod.FINGERPRINT:
+            # The rule found the buyer by its own evidence; the sale's emails complete the journey.
+            identity = dict.fromkeys([*found.identity, *_people_named_by(uow, purchase)])
+            result = attribute(_journey(uow, list(identity)), purchase.purchased_at, lookback)
+        if result is not None:
+            purchase.match(found.anchor_visitor_id, method)
+            break
+    if result is None:
         purchase.unmatch()
+    purchase.rules_version = RULES_VERSION
     uow.purchases.update(purchase)
-    uow.purchases.replace_credits(purchase.id, credits)
+    uow.purchases.replace_credits(purchase.id, list(result.credits) if result else [])
+    uow.purchases.replace_history(purchase.id, list(result.history) if result else [])
+    if cascade and (was_strong or purchase.match_method in STRONG_METHODS):
+        # A purchase explained by id or email explains its buyer's checkout visit, which may settle (or
+        # unsettle) a neighbour that was matched by timing.
+        _attribute_timing_neighbours(uow, purchase)
+
+
+def _attribute_timing_neighbours(uow: UnitOfWork, purchase: Purchase) -> None:
+    window = CHECKOUT_WINDOW * 2
+    for neighbour in uow.purchases.purchased_between(
+        purchase.account_id, purchase.purchased_at - window, purchase.purchased_at + window
+    ):
+        if neighbour.id != purchase.id and neighbour.match_method not in STRONG_METHODS:
+            attribute_purchase(uow, neighbour, cascade=False)
+
+
+def purchases_affected_by_visitor(uow: UnitOfWork, account_id: int, visitor_id: int) -> list[Purchase]:
+    """Every purchase whose result a fact about this visitor (or anyone stitched to it) can change."""
+    closure = _closure(uow, account_id, visitor_ids=[visitor_id])
+    keys = set(uow.visitors.keys(closure.visitor_ids).values())
+    found = {
+        p.id: p
+        for p in uow.purchases.involving(account_id, visitor_ids=closure.visitor_ids, keys=keys, emails=closure.emails)
+    }
+    for reach in uow.identities.checkout_reaches_of(closure.visitor_ids):
+        for purchase in uow.purchases.purchased_between(
+            account_id, reach.reached_at, reach.reached_at + CHECKOUT_WINDOW
+        ):
+            found.setdefault(purchase.id, purchase)
+    # A visit from a fingerprint can join the journey of a purchase matched (or not yet) by timing.
+    for started in uow.sessions.fingerprinted_starts(closure.visitor_ids):
+        for purchase in uow.purchases.purchased_between(account_id, started, started + FINGERPRINT_REACH):
+            if purchase.match_method not in STRONG_METHODS:
+                found.setdefault(purchase.id, purchase)
+    return sorted(found.values(), key=lambda p: (p.purchased_at, p.id or 0))
 
 
 class Attribution:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
+
+    def reattribute_visitor(self, account_id: int, visitor_id: int) -> int:
+        """A fact about a visitor arrived: attribute again every purchase it can change. Returns how many."""
+        with self._uow() as uow:
+            purchases = purchases_affected_by_visitor(uow, account_id, visitor_id)
+            for purchase in purchases:
+                attribute_purchase(uow, purchase)
+            uow.commit()
+        return len(purchases)
 
     def attribute_purchases_of_email(self, account_id: int, email: str) -> int:
         """A visitor just told us their email: match the unmatched purchases made with it. Returns how many."""
@@ -41,3 +250,42 @@ class Attribution:
                 matched += purchase.visitor_id is not None
             uow.commit()
         return matched
+
+    def forget_visitor(self, account_id: int, visitor_key: str) -> int:
+        """Erase a visitor (a GDPR request) and attribute again what it was part of. Returns how many."""
+        with self._uow() as uow:
+            visitor = uow.visitors.with_key(account_id, visitor_key)
+            if visitor is None or visitor.id is None:
+                return 0
+            purchases = purchases_affected_by_visitor(uow, account_id, visitor.id)
+            uow.visitors.delete(visitor.id)
+            for purchase in purchases:
+                fresh = uow.purchases.get(purchase.id or 0)
+                if fresh is not None:
+                    attribute_purchase(uow, fresh)
+            uow.commit()
+        return len(purchases)
+
+    def set_lookback(self, account_id: int, days: int) -> None:
+        """Change the account's lookback window and attribute its purchases again under it."""
+        lookback = lookback_from_days(days)
+        with self._uow() as uow:
+            uow.attribution_settings.set_lookback(account_id, lookback)
+            uow.commit()
+        self.reattribute_all(account_id, force=True)
+
+    def reattribute_all(self, account_id: int | None = None, *, force: bool = False, batch: int = 200) -> int:
+        """Attribute again every purchase attributed under older rules (or all of them with force).
+
+        Works in batches, one transaction each, so a long history never holds one huge transaction.
+        """
+        with self._uow() as uow:
+            ids = list(uow.purchases.ids_attributed_before(RULES_VERSION + 1 if force else RULES_VERSION, account_id))
+        for start in range(0, len(ids), batch):
+            with self._uow() as uow:
+                for purchase_id in ids[start : start + batch]:
+                    purchase = uow.purchases.get(purchase_id)
+                    if purchase is not None:
+                        attribute_purchase(uow, purchase)
+                uow.commit()
+        return len(ids)

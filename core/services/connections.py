@@ -385,7 +385,7 @@ class Connections:
             self._save_credentials(connection_id, credentials)
             self._fail(connection_id, f"{error} The sync stopped; reconnect to try again.")
             return
-        self._purchases.ingest(connection.account_id, records)
+        self._purchases.ingest_in_batches(connection.account_id, records)
         with self._uow() as uow:
             current = uow.connections.get(connection_id)
             if current is None or current.status is ConnectionStatus.DISCONNECTED:
@@ -439,7 +439,7 @@ class Connections:
             self._save_credentials(connection_id, credentials)
             log.warning("poll of connection %s skipped: %s", connection_id, error)
             return
-        self._purchases.ingest(connection.account_id, records)
+        self._purchases.ingest_in_batches(connection.account_id, records)
         with self._uow() as uow:
             current = uow.connections.get(connection_id)
             if current is None or current.status is not ConnectionStatus.CONNECTED:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from core.domain.purchases import Purchase, PurchaseRecord, RefundRecord
 from core.ports.platforms import PlatformCatalog, PlatformRecord, SyncProgress
 from core.ports.uow import UnitOfWork
 from core.services.attribution import attribute_purchase
+
+# Records stored per transaction during a platform sync.
+SYNC_BATCH_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,21 @@ class Purchases:
                     orphans += stored is None
             uow.commit()
         return IngestSummary(added, known, refunds, orphans)
+
+    def ingest_in_batches(
+        self, account_id: int, records: Iterable[PlatformRecord], batch_size: int = SYNC_BATCH_SIZE
+    ) -> IngestSummary:
+        """Store a platform sync in short transactions, purchases before the refunds that may name them.
+
+        A long sync never holds the database for long (the tracker keeps writing meanwhile), and since each
+        record is stored once by its platform id, a run cut short is completed by the next without duplicates.
+        """
+        ordered = sorted(records, key=lambda record: not isinstance(record, PurchaseRecord))
+        totals = IngestSummary()
+        for start in range(0, len(ordered), batch_size):
+            part = self.ingest(account_id, ordered[start : start + batch_size])
+            totals = IngestSummary(*(a + b for a, b in zip(astuple(totals), astuple(part), strict=True)))
+        return totals
 
     def import_from_platform(
         self,

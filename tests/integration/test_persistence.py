@@ -36,7 +36,7 @@ def test_migrations_create_exactly_the_described_schema(database_url: str) -> No
 def _seed(uow: SqlUnitOfWork) -> tuple[Account, Site, Visitor]:
     account = uow.accounts.add(Account(email="creator@example.com", created_at=T0))
     site = uow.sites.add(Site(account_id=account.id or 0, public_key="cs_test", allowed_domains=("example.com",)))
-    visitor = uow.visitors.get_or_add(Visitor(site_id=site.id or 0, key="visitor01", first_seen_at=T0))
+    visitor, _ = uow.visitors.get_or_add(Visitor(site_id=site.id or 0, key="visitor01", first_seen_at=T0))
     return account, site, visitor
 
 

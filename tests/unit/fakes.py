@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
-from core.domain.attribution import Credit
+from core.domain.attribution import DEFAULT_LOOKBACK, Credit
+from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, StoredDelivery, SyncState
 from core.domain.events import TrackerEvent
+from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
-from core.domain.purchases import AttributionStatus, Purchase, RefundRecord
+from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
@@ -63,6 +65,12 @@ class Store:
     billing_events: set[str] = field(default_factory=set)
     connections: dict[int, Connection] = field(default_factory=dict)
     deliveries: dict[int, StoredDelivery] = field(default_factory=dict)
+    histories: dict[int, list[IdentityTouch]] = field(default_factory=dict)
+    claims: dict[tuple[int, str, datetime], tuple[int, EmailClaim]] = field(default_factory=dict)
+    handoffs: dict[tuple[int, int, datetime], tuple[int, Handoff]] = field(default_factory=dict)
+    reaches: list[tuple[int, CheckoutReach]] = field(default_factory=list)
+    lookbacks: dict[int, timedelta] = field(default_factory=dict)
+    salts: dict[datetime, bytes] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -142,13 +150,13 @@ class FakeVisitors(_Repo):
         found = self._s.visitors.get(visitor_id)
         return _copy(found) if found else None
 
-    def get_or_add(self, visitor: Visitor) -> Visitor:
+    def get_or_add(self, visitor: Visitor) -> tuple[Visitor, bool]:
         existing = self.get_by_key(visitor.site_id, visitor.key)
         if existing is not None:
-            return existing
+            return existing, False
         visitor.id = next(self._s.ids)
         self._s.visitors[visitor.id] = _copy(visitor)
-        return visitor
+        return visitor, True
 
     def update(self, visitor: Visitor) -> None:
         assert visitor.id in self._s.visitors
@@ -161,6 +169,88 @@ class FakeVisitors(_Repo):
         return next(
             (_copy(v) for v in self._s.visitors.values() if v.key == key and self._account(v) == account_id), None
         )
+
+    def keys(self, visitor_ids: Collection[int]) -> dict[int, str]:
+        return {v: self._s.visitors[v].key for v in visitor_ids if v in self._s.visitors}
+
+    def delete(self, visitor_id: int) -> None:
+        s = self._s
+        s.visitors.pop(visitor_id, None)
+        s.sessions = {k: v for k, v in s.sessions.items() if v.visitor_id != visitor_id}
+        s.claims = {k: v for k, v in s.claims.items() if v[1].visitor_id != visitor_id}
+        s.handoffs = {k: v for k, v in s.handoffs.items() if visitor_id not in k[:2]}
+        s.reaches = [r for r in s.reaches if r[1].visitor_id != visitor_id]
+        s.histories = {k: [t for t in v if t.visitor_id != visitor_id] for k, v in s.histories.items()}
+        for purchase in s.purchases.values():
+            if purchase.visitor_id == visitor_id:
+                purchase.visitor_id = None
+
+
+class FakeIdentities(_Repo):
+    def add_claim(self, account_id: int, claim: EmailClaim) -> bool:
+        key = (claim.visitor_id, claim.email, claim.claimed_at)
+        if key in self._s.claims:
+            return False
+        self._s.claims[key] = (account_id, claim)
+        return True
+
+    def claims_of(self, visitor_ids: Collection[int]) -> Sequence[EmailClaim]:
+        return [c for _, c in self._s.claims.values() if c.visitor_id in visitor_ids]
+
+    def claims_with_email(self, account_id: int, emails: Collection[str]) -> Sequence[EmailClaim]:
+        return [c for a, c in self._s.claims.values() if a == account_id and c.email in emails]
+
+    def add_handoff(self, account_id: int, handoff: Handoff) -> bool:
+        key = (handoff.from_visitor_id, handoff.to_visitor_id, handoff.handed_at)
+        if key in self._s.handoffs:
+            return False
+        self._s.handoffs[key] = (account_id, handoff)
+        return True
+
+    def handoffs_of(self, visitor_ids: Collection[int]) -> Sequence[Handoff]:
+        return [
+            h
+            for _, h in self._s.handoffs.values()
+            if h.from_visitor_id in visitor_ids or h.to_visitor_id in visitor_ids
+        ]
+
+    def add_checkout_reach(self, account_id: int, reach: CheckoutReach) -> None:
+        self._s.reaches.append((account_id, reach))
+
+    def checkout_reaches(self, account_id: int, since: datetime, until: datetime) -> Sequence[CheckoutReach]:
+        return [r for a, r in self._s.reaches if a == account_id and since <= r.reached_at <= until]
+
+    def checkout_reaches_of(self, visitor_ids: Collection[int]) -> Sequence[CheckoutReach]:
+        return [r for _, r in self._s.reaches if r.visitor_id in visitor_ids]
+
+    def has_facts(self, visitor_id: int) -> bool:
+        return (
+            any(c.visitor_id == visitor_id for _, c in self._s.claims.values())
+            or any(visitor_id in k[:2] for k in self._s.handoffs)
+            or any(r.visitor_id == visitor_id for _, r in self._s.reaches)
+        )
+
+
+class FakeAttributionSettings(_Repo):
+    def lookback(self, account_id: int) -> timedelta:
+        return self._s.lookbacks.get(account_id, DEFAULT_LOOKBACK)
+
+    def set_lookback(self, account_id: int, lookback: timedelta) -> None:
+        self._s.lookbacks[account_id] = lookback
+
+
+class FakeFingerprintSalts(_Repo):
+    def for_day(self, day: datetime) -> bytes | None:
+        return self._s.salts.get(day)
+
+    def add(self, day: datetime, salt: bytes) -> None:
+        self._s.salts.setdefault(day, salt)
+
+    def delete_older_than(self, moment: datetime) -> int:
+        old = [day for day in self._s.salts if day < moment]
+        for day in old:
+            del self._s.salts[day]
+        return len(old)
 
 
 class FakeSessions(_Repo):
@@ -180,6 +270,25 @@ class FakeSessions(_Repo):
     def touches(self, visitor_id: int) -> Sequence[Touch]:
         mine = sorted((s for s in self._s.sessions.values() if s.visitor_id == visitor_id), key=lambda s: s.started_at)
         return [s.touch for s in mine]
+
+    def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]:
+        return {v: list(self.touches(v)) for v in visitor_ids}
+
+    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
+        return sorted(s.started_at for s in self._s.sessions.values() if s.visitor_id in visitor_ids and s.fingerprint)
+
+    def visitors_with_fingerprint(
+        self, account_id: int, fingerprint: str, since: datetime, until: datetime
+    ) -> Sequence[int]:
+        return sorted(
+            {
+                s.visitor_id
+                for s in self._s.sessions.values()
+                if s.fingerprint == fingerprint
+                and since <= s.started_at <= until
+                and self._s.sites[self._s.visitors[s.visitor_id].site_id].account_id == account_id
+            }
+        )
 
 
 class FakeEvents(_Repo):
@@ -210,6 +319,64 @@ class FakePurchases(_Repo):
     def update(self, purchase: Purchase) -> None:
         assert purchase.id in self._s.purchases
         self._s.purchases[purchase.id] = _copy(purchase)
+
+    def get(self, purchase_id: int) -> Purchase | None:
+        found = self._s.purchases.get(purchase_id)
+        return _copy(found) if found else None
+
+    def _mine(self, account_id: int) -> list[Purchase]:
+        return sorted((p for p in self._s.purchases.values() if p.account_id == account_id), key=lambda p: p.id or 0)
+
+    def involving(
+        self, account_id: int, *, visitor_ids: Collection[int], keys: Collection[str], emails: Collection[str]
+    ) -> Sequence[Purchase]:
+        def involved(p: Purchase) -> bool:
+            in_journey = any(t.visitor_id in visitor_ids for t in self._s.histories.get(p.id or 0, ()))
+            return (
+                p.visitor_id in visitor_ids
+                or in_journey
+                or p.visitor_key in keys
+                or p.email in emails
+                or p.recipient_email in emails
+            )
+
+        return [_copy(p) for p in self._mine(account_id) if involved(p)]
+
+    def purchased_between(self, account_id: int, since: datetime, until: datetime) -> Sequence[Purchase]:
+        found = [_copy(p) for p in self._mine(account_id) if since <= p.purchased_at <= until]
+        return sorted(found, key=lambda p: (p.purchased_at, p.id or 0))
+
+    def any_purchased_since(self, account_id: int, moment: datetime) -> bool:
+        return any(p.purchased_at >= moment for p in self._mine(account_id))
+
+    def strongly_matched_visitors(
+        self, account_id: int, since: datetime, until: datetime, *, excluding: int | None = None
+    ) -> set[int]:
+        strong = {MatchMethod.VISITOR_ID, MatchMethod.EMAIL, MatchMethod.RECIPIENT_EMAIL}
+        found: set[int] = set()
+        for p in self._mine(account_id):
+            if p.id != excluding and p.match_method in strong and since <= p.purchased_at <= until:
+                found |= {p.visitor_id} if p.visitor_id else set()
+                found |= {t.visitor_id for t in self._s.histories.get(p.id or 0, ())}
+        return found
+
+    def ids_attributed_before(self, rules_version: int, account_id: int | None = None) -> Sequence[int]:
+        found = [
+            p
+            for p in self._s.purchases.values()
+            if (account_id is None or p.account_id == account_id)
+            and (p.rules_version is None or p.rules_version < rules_version)
+        ]
+        return [p.id or 0 for p in sorted(found, key=lambda p: (p.purchased_at, p.id or 0))]
+
+    def credits(self, purchase_id: int) -> Sequence[Credit]:
+        return list(self._s.credits.get(purchase_id, ()))
+
+    def history(self, purchase_id: int) -> Sequence[IdentityTouch]:
+        return list(self._s.histories.get(purchase_id, ()))
+
+    def replace_history(self, purchase_id: int, history: Sequence[IdentityTouch]) -> None:
+        self._s.histories[purchase_id] = list(history)
 
     def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
         return [
@@ -346,6 +513,9 @@ class FakeUnitOfWork:
         self.billing = FakeBilling(self._working)
         self.connections = FakeConnections(self._working)
         self.webhook_deliveries = FakeWebhookDeliveries(self._working)
+        self.identities = FakeIdentities(self._working)
+        self.attribution_settings = FakeAttributionSettings(self._working)
+        self.fingerprint_salts = FakeFingerprintSalts(self._working)
         return self
 
     def __exit__(
@@ -377,6 +547,9 @@ class FakeUnitOfWork:
             self.billing,
             self.connections,
             self.webhook_deliveries,
+            self.identities,
+            self.attribution_settings,
+            self.fingerprint_salts,
         ):
             repo._s = self._working
 
@@ -398,6 +571,12 @@ def _snapshot(store: Store) -> Store:
         billing_events=set(store.billing_events),
         connections={k: _copy(v) for k, v in store.connections.items()},
         deliveries=dict(store.deliveries),
+        histories={k: list(v) for k, v in store.histories.items()},
+        claims=dict(store.claims),
+        handoffs=dict(store.handoffs),
+        reaches=list(store.reaches),
+        lookbacks=dict(store.lookbacks),
+        salts=dict(store.salts),
         ids=store.ids,
     )
 

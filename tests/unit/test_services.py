@@ -101,10 +101,11 @@ def test_a_retried_event_is_stored_once(world: World) -> None:
 
 def test_identify_sets_the_email_and_queues_attribution_once(world: World) -> None:
     world.tracking.record(world.event(EventKind.IDENTIFY, "visitor01", email="buyer@example.com"))
+    world.clock.advance(minutes=3)
     world.tracking.record(world.event(EventKind.IDENTIFY, "visitor01", email="buyer@example.com"))
     (visitor,) = world.store.visitors.values()
     assert visitor.email == "buyer@example.com"
-    assert world.jobs.jobs == [("attribute_purchases_of_email", (world.account.id, "buyer@example.com"))]
+    assert world.jobs.jobs == [("reattribute_visitor", (world.account.id, visitor.id))]
 
 
 def test_a_purchase_is_matched_by_email_and_credited_to_first_and_last_touch(world: World) -> None:
@@ -123,6 +124,7 @@ def test_a_purchase_is_matched_by_email_and_credited_to_first_and_last_touch(wor
 
 def test_a_carried_visitor_id_wins_over_email(world: World) -> None:
     world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor01", "https://example.com/?utm_source=youtube"))
+    world.clock.advance(days=1)
     world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor02", "https://example.com/?utm_source=ig"))
     world.tracking.record(world.event(EventKind.IDENTIFY, "visitor02", email="buyer@example.com"))
     world.clock.advance(minutes=5)

@@ -1,0 +1,208 @@
+"""Each matching rule, each tie, stitching and re-attribution, through the services on fakes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.domain.attribution import RULES_VERSION
+from core.domain.events import EventKind
+from core.domain.purchases import AttributionStatus, MatchMethod
+from tests.unit.attribution_world import AttributionWorld
+
+CHECKOUT = "https://example.com/offers/abc/checkout"
+
+
+@pytest.fixture
+def world() -> AttributionWorld:
+    return AttributionWorld()
+
+
+def test_rule_1_a_carried_visitor_id_matches_with_full_confidence(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    world.clock.advance(hours=1)
+    purchase = world.buy("p1", email="someone@example.com", visitor_key="visitor01")
+    assert (purchase.match_method, purchase.match_confidence) == (MatchMethod.VISITOR_ID, 99)
+    assert world.credited("p1") == {"first_touch": "YouTube", "last_touch": "YouTube"}
+
+
+def test_rule_2_the_buyers_email_stitches_phone_and_laptop(world: AttributionWorld) -> None:
+    world.visit("phone0001", "youtube")
+    world.identify("phone0001", "buyer@example.com")
+    world.clock.advance(days=4)
+    world.visit("laptop001", "ig")
+    world.identify("laptop001", "buyer@example.com")
+    world.clock.advance(minutes=10)
+    purchase = world.buy("p1", email="buyer@example.com")
+    assert purchase.match_method is MatchMethod.EMAIL
+    assert world.credited("p1") == {"first_touch": "YouTube", "last_touch": "Instagram"}
+    history = world.store.histories[purchase.id or 0]
+    assert [h.visitor_id for h in history] == [world.visitor_id("phone0001"), world.visitor_id("laptop001")]
+
+
+def test_rule_3_a_gift_is_matched_by_the_students_email(world: AttributionWorld) -> None:
+    world.visit("student01", "podcast")
+    world.identify("student01", "student@example.com")
+    world.clock.advance(days=2)
+    purchase = world.buy("p1", email="parent@example.com", recipient_email="student@example.com")
+    assert (purchase.match_method, purchase.match_confidence) == (MatchMethod.RECIPIENT_EMAIL, 85)
+    assert world.credited("p1")["first_touch"] == "podcast"
+
+
+def test_rule_4_the_one_browser_that_reached_checkout_just_before(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube", fingerprint="fp-a")
+    world.clock.advance(minutes=2)
+    world.send(EventKind.CLICK, "visitor01", "https://sso.teachable.com/secure/1/checkout/2", fingerprint="fp-a")
+    world.clock.advance(minutes=4)
+    purchase = world.buy("p1", email="unknown@example.com")
+    assert (purchase.match_method, purchase.match_confidence) == (MatchMethod.FINGERPRINT, 60)
+    assert world.credited("p1")["first_touch"] == "YouTube"
+
+
+def test_rule_4_tie_two_browsers_at_checkout_leave_the_purchase_unmatched(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube", fingerprint="fp-a")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-a")
+    world.visit("visitor02", "ig", fingerprint="fp-b")
+    world.send(EventKind.PAGEVIEW, "visitor02", CHECKOUT, fingerprint="fp-b")
+    world.clock.advance(minutes=3)
+    purchase = world.buy("p1", email="unknown@example.com")
+    assert purchase.status is AttributionStatus.UNMATCHED
+    assert world.credited("p1") == {}
+
+
+def test_rule_4_a_late_second_checkout_visit_turns_a_match_into_a_tie(world: AttributionWorld) -> None:
+    at = world.clock.now()
+    world.visit("visitor01", "youtube", fingerprint="fp-a")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-a")
+    world.clock.advance(minutes=5)
+    assert world.buy("p1", email="unknown@example.com").match_method is MatchMethod.FINGERPRINT
+    world.visit("visitor02", "ig", fingerprint="fp-b", at=at + timedelta(minutes=1))
+    world.send(EventKind.PAGEVIEW, "visitor02", CHECKOUT, fingerprint="fp-b", at=at + timedelta(minutes=2))
+    assert world.purchase("p1").status is AttributionStatus.UNMATCHED
+
+
+def test_rule_4_a_checkout_visit_explained_by_another_purchase_is_no_rival(world: AttributionWorld) -> None:
+    world.visit("known0001", "google", fingerprint="fp-k")
+    world.identify("known0001", "known@example.com")
+    world.send(EventKind.PAGEVIEW, "known0001", CHECKOUT, fingerprint="fp-k")
+    world.visit("visitor01", "youtube", fingerprint="fp-a")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-a")
+    world.clock.advance(minutes=3)
+    assert world.buy("p1", email="unknown@example.com").status is AttributionStatus.UNMATCHED
+    world.buy("p2", email="known@example.com")
+    assert world.purchase("p1").match_method is MatchMethod.FINGERPRINT
+    assert world.credited("p1")["first_touch"] == "YouTube"
+
+
+def test_nothing_fits_the_purchase_stays_unmatched_and_is_not_credited_to_direct(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    purchase = world.buy("p1", email="stranger@example.com")
+    assert (purchase.status, purchase.match_method, purchase.match_confidence) == (
+        AttributionStatus.UNMATCHED,
+        None,
+        None,
+    )
+
+
+def test_the_rules_are_tried_in_order_and_the_first_with_visits_wins(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    world.identify("visitor02", "buyer@example.com")  # an email but no visit before the purchase
+    world.clock.advance(minutes=1)
+    assert world.buy("p1", email="buyer@example.com", visitor_key="nosuchvisitor").status is AttributionStatus.UNMATCHED
+    world.visit("visitor03", "ig")
+    world.identify("visitor03", "student@example.com")
+    world.clock.advance(minutes=1)
+    purchase = world.buy("p2", email="buyer@example.com", recipient_email="student@example.com")
+    assert purchase.match_method is MatchMethod.RECIPIENT_EMAIL
+
+
+def test_a_shared_computer_splits_two_buyers_by_time(world: AttributionWorld) -> None:
+    world.visit("family001", "youtube")
+    world.identify("family001", "alice@example.com")
+    world.clock.advance(days=1)
+    world.buy("p-alice", email="alice@example.com")
+    world.clock.advance(days=3)
+    world.identify("family001", "bob@example.com")
+    world.visit("family001", "ig")
+    world.clock.advance(hours=1)
+    world.buy("p-bob", email="bob@example.com")
+    assert world.credited("p-alice") == {"first_touch": "YouTube", "last_touch": "YouTube"}
+    assert world.credited("p-bob") == {"first_touch": "Instagram", "last_touch": "Instagram"}
+
+
+def test_a_cross_domain_handoff_joins_the_two_visitor_ids(world: AttributionWorld) -> None:
+    world.visit("mainsite1", "youtube")
+    world.clock.advance(minutes=1)
+    stamp = int(world.clock.now().timestamp())
+    world.send(EventKind.PAGEVIEW, "school001", f"https://school.example/p/course?_csv=mainsite1.{stamp}")
+    world.identify("school001", "buyer@example.com")
+    world.clock.advance(minutes=5)
+    purchase = world.buy("p1", email="buyer@example.com")
+    assert purchase.match_method is MatchMethod.EMAIL
+    assert world.credited("p1")["first_touch"] == "YouTube"
+
+
+def test_an_identify_after_the_purchase_attributes_it_at_once(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    world.clock.advance(minutes=5)
+    assert world.buy("p1", email="late@example.com").status is AttributionStatus.UNMATCHED
+    world.clock.advance(minutes=20)
+    world.identify("visitor01", "late@example.com")
+    assert world.purchase("p1").match_method is MatchMethod.EMAIL
+    assert ("reattribute_visitor", (world.account_id, world.visitor_id("visitor01"))) in world.jobs.ran
+
+
+def test_a_late_event_from_before_the_purchase_re_attributes_it(world: AttributionWorld) -> None:
+    start = world.clock.now()
+    world.visit("visitor01", "ig")
+    world.identify("visitor01", "buyer@example.com")
+    world.clock.advance(days=1)
+    world.buy("p1", email="buyer@example.com")
+    assert world.credited("p1")["first_touch"] == "Instagram"
+    world.visit("visitor01", "youtube", at=start - timedelta(days=2))
+    assert world.credited("p1")["first_touch"] == "YouTube"
+
+
+def test_the_lookback_window_is_set_per_account(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    world.clock.advance(days=40)
+    world.visit("visitor01", "ig")
+    world.identify("visitor01", "buyer@example.com")
+    world.clock.advance(hours=1)
+    world.buy("p1", email="buyer@example.com")
+    assert world.credited("p1")["first_touch"] == "YouTube"
+    world.attribution.set_lookback(world.account_id, 30)
+    assert world.credited("p1")["first_touch"] == "Instagram"
+    world.attribution.set_lookback(world.account_id, 7)
+    assert world.credited("p1")["first_touch"] == "Instagram"
+
+
+def test_forgetting_a_visitor_removes_it_from_every_identity_and_journey(world: AttributionWorld) -> None:
+    world.visit("phone0001", "youtube")
+    world.identify("phone0001", "buyer@example.com")
+    world.clock.advance(days=1)
+    world.visit("laptop001", "ig")
+    world.identify("laptop001", "buyer@example.com")
+    world.clock.advance(hours=1)
+    world.buy("p1", email="buyer@example.com")
+    phone = world.visitor_id("phone0001")
+    assert world.attribution.forget_visitor(world.account_id, "phone0001") == 1
+    purchase = world.purchase("p1")
+    assert all(h.visitor_id != phone for h in world.store.histories[purchase.id or 0])
+    assert world.credited("p1")["first_touch"] == "Instagram"
+    assert all(c.visitor_id != phone for _, c in world.store.claims.values())
+    assert world.attribution.forget_visitor(world.account_id, "phone0001") == 0
+
+
+def test_reattribute_reruns_purchases_attributed_under_older_rules(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube")
+    world.identify("visitor01", "buyer@example.com")
+    world.buy("p1", email="buyer@example.com")
+    assert world.purchase("p1").rules_version == RULES_VERSION
+    assert world.attribution.reattribute_all() == 0
+    stored = world.store.purchases[world.purchase("p1").id or 0]
+    stored.rules_version = RULES_VERSION - 1
+    assert world.attribution.reattribute_all(world.account_id) == 1
+    assert world.purchase("p1").rules_version == RULES_VERSION
+    assert world.attribution.reattribute_all(world.account_id, force=True) == 1
