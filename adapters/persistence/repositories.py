@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
+from adapters.persistence.visitor_counts import store_changes
 from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
 from core.domain.money import Money
@@ -17,6 +19,7 @@ from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, Refu
 from core.domain.sites import Account, Site
 from core.domain.sources import Channel
 from core.domain.touches import Touch
+from core.domain.visitor_counts import visitor_count_changes
 from core.domain.visitors import Session, Visitor
 
 _TOUCH_FIELDS = (
@@ -224,7 +227,8 @@ class SqlSessions:
         account_id = select(t.visitors.c.user_id).where(t.visitors.c.id == session.visitor_id).scalar_subquery()
         touch = {k.removeprefix("touch_"): v for k, v in touch_values("touch", session.touch).items()}
         del touch["at"]
-        session.id = self._c.execute(
+        earlier = self.touches(session.visitor_id)
+        session.id, owner = self._c.execute(
             insert(t.sessions)
             .values(
                 visitor_id=session.visitor_id,
@@ -233,8 +237,12 @@ class SqlSessions:
                 last_seen_at=session.last_seen_at,
                 **touch,
             )
-            .returning(t.sessions.c.id)
-        ).scalar_one()
+            .returning(t.sessions.c.id, t.sessions.c.user_id)
+        ).one()
+        # The reports' visitor counts move in the same transaction as the session that changes them.
+        store_changes(
+            self._c, owner, visitor_count_changes(earlier, replace(session.touch, occurred_at=session.started_at))
+        )
         return session
 
     def touch_seen(self, session: Session) -> None:

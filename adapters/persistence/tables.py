@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -191,3 +192,21 @@ platform_integrations = Table(
     Column("last_synced_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Visitors per (model, dimension, key, UTC day), kept up to date as sessions are stored (see
+# core/domain/visitor_counts.py), so reports add up a few thousand rows instead of counting sessions.
+visitor_counts = Table(
+    "visitor_counts",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("value", String(300), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("visitors", Integer, nullable=False),
+)
+
+# The report queries walk purchases by account and time, then look their credits up by model and source.
+Index("ix_attributions_model_source", attributions.c.model, attributions.c.touch_source, attributions.c.purchase_id)
