@@ -249,7 +249,12 @@ class SqlReportQueries:
             c.dimension == Dimension.SOURCE_MEDIUM.value,
             c.source == source,
         )
-        credited = exists().where(a.purchase_id == p.id, p.user_id == account_id, a.touch_source == source)
+        credited = exists().where(
+            a.model.in_([m.value for m in Model]),
+            a.touch_source == source,
+            a.purchase_id == p.id,
+            p.user_id == account_id,
+        )
         with self._engine.connect() as connection:
             return bool(connection.execute(select(or_(visited, credited))).scalar())
 

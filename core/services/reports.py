@@ -25,6 +25,7 @@ from core.ports.reports import ReportQueries
 
 DEFAULT_CURRENCY = "USD"
 MAX_PURCHASES = 200
+DRILL_DOWN_PURCHASES = 50  # the newest credited purchases; the CSV export of the drill-down has the same
 
 
 class UnknownSource(LookupError):
@@ -120,7 +121,7 @@ class Reports:
         currency: str | None = None,
         *,
         sort: SortOrder = DEFAULT_SORT,
-        purchase_limit: int = MAX_PURCHASES,
+        purchase_limit: int = DRILL_DOWN_PURCHASES,
     ) -> SourceDetail:
         """One source's mediums, campaigns and landing pages, and the purchases credited to it."""
         if not self._queries.has_source(account_id, source):

@@ -371,3 +371,23 @@ def test_another_accounts_ids_and_sources_are_not_found(client, world) -> None: 
 def test_reports_need_a_token_or_a_session(client, world) -> None:  # type: ignore[no-untyped-def]
     for url in ["/api/v1/reports/summary", "/api/v1/purchases", "/api/v1/purchases/1", "/api/v1/reports/sources/X"]:
         assert client.get(url).status_code == 401
+
+
+def test_rebuilding_the_visitor_counts_from_history_gives_what_was_kept(container, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from adapters.persistence import tables as t
+    from adapters.persistence.visitor_counts import rebuild_visitor_counts
+
+    engine = container.gateways.engine()
+    query = select(t.visitor_counts).where(t.visitor_counts.c.visitors != 0)
+
+    def kept() -> set[tuple]:  # type: ignore[type-arg]
+        with engine.connect() as connection:
+            return {tuple(row) for row in connection.execute(query)}
+
+    incremental = kept()
+    assert len(incremental) > 50
+    with engine.begin() as connection:
+        rebuild_visitor_counts(connection)
+    assert kept() == incremental
