@@ -4,8 +4,9 @@ a few refunded.
 
 Rows are bulk-inserted (COPY on PostgreSQL, executemany on SQLite) but every derived value comes from the
 same domain rules the services use: touches from `touch_from_landing`, sessions by the idle timeout, a
-visitor's first and last touch from `Visitor.record_touch`, credits from `credits_for`, and the per-day
-visitor counts from `replay_visitor`. So the reports read what live traffic would have stored.
+visitor's first and last touch from `Visitor.record_touch`, credits from `credits_for`, the per-day visitor
+counts from `replay_visitor` and the reports' revenue lines from `lines_for`. So the reports read what live
+traffic would have stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, Table, insert, text
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories import touch_values
+from adapters.persistence.revenue_lines import lines_for
 from adapters.persistence.visitor_counts import store_net_counts
 from core.domain.attribution import RULES_VERSION, Model, credits_for
 from core.domain.touches import Touch, touch_from_landing
@@ -84,6 +86,7 @@ class Rows:
     purchases: list[dict[str, Any]]
     attributions: list[dict[str, Any]]
     refunds: list[dict[str, Any]]
+    revenue_lines: list[dict[str, Any]]
 
 
 def _weighted(rng: random.Random, items: list[tuple[Any, float]]) -> Any:
@@ -215,43 +218,46 @@ class Generator:
         amount = _weighted(rng, PRICES)
         currency = "EUR" if rng.random() < 0.03 else "USD"
         credits = credits_for(touches, bought_at) if visitor_id is not None else []
-        rows.purchases.append(
+        purchase = {
+            "id": pid,
+            "user_id": self.account_id,
+            "platform": "kajabi",
+            "platform_purchase_id": f"bp{pid}",
+            "email": email,
+            "amount": amount,
+            "currency": currency,
+            "course_name": "The Course",
+            "purchased_at": bought_at,
+            "visitor_key": visitor_key,
+            "visitor_id": visitor_id if credits else None,
+            "attribution_status": "matched" if credits else "unmatched",
+            "match_method": ("visitor_id" if visitor_key else "email") if credits else None,
+        }
+        rows.purchases.append(purchase)
+        credit_rows = [
             {
-                "id": pid,
-                "user_id": self.account_id,
-                "platform": "kajabi",
-                "platform_purchase_id": f"bp{pid}",
-                "email": email,
-                "amount": amount,
-                "currency": currency,
-                "course_name": "The Course",
-                "purchased_at": bought_at,
-                "visitor_key": visitor_key,
-                "visitor_id": visitor_id if credits else None,
-                "attribution_status": "matched" if credits else "unmatched",
-                "match_method": ("visitor_id" if visitor_key else "email") if credits else None,
+                "purchase_id": pid,
+                "model": c.model.value,
+                "rules_version": RULES_VERSION,
+                **touch_values("touch", c.touch),
             }
-        )
-        for credit in credits:
-            rows.attributions.append(
-                {
-                    "purchase_id": pid,
-                    "model": credit.model.value,
-                    "rules_version": RULES_VERSION,
-                    **touch_values("touch", credit.touch),
-                }
-            )
+            for c in credits
+        ]
+        rows.attributions += credit_rows
+        refunded = 0
         if rng.random() < 0.04:
             rid = self._next("refunds")
+            refunded = amount if rng.random() < 0.7 else amount // 2
             rows.refunds.append(
                 {
                     "id": rid,
                     "purchase_id": pid,
                     "platform_refund_id": f"br{rid}",
-                    "amount": amount if rng.random() < 0.7 else amount // 2,
+                    "amount": refunded,
                     "refunded_at": min(bought_at + timedelta(days=rng.uniform(1, 14)), END),
                 }
             )
+        rows.revenue_lines += lines_for(purchase, refunded, credit_rows)
 
     def unmatched_purchase(self, rows: Rows) -> None:
         when = END - timedelta(days=DAYS) * (1 - self.rng.random() ** 0.6)
@@ -259,7 +265,7 @@ class Generator:
 
     def batches(self, target_events: int, batch_visitors: int = 5000) -> Iterator[Rows]:
         while self.ids["events"] < target_events:
-            rows = Rows([], [], [], [], [], [])
+            rows = Rows([], [], [], [], [], [], [])
             for _ in range(batch_visitors):
                 self.visitor(rows)
                 if self.rng.random() < 0.004:
@@ -299,6 +305,7 @@ def generate(engine: Engine, target_events: int, seed: int = 7, progress: Any = 
         (t.purchases, "purchases"),
         (t.attributions, "attributions"),
         (t.refunds, "refunds"),
+        (t.revenue_lines, "revenue_lines"),
     ]
     for rows in generator.batches(target_events):
         if postgres:

@@ -1,8 +1,9 @@
 """The read side: report queries returning plain rows, always scoped to one account.
 
 Visitors come from the per-day counts in `visitor_counts` (a few thousand rows per account, whatever the
-traffic); revenue comes from purchases and their stored credits, which are orders of magnitude fewer than
-events. Nothing here loads a domain aggregate.
+traffic); revenue comes from `revenue_lines`, one flat line per purchase and per crediting model, so a report
+adds up one index range of one table. Both are kept up to date by the repositories, in the transaction that
+stores a session, a purchase, its credits or a refund. Nothing here loads a domain aggregate.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories import touch_from
+from adapters.persistence.revenue_lines import EVERY_PURCHASE
 from core.domain.attribution import Model
 from core.domain.purchases import AttributionStatus
 from core.domain.reports import (
@@ -65,34 +67,9 @@ def _refunded() -> Any:
     )
 
 
-def _net_amount() -> Any:
-    return t.purchases.c.amount - _refunded()
-
-
-def _buyer() -> Any:
-    # A student is a distinct buyer: by email, or by visitor when the platform gave no email.
-    return func.coalesce(t.purchases.c.email, literal("visitor:") + func.cast(t.purchases.c.visitor_id, t.String))
-
-
 class SqlReportQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-
-    # --- dialect differences ------------------------------------------------------------------------
-
-    def _utc_day(self, column: Any) -> Any:
-        if self._postgres:
-            return func.date(func.timezone("UTC", column))
-        return func.date(column)  # SQLite keeps naive UTC text
-
-    def _landing_path(self, column: Any) -> Any:
-        """landing_path() of core.domain.reports, in SQL: the URL up to its query, 300 characters at most."""
-        if self._postgres:
-            return func.left(func.split_part(func.coalesce(column, ""), "?", 1), 300)
-        text = func.coalesce(column, "")
-        at = func.instr(text, "?")
-        return func.substr(case((at > 0, func.substr(text, 1, at - 1)), else_=text), 1, 300)
 
     @staticmethod
     def _day(value: Any) -> date:
@@ -101,11 +78,12 @@ class SqlReportQueries:
     # --- queries ------------------------------------------------------------------------------------
 
     def currencies(self, account_id: int) -> list[str]:
+        r = t.revenue_lines.c
         query = (
-            select(t.purchases.c.currency)
-            .where(t.purchases.c.user_id == account_id)
-            .group_by(t.purchases.c.currency)
-            .order_by(func.sum(t.purchases.c.amount).desc(), t.purchases.c.currency)
+            select(r.currency)
+            .where(r.user_id == account_id, r.model == EVERY_PURCHASE)
+            .group_by(r.currency)
+            .order_by(func.sum(r.net_amount).desc(), r.currency)
         )
         with self._engine.connect() as connection:
             return list(connection.execute(query).scalars())
@@ -139,16 +117,14 @@ class SqlReportQueries:
         *extra: Any,
     ) -> Any:
         """(label, channel, revenue, students, purchases) of the matched purchases the model credits."""
-        p, a = t.purchases.c, t.attributions.c
+        r = t.revenue_lines.c
         return (
-            select(label, channel, func.sum(_net_amount()), func.count(func.distinct(_buyer())), func.count())
-            .select_from(t.purchases.join(t.attributions, a.purchase_id == p.id))
+            select(label, channel, func.sum(r.net_amount), func.count(func.distinct(r.buyer)), func.count())
             .where(
-                p.user_id == account_id,
-                p.currency == currency,
-                p.attribution_status == AttributionStatus.MATCHED.value,
-                a.model == model.value,
-                _in_range(p.purchased_at, since, until),
+                r.user_id == account_id,
+                r.model == model.value,
+                r.currency == currency,
+                _in_range(r.purchased_at, since, until),
                 *extra,
             )
             .group_by(label, channel)
@@ -176,11 +152,11 @@ class SqlReportQueries:
         until: datetime,
         group: Grouping = Grouping.SOURCE,
     ) -> list[SourceTotals]:
-        a = t.attributions.c
+        r = t.revenue_lines.c
         label, channel, dimension = {
-            Grouping.SOURCE: (a.touch_source, a.touch_channel, Dimension.SOURCE),
-            Grouping.CHANNEL: (a.touch_channel, a.touch_channel, Dimension.CHANNEL),
-            Grouping.CAMPAIGN: (func.coalesce(a.touch_campaign, ""), literal(""), Dimension.CAMPAIGN),
+            Grouping.SOURCE: (r.source, r.channel, Dimension.SOURCE),
+            Grouping.CHANNEL: (r.channel, r.channel, Dimension.CHANNEL),
+            Grouping.CAMPAIGN: (r.campaign, literal(""), Dimension.CAMPAIGN),
         }[group]
         return self._merge(
             self._visitors(account_id, model, dimension, since),
@@ -198,26 +174,25 @@ class SqlReportQueries:
         since: datetime | None,
         until: datetime,
     ) -> list[SourceTotals]:
-        a = t.attributions.c
-        label = {
-            Breakdown.MEDIUM: func.coalesce(a.touch_medium, ""),
-            Breakdown.CAMPAIGN: func.coalesce(a.touch_campaign, ""),
-            Breakdown.LANDING_PAGE: self._landing_path(a.touch_landing_page),
-        }[breakdown]
+        r = t.revenue_lines.c
+        label = {Breakdown.MEDIUM: r.medium, Breakdown.CAMPAIGN: r.campaign, Breakdown.LANDING_PAGE: r.landing_path}[
+            breakdown
+        ]
         return self._merge(
             self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, source),
-            self._revenue(account_id, model, currency, since, until, label, literal(""), a.touch_source == source),
+            self._revenue(account_id, model, currency, since, until, label, literal(""), r.source == source),
         )
 
     def unmatched_totals(
         self, account_id: int, *, currency: str, since: datetime | None, until: datetime
     ) -> UnmatchedTotals:
-        p = t.purchases.c
-        query = select(func.coalesce(func.sum(_net_amount()), 0), func.count()).where(
-            p.user_id == account_id,
-            p.currency == currency,
-            p.attribution_status == AttributionStatus.UNMATCHED.value,
-            _in_range(p.purchased_at, since, until),
+        r = t.revenue_lines.c
+        query = select(func.coalesce(func.sum(r.net_amount), 0), func.count()).where(
+            r.user_id == account_id,
+            r.model == EVERY_PURCHASE,
+            r.currency == currency,
+            _in_range(r.purchased_at, since, until),
+            r.matched.is_(False),
         )
         with self._engine.connect() as connection:
             revenue, purchases = connection.execute(query).one()
@@ -226,14 +201,18 @@ class SqlReportQueries:
     def daily_revenue(
         self, account_id: int, *, currency: str, since: datetime | None, until: datetime
     ) -> list[DailyRevenue]:
-        p = t.purchases.c
-        day = self._utc_day(p.purchased_at).label("day")
-        matched = func.sum(case((p.attribution_status == AttributionStatus.MATCHED.value, 1), else_=0))
+        r = t.revenue_lines.c
+        matched = func.sum(case((r.matched, 1), else_=0))
         query = (
-            select(day, func.sum(_net_amount()), func.count(), matched)
-            .where(p.user_id == account_id, p.currency == currency, _in_range(p.purchased_at, since, until))
-            .group_by(day)
-            .order_by(day)
+            select(r.day, func.sum(r.net_amount), func.count(), matched)
+            .where(
+                r.user_id == account_id,
+                r.model == EVERY_PURCHASE,
+                r.currency == currency,
+                _in_range(r.purchased_at, since, until),
+            )
+            .group_by(r.day)
+            .order_by(r.day)
         )
         with self._engine.connect() as connection:
             return [

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
+from adapters.persistence.revenue_lines import refresh_revenue_lines
 from adapters.persistence.visitor_counts import store_changes
 from core.domain.attribution import Credit
 from core.domain.events import TrackerEvent
@@ -331,12 +332,15 @@ class SqlPurchases:
             )
             .returning(t.purchases.c.id)
         ).scalar_one()
+        refresh_revenue_lines(self._c, purchase.id)
         return purchase
 
     def update(self, purchase: Purchase) -> None:
         self._c.execute(
             update(t.purchases).where(t.purchases.c.id == purchase.id).values(**self._match_values(purchase))
         )
+        assert purchase.id is not None
+        refresh_revenue_lines(self._c, purchase.id)
 
     def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
         rows = self._c.execute(
@@ -355,7 +359,10 @@ class SqlPurchases:
             "amount": refund.amount.amount,
             "refunded_at": refund.refunded_at,
         }
-        return insert_ignoring_duplicates(self._c, t.refunds, values, ["purchase_id", "platform_refund_id"])
+        stored = insert_ignoring_duplicates(self._c, t.refunds, values, ["purchase_id", "platform_refund_id"])
+        if stored:
+            refresh_revenue_lines(self._c, purchase_id)
+        return stored
 
     def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None:
         self._c.execute(delete(t.attributions).where(t.attributions.c.purchase_id == purchase_id))
@@ -372,3 +379,5 @@ class SqlPurchases:
                     for c in credits
                 ],
             )
+        # The reports' flat copy of this purchase follows its credits in the same transaction.
+        refresh_revenue_lines(self._c, purchase_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -210,3 +211,24 @@ visitor_counts = Table(
 
 # The report queries walk purchases by account and time, then look their credits up by model and source.
 Index("ix_attributions_model_source", attributions.c.model, attributions.c.touch_source, attributions.c.purchase_id)
+
+# Each purchase once more, flat, as the reports read it (see adapters/persistence/revenue_lines.py).
+revenue_lines = Table(
+    "revenue_lines",
+    metadata,
+    Column("purchase_id", Id, ForeignKey("purchases.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("purchased_at", UtcDateTime, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("net_amount", BigInteger, nullable=False),
+    Column("buyer", String(300)),
+    Column("matched", Boolean, nullable=False),
+    Column("source", String(200)),
+    Column("channel", String(40)),
+    Column("medium", String(200)),
+    Column("campaign", String(200)),
+    Column("landing_path", String(300)),
+    Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
+)

@@ -373,21 +373,26 @@ def test_reports_need_a_token_or_a_session(client, world) -> None:  # type: igno
         assert client.get(url).status_code == 401
 
 
-def test_rebuilding_the_visitor_counts_from_history_gives_what_was_kept(container, world) -> None:  # type: ignore[no-untyped-def]
+def test_rebuilding_the_read_tables_from_history_gives_what_was_kept(container, world) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from adapters.persistence import tables as t
+    from adapters.persistence.revenue_lines import rebuild_revenue_lines
     from adapters.persistence.visitor_counts import rebuild_visitor_counts
 
     engine = container.gateways.engine()
-    query = select(t.visitor_counts).where(t.visitor_counts.c.visitors != 0)
+    counts = select(t.visitor_counts).where(t.visitor_counts.c.visitors != 0)
+    lines = select(t.revenue_lines)
 
-    def kept() -> set[tuple]:  # type: ignore[type-arg]
+    def kept(query) -> set[tuple]:  # type: ignore[no-untyped-def, type-arg]
         with engine.connect() as connection:
             return {tuple(row) for row in connection.execute(query)}
 
-    incremental = kept()
-    assert len(incremental) > 50
+    incremental_counts, incremental_lines = kept(counts), kept(lines)
+    assert len(incremental_counts) > 50
+    assert len(incremental_lines) == 7 + 2 * 6  # every purchase, and a line per model for each matched one
     with engine.begin() as connection:
         rebuild_visitor_counts(connection)
-    assert kept() == incremental
+        rebuild_revenue_lines(connection)
+    assert kept(counts) == incremental_counts
+    assert kept(lines) == incremental_lines
