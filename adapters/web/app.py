@@ -10,7 +10,7 @@ from flask import Flask, jsonify
 from flask_login import LoginManager, UserMixin
 from werkzeug.exceptions import HTTPException
 
-from adapters.web import api, collect, health, openapi
+from adapters.web import api, collect, dashboard, health, openapi
 from core.services.accounts import Accounts
 
 
@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     login_manager = LoginManager(app)
     login_manager.user_loader(load_account)
 
-    for blueprint in (health.blueprint, collect.blueprint, api.blueprint, openapi.blueprint):
+    for blueprint in (health.blueprint, collect.blueprint, api.blueprint, openapi.blueprint, dashboard.blueprint):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(HTTPException)
