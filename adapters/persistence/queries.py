@@ -116,10 +116,19 @@ class SqlReportQueries:
         channel: Any,
         *extra: Any,
     ) -> Any:
-        """(label, channel, revenue, students, purchases) of the matched purchases the model credits."""
+        """(label, channel, revenue, students, purchases) of the matched purchases the model credits.
+
+        Students are counted by grouping per buyer first and counting the groups: two hash aggregations,
+        which PostgreSQL runs several times faster than the sort a count(DISTINCT ...) needs."""
         r = t.revenue_lines.c
-        return (
-            select(label, channel, func.sum(r.net_amount), func.count(func.distinct(r.buyer)), func.count())
+        per_buyer = (
+            select(
+                label.label("label"),
+                channel.label("channel"),
+                r.buyer.label("buyer"),
+                func.sum(r.net_amount).label("revenue"),
+                func.count().label("purchases"),
+            )
             .where(
                 r.user_id == account_id,
                 r.model == model.value,
@@ -127,7 +136,12 @@ class SqlReportQueries:
                 _in_range(r.purchased_at, since, until),
                 *extra,
             )
-            .group_by(label, channel)
+            .group_by(label, channel, r.buyer)
+            .subquery("per_buyer")
+        )
+        b = per_buyer.c
+        return select(b.label, b.channel, func.sum(b.revenue), func.count(b.buyer), func.sum(b.purchases)).group_by(
+            b.label, b.channel
         )
 
     def _merge(self, visitors: Any, revenue: Any) -> list[SourceTotals]:
@@ -136,7 +150,11 @@ class SqlReportQueries:
             for label, channel, count in connection.execute(visitors):
                 rows[(label or "", channel or "")] = [int(count), 0, 0, 0]
             for label, channel, amount, students, purchases in connection.execute(revenue):
-                rows.setdefault((label or "", channel or ""), [0, 0, 0, 0])[1:] = [int(amount), students, purchases]
+                rows.setdefault((label or "", channel or ""), [0, 0, 0, 0])[1:] = [
+                    int(amount),
+                    int(students),
+                    int(purchases),
+                ]
         return [
             SourceTotals(source=label, channel=channel, visitors=v, revenue=r, students=s, purchases=n)
             for (label, channel), (v, r, s, n) in rows.items()

@@ -231,4 +231,5 @@ revenue_lines = Table(
     Column("campaign", String(200)),
     Column("landing_path", String(300)),
     Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
+    Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
 )

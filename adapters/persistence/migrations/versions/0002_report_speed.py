@@ -64,6 +64,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("revenue_lines", schema=None) as batch_op:
         batch_op.create_index("ix_revenue_lines_report", ["user_id", "model", "currency", "purchased_at"], unique=False)
+        batch_op.create_index("ix_revenue_lines_source", ["user_id", "model", "source", "purchased_at"], unique=False)
     # What was stored before this revision is counted once, from history, by the same rules as what comes next.
     rebuild_visitor_counts(op.get_bind())
     rebuild_revenue_lines(op.get_bind())
