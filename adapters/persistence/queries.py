@@ -83,7 +83,8 @@ class SqlReportQueries:
             select(r.currency)
             .where(r.user_id == account_id, r.model == EVERY_PURCHASE)
             .group_by(r.currency)
-            .order_by(func.sum(r.net_amount).desc(), r.currency)
+            # By number of purchases, not revenue: the count is answered from the index alone.
+            .order_by(func.count().desc(), r.currency)
         )
         with self._engine.connect() as connection:
             return list(connection.execute(query).scalars())

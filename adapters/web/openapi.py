@@ -59,7 +59,7 @@ _REPORT_PARAMETERS = [
         "name": "currency",
         "in": "query",
         "schema": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-        "description": "Defaults to the account's currency with the most revenue. Currencies are never summed.",
+        "description": "Defaults to the account's currency with the most purchases. Currencies are never summed.",
     },
 ]
 

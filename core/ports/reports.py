@@ -20,7 +20,7 @@ class ReportQueries(Protocol):
     nothing of any other account."""
 
     def currencies(self, account_id: int) -> list[str]:
-        """The account's purchase currencies, the one with most revenue first."""
+        """The account's purchase currencies, the one with the most purchases first."""
         ...
 
     def source_totals(
