@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories import touch_from
-from adapters.persistence.revenue_lines import EVERY_PURCHASE
+from adapters.persistence.revenue_lines import EVERY_PURCHASE, UNMATCHED
 from core.domain.attribution import Model
 from core.domain.purchases import AttributionStatus
 from core.domain.reports import (
@@ -208,10 +208,9 @@ class SqlReportQueries:
         r = t.revenue_lines.c
         query = select(func.coalesce(func.sum(r.net_amount), 0), func.count()).where(
             r.user_id == account_id,
-            r.model == EVERY_PURCHASE,
+            r.model == UNMATCHED,
             r.currency == currency,
             _in_range(r.purchased_at, since, until),
-            r.matched.is_(False),
         )
         with self._engine.connect() as connection:
             revenue, purchases = connection.execute(query).one()

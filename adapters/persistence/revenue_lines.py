@@ -1,8 +1,9 @@
 """`revenue_lines`: each purchase once more, flat and narrow, as the reports read it.
 
-One line per purchase (model "purchase": every purchase, matched or not) and one per model that credits it
-(first_touch, last_touch), each carrying the net amount after refunds, the buyer, the UTC day and the
-credited touch's source, channel, medium, campaign and landing page. Reports then add up one index range of
+One line per purchase (model "purchase": every purchase, matched or not), one more for an unmatched one
+(model "unmatched") and one per model that credits a matched one (first_touch, last_touch), each carrying
+the net amount after refunds, the buyer, the UTC day and the credited touch's source, channel, medium,
+campaign and landing page. Reports then add up one index range of
 one table instead of joining purchases, credits and refunds for every request.
 
 The lines of a purchase are rewritten whenever the purchase, its credits or its refunds change, by the
@@ -22,6 +23,7 @@ from core.domain.purchases import AttributionStatus
 from core.domain.reports import landing_path
 
 EVERY_PURCHASE = "purchase"  # the model value of the line every purchase has
+UNMATCHED = "unmatched"  # and of a second line each unmatched purchase has, so the Unmatched row reads an index
 
 
 def buyer_key(email: str | None, visitor_id: int | None) -> str | None:
@@ -56,6 +58,8 @@ def lines_for(purchase: Mapping[str, Any], refunded: int, credits: Iterable[Mapp
             "landing_path": None,
         }
     ]
+    if not matched:
+        lines.append({**lines[0], "model": UNMATCHED})
     if matched:
         lines += [
             {
