@@ -11,6 +11,8 @@ from sqlalchemy import Connection, Row, delete, func, insert, or_, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
+from adapters.persistence.revenue_lines import refresh_revenue_lines
+from adapters.persistence.visitor_counts import store_changes
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit, Model
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection as PlatformConnection
@@ -23,6 +25,7 @@ from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, Refu
 from core.domain.sites import Account, Site
 from core.domain.sources import Channel
 from core.domain.touches import Touch
+from core.domain.visitor_counts import visitor_count_changes
 from core.domain.visitors import Session, Visitor
 
 _TOUCH_FIELDS = (
@@ -418,7 +421,8 @@ class SqlSessions:
         account_id = select(t.visitors.c.user_id).where(t.visitors.c.id == session.visitor_id).scalar_subquery()
         touch = {k.removeprefix("touch_"): v for k, v in touch_values("touch", session.touch).items()}
         del touch["at"]
-        session.id = self._c.execute(
+        earlier = self.touches(session.visitor_id)
+        session.id, owner = self._c.execute(
             insert(t.sessions)
             .values(
                 visitor_id=session.visitor_id,
@@ -428,8 +432,12 @@ class SqlSessions:
                 fingerprint=session.fingerprint,
                 **touch,
             )
-            .returning(t.sessions.c.id)
-        ).scalar_one()
+            .returning(t.sessions.c.id, t.sessions.c.user_id)
+        ).one()
+        # The reports' visitor counts move in the same transaction as the session that changes them.
+        store_changes(
+            self._c, owner, visitor_count_changes(earlier, replace(session.touch, occurred_at=session.started_at))
+        )
         return session
 
     def touch_seen(self, session: Session) -> None:
@@ -559,12 +567,15 @@ class SqlPurchases:
             )
             .returning(t.purchases.c.id)
         ).scalar_one()
+        refresh_revenue_lines(self._c, purchase.id)
         return purchase
 
     def update(self, purchase: Purchase) -> None:
         self._c.execute(
             update(t.purchases).where(t.purchases.c.id == purchase.id).values(**self._match_values(purchase))
         )
+        assert purchase.id is not None
+        refresh_revenue_lines(self._c, purchase.id)
 
     def get(self, purchase_id: int) -> Purchase | None:
         row = self._c.execute(select(t.purchases).where(t.purchases.c.id == purchase_id)).first()
@@ -683,7 +694,10 @@ class SqlPurchases:
             "amount": refund.amount.amount,
             "refunded_at": refund.refunded_at,
         }
-        return insert_ignoring_duplicates(self._c, t.refunds, values, ["purchase_id", "platform_refund_id"])
+        stored = insert_ignoring_duplicates(self._c, t.refunds, values, ["purchase_id", "platform_refund_id"])
+        if stored:
+            refresh_revenue_lines(self._c, purchase_id)
+        return stored
 
     def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None:
         self._c.execute(delete(t.attributions).where(t.attributions.c.purchase_id == purchase_id))
@@ -700,6 +714,8 @@ class SqlPurchases:
                     for c in credits
                 ],
             )
+        # The reports' flat copy of this purchase follows its credits in the same transaction.
+        refresh_revenue_lines(self._c, purchase_id)
 
     def count_for_account(self, account_id: int) -> int:
         return int(

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -328,4 +329,44 @@ billing_events = Table(
     Column("event_type", String(100), nullable=False),
     Column("event_created_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+)
+
+# Visitors per (model, dimension, key, UTC day), kept up to date as sessions are stored (see
+# core/domain/visitor_counts.py), so reports add up a few thousand rows instead of counting sessions.
+visitor_counts = Table(
+    "visitor_counts",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("value", String(300), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("visitors", Integer, nullable=False),
+)
+
+# The report queries walk purchases by account and time, then look their credits up by model and source.
+Index("ix_attributions_model_source", attributions.c.model, attributions.c.touch_source, attributions.c.purchase_id)
+
+# Each purchase once more, flat, as the reports read it (see adapters/persistence/revenue_lines.py).
+revenue_lines = Table(
+    "revenue_lines",
+    metadata,
+    Column("purchase_id", Id, ForeignKey("purchases.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("purchased_at", UtcDateTime, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("net_amount", BigInteger, nullable=False),
+    Column("buyer", String(300)),
+    Column("matched", Boolean, nullable=False),
+    Column("source", String(200)),
+    Column("channel", String(40)),
+    Column("medium", String(200)),
+    Column("campaign", String(200)),
+    Column("landing_path", String(300)),
+    Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
+    Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
 )

@@ -1,34 +1,113 @@
-"""The dashboard's first page: the revenue-by-source table from the report service, and what setup is left."""
+"""The dashboard: revenue by source a creator reads in one glance, server-rendered from the Reports service.
+
+Pages extend the shared base template (blocks `title` and `content`). Everything works without JavaScript:
+sorting, ranges, models and groupings are links; the one script (static/dashboard/live.js, CSP-safe, no
+inline code) only refreshes the recent purchases list.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
+from adapters.web.charts import daily_revenue_svg
 from core.domain.attribution import Model
 from core.domain.money import Money
-from core.domain.reports import ReportRange
+from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder
 from core.services.onboarding import Onboarding
-from core.services.reports import Reports
+from core.services.reports import Reports, UnknownSource
 
 blueprint = Blueprint("dashboard", __name__)
 
-RANGE_LABELS = {
-    ReportRange.LAST_7_DAYS: "7 days",
-    ReportRange.LAST_30_DAYS: "30 days",
-    ReportRange.LAST_90_DAYS: "90 days",
-    ReportRange.ALL_TIME: "All time",
+RANGE_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "all": "All time"}
+MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch"}
+GROUP_LABELS = {"source": "Source", "channel": "Channel", "campaign": "Campaign"}
+BREAKDOWN_LABELS = {
+    Breakdown.MEDIUM: ("mediums", "Medium"),
+    Breakdown.CAMPAIGN: ("campaigns", "Campaign"),
+    Breakdown.LANDING_PAGE: ("landing_pages", "Landing page"),
 }
+# What each column means, shown on hover (title) and to screen readers; the full text is docs/metrics.md.
+COLUMN_HELP = {
+    "visitors": "First touch: visitors whose first visit came from here in the range. Last touch: visitors who "
+    "came from here at least once in the range.",
+    "revenue": "Credited purchases in the range, net of refunds.",
+    "students": "Distinct buyers (by email).",
+    "conversion_rate": "Students divided by visitors.",
+    "avg_order_value": "Revenue divided by purchases.",
+    "revenue_per_visitor": "Revenue divided by visitors.",
+}
+COLUMNS = [
+    ("source", "Source"),
+    ("visitors", "Visitors"),
+    ("revenue", "Revenue"),
+    ("students", "Students"),
+    ("conversion_rate", "Conversion %"),
+    ("avg_order_value", "Avg Order Value"),
+    ("revenue_per_visitor", "Revenue/Visitor"),
+]
 
 
-def _choice(value: str | None, enum: type[Any], default: Any) -> Any:
+def _choice(name: str, enum: Any, default: Any) -> Any:
     try:
-        return enum(value) if value else default
+        return enum(request.args.get(name, default.value))
     except ValueError:
         return default
+
+
+def _sort() -> SortOrder:
+    try:
+        return SortOrder.parse(request.args.get("sort", "-revenue"))
+    except ValueError:
+        return SortOrder()
+
+
+NO_VALUE = "\N{EN DASH}"  # a cell with no value (a ratio over zero visitors)
+
+
+def _money(amount: int | None, currency: str) -> str:
+    return NO_VALUE if amount is None else f"{Money(amount, currency).format_major()} {currency}"
+
+
+def _percent(rate: float | None) -> str:
+    return NO_VALUE if rate is None else f"{rate * 100:.1f}%"
+
+
+def _link(endpoint: str, **changes: Any) -> str:
+    """The current page's URL with some query parameters changed: switches and sort links keep the rest."""
+    args = {**request.view_args, **request.args.to_dict(), **changes}  # type: ignore[dict-item]
+    return url_for(endpoint, **{k: v for k, v in args.items() if v is not None})
+
+
+def _sort_links(endpoint: str, order: SortOrder) -> dict[str, dict[str, str]]:
+    """For each column: the link that sorts by it (descending first for numbers, flipping when active)."""
+    links = {}
+    for column in SortColumn:
+        active = order.column is column
+        descending = not order.descending if active else column not in (SortColumn.SOURCE, SortColumn.CHANNEL)
+        aria = ("descending" if order.descending else "ascending") if active else "none"
+        links[column.value] = {
+            "href": _link(endpoint, sort=("-" if descending else "") + column.value),
+            "aria": aria,
+        }
+    return links
+
+
+def _helpers() -> dict[str, Any]:
+    return {
+        "money": _money,
+        "percent": _percent,
+        "link": _link,
+        "range_labels": RANGE_LABELS,
+        "model_labels": MODEL_LABELS,
+        "group_labels": GROUP_LABELS,
+        "column_help": COLUMN_HELP,
+        "columns": COLUMNS,
+    }
 
 
 @blueprint.get("/dashboard")
@@ -36,18 +115,59 @@ def _choice(value: str | None, enum: type[Any], default: Any) -> Any:
 @inject
 def index(
     reports: Reports = Provide["services.reports"], onboarding: Onboarding = Provide["services.onboarding"]
-) -> Any:
-    report_range = _choice(request.args.get("range"), ReportRange, ReportRange.LAST_30_DAYS)
-    model = _choice(request.args.get("model"), Model, Model.FIRST_TOUCH)
-    report = reports.sources(current_user.id, report_range, model)
-
-    def money(amount: int | None) -> str:
-        return "-" if amount is None else Money(amount, report.currency).format_major()
-
+) -> str:
+    account_id = int(current_user.id)
+    report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
+    model = _choice("model", Model, Model.FIRST_TOUCH)
+    group = _choice("group", Grouping, Grouping.SOURCE)
+    order = _sort()
+    sources = reports.sources(account_id, report_range, model, group=group, sort=order)
+    summary = reports.summary(account_id, report_range, sources.currency)
+    chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG
     return render_template(
-        "dashboard/index.html",
-        report=report,
-        money=money,
-        ranges=RANGE_LABELS,
-        state=onboarding.state(current_user.id),
+        "dashboard/overview.html",
+        report=sources,
+        summary=summary.summary,
+        chart=chart,
+        recent=reports.recent_purchases(account_id, 10),
+        sort_links=_sort_links("dashboard.index", order),
+        setup=onboarding.state(account_id),
+        csv_url=url_for(
+            "api.sources_csv", range=report_range.value, model=model.value, group=group.value, sort=str(order)
+        ),
+        **_helpers(),
     )
+
+
+@blueprint.get("/dashboard/sources/<path:source>")
+@login_required
+@inject
+def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
+    report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
+    model = _choice("model", Model, Model.FIRST_TOUCH)
+    order = _sort()
+    try:
+        detail = reports.source_detail(int(current_user.id), source, report_range, model, sort=order)
+    except UnknownSource:
+        abort(404, description=f"No visitor or purchase came from {source!r}.")
+    tables = [
+        (BREAKDOWN_LABELS[breakdown][1], BREAKDOWN_LABELS[breakdown][0], lines)
+        for breakdown, lines in detail.tables.items()
+    ]
+    return render_template(
+        "dashboard/source.html",
+        detail=detail,
+        tables=tables,
+        sort_links=_sort_links("dashboard.source", order),
+        **_helpers(),
+    )
+
+
+@blueprint.get("/dashboard/purchases/<int:purchase_id>")
+@login_required
+@inject
+def purchase(purchase_id: int, reports: Reports = Provide["services.reports"]) -> str:
+    detail = reports.purchase(int(current_user.id), purchase_id)
+    if detail is None:
+        abort(404, description="No purchase with this id in your account.")
+    return render_template("dashboard/purchase.html", detail=detail, **_helpers())

@@ -59,36 +59,81 @@ _REPORT_PARAMETERS = [
         "name": "currency",
         "in": "query",
         "schema": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-        "description": "Defaults to the account's currency with the most revenue. Currencies are never summed.",
+        "description": "Defaults to the account's currency with the most purchases. Currencies are never summed.",
     },
 ]
 
-_COLLECT_EVENT = {
+_GROUP_PARAMETER = {
+    "name": "group",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["source", "channel", "campaign"], "default": "source"},
+    "description": "What the rows are. With channel or campaign, `source` holds the channel or campaign name.",
+}
+_SORT_PARAMETER = {
+    "name": "sort",
+    "in": "query",
+    "schema": {
+        "type": "string",
+        "pattern": "^-?(source|channel|visitors|revenue|students|purchases|conversion_rate|avg_order_value"
+        "|revenue_per_visitor)$",
+        "default": "-revenue",
+    },
+    "description": "A column; a leading '-' sorts descending. Rows without a value (no visitors) always go last.",
+}
+_RANGE_PARAMETERS = [_REPORT_PARAMETERS[0], _REPORT_PARAMETERS[2]]
+
+_BREAKDOWN_ROW = {
     "type": "object",
-    "required": ["s", "n", "i", "v", "u"],
+    "required": [name for name in _SOURCE_ROW["required"] if name not in ("source", "channel")],
     "properties": {
-        "s": {"type": "string", "maxLength": 40, "description": "The site key from the snippet's data-site."},
-        "n": {
-            "type": "string",
-            "enum": ["pageview", "identify", "click"],
-            "description": "click: the visitor clicked a link leaving the page; u is the link's target.",
-        },
-        "i": {
-            "type": "string",
-            "pattern": "^[A-Za-z0-9_-]{8,64}$",
-            "description": "Client event id; repeats are stored once.",
-        },
-        "v": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "The visitor id the tracker keeps."},
-        "u": {
-            "type": "string",
-            "format": "uri",
-            "maxLength": 2000,
-            "description": "The page URL (a click's target). A `_csv=<visitor id>.<unix seconds>` parameter on a "
-            "landing URL hands a visitor over from another of the creator's domains.",
-        },
-        "r": {"type": ["string", "null"], "maxLength": 2000, "description": "document.referrer"},
-        "t": {"type": ["string", "null"], "maxLength": 300, "description": "document.title"},
-        "e": {"type": ["string", "null"], "maxLength": 254, "description": "The email, identify events only."},
+        "name": {"type": "string", "description": "The medium, campaign or landing page."},
+        **{k: v for k, v in _SOURCE_ROW["properties"].items() if k not in ("source", "channel")},
+    },
+}
+
+_TOUCH = {
+    "type": ["object", "null"],
+    "properties": {
+        "source": {"type": "string"},
+        "channel": {"type": "string"},
+        "medium": {"type": ["string", "null"]},
+        "campaign": {"type": ["string", "null"]},
+        "term": {"type": ["string", "null"]},
+        "content": {"type": ["string", "null"]},
+        "referrer_host": {"type": ["string", "null"]},
+        "landing_page": {"type": ["string", "null"]},
+        "at": {"type": "string", "format": "date-time"},
+    },
+}
+
+_PURCHASE = {
+    "type": "object",
+    "required": ["id", "amount", "refunded", "net_amount", "currency", "purchased_at", "status", "match_method"],
+    "properties": {
+        "id": {"type": "integer"},
+        "platform": {"type": "string"},
+        "platform_purchase_id": {"type": "string"},
+        "email": {"type": ["string", "null"]},
+        "course_name": {"type": ["string", "null"]},
+        "amount": {"type": "integer", "description": "As charged, in the currency's smallest unit."},
+        "refunded": {"type": "integer"},
+        "net_amount": {"type": "integer"},
+        "currency": {"type": "string"},
+        "purchased_at": {"type": "string", "format": "date-time"},
+        "status": {"type": "string", "enum": ["matched", "unmatched"]},
+        "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
+        "first_touch": _TOUCH,
+        "last_touch": _TOUCH,
+    },
+}
+
+_SESSION = {
+    "type": "object",
+    "properties": {
+        "visitor_key": {"type": "string", "description": "The browser's tracker id."},
+        "started_at": {"type": "string", "format": "date-time"},
+        "last_seen_at": {"type": "string", "format": "date-time"},
+        **{k: v for k, v in _TOUCH["properties"].items() if k != "at"},
     },
 }
 
@@ -96,6 +141,34 @@ _SUBSCRIPTION_NEEDED = {
     "description": "The free trial or the subscription has ended: subscribe on the Billing page. Data is kept.",
     "content": _json(_ERROR),
 }
+
+_AUTH_ERRORS = {
+    "400": {"description": "Bad parameter; the error says which values are allowed.", "content": _json(_ERROR)},
+    "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
+    "402": _SUBSCRIPTION_NEEDED,
+}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_SECURITY = [{"bearer": []}, {"session": []}]
+
+_COLLECT_EVENT = {
+    "type": "object",
+    "required": ["s", "n", "i", "v", "u"],
+    "properties": {
+        "s": {"type": "string", "maxLength": 40, "description": "The site key from the snippet's data-site."},
+        "n": {"type": "string", "enum": ["pageview", "identify", "click"]},
+        "i": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{8,64}$",
+            "description": "Client event id; repeats are stored once.",
+        },
+        "v": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "The visitor id the tracker keeps."},
+        "u": {"type": "string", "format": "uri", "maxLength": 2000, "description": "The page URL."},
+        "r": {"type": ["string", "null"], "maxLength": 2000, "description": "document.referrer"},
+        "t": {"type": ["string", "null"], "maxLength": 300, "description": "document.title"},
+        "e": {"type": ["string", "null"], "maxLength": 254, "description": "The email, identify events only."},
+    },
+}
+
 
 _CONNECTION = {
     "type": "object",
@@ -137,6 +210,7 @@ _WEBHOOK_RESPONSES = {
     "413": {"description": "Body larger than 1 MiB.", "content": _json(_ERROR)},
 }
 
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -176,7 +250,7 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "Revenue by source",
                 "security": [{"bearer": []}, {"session": []}],
-                "parameters": _REPORT_PARAMETERS,
+                "parameters": [*_REPORT_PARAMETERS, _GROUP_PARAMETER, _SORT_PARAMETER],
                 "responses": {
                     "200": {
                         "description": "The report.",
@@ -188,6 +262,8 @@ DOCUMENT: dict[str, Any] = {
                                     "range": {"type": "string"},
                                     "model": {"type": "string"},
                                     "currency": {"type": "string"},
+                                    "group": {"type": "string"},
+                                    "sort": {"type": "string"},
                                     "rows": {"type": "array", "items": _SOURCE_ROW},
                                     "unmatched": {
                                         "type": "object",
@@ -200,9 +276,7 @@ DOCUMENT: dict[str, Any] = {
                             }
                         ),
                     },
-                    "400": {"description": "Bad parameter.", "content": _json(_ERROR)},
-                    "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
-                    "402": _SUBSCRIPTION_NEEDED,
+                    **_AUTH_ERRORS,
                 },
             }
         },
@@ -210,16 +284,170 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "Revenue by source as CSV, in human units",
                 "security": [{"bearer": []}, {"session": []}],
-                "parameters": _REPORT_PARAMETERS,
+                "parameters": [*_REPORT_PARAMETERS, _GROUP_PARAMETER, _SORT_PARAMETER],
                 "responses": {
                     "200": {
-                        "description": "CSV with header Source,Visitors,Revenue,Students,Conversion %,"
-                        "Avg Order Value,Revenue/Visitor",
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                        "description": "Streamed CSV with header Source,Visitors,Revenue,Students,Conversion %,"
+                        "Avg Order Value,Revenue/Visitor (Channel or Campaign first when grouped so), then an "
+                        "Unmatched row when purchases were not matched. The file name ends with the ISO date.",
+                        "content": _CSV,
                     },
-                    "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
-                    "402": _SUBSCRIPTION_NEEDED,
+                    **_AUTH_ERRORS,
                 },
+            }
+        },
+        "/api/v1/reports/summary": {
+            "get": {
+                "summary": "Revenue, its trend, average order value, match rate and revenue per day",
+                "security": _SECURITY,
+                "parameters": _RANGE_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": "Ranges are whole UTC days ending today; the trend compares with the "
+                        "period of equal length just before (null for all time or when that period had no revenue).",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "range": {"type": "string"},
+                                    "currency": {"type": "string"},
+                                    "since": {"type": ["string", "null"], "format": "date-time"},
+                                    "until": {"type": "string", "format": "date-time"},
+                                    "revenue": {"type": "integer", "description": "Net of refunds."},
+                                    "previous_revenue": {"type": ["integer", "null"]},
+                                    "trend_percent": {"type": ["number", "null"]},
+                                    "purchases": {"type": "integer"},
+                                    "matched_purchases": {"type": "integer"},
+                                    "match_rate": {"type": ["number", "null"]},
+                                    "avg_order_value": {"type": ["integer", "null"]},
+                                    "daily": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "date": {"type": "string", "format": "date"},
+                                                "revenue": {"type": "integer"},
+                                                "purchases": {"type": "integer"},
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        ),
+                    },
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/v1/reports/sources/{source}": {
+            "get": {
+                "summary": "One source's mediums, campaigns and landing pages, and the purchases credited to it",
+                "security": _SECURITY,
+                "parameters": [
+                    {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
+                    *_REPORT_PARAMETERS,
+                    _SORT_PARAMETER,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The drill-down; purchases are the 50 newest credited in the range.",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "source": {"type": "string"},
+                                    "range": {"type": "string"},
+                                    "model": {"type": "string"},
+                                    "currency": {"type": "string"},
+                                    "sort": {"type": "string"},
+                                    "mediums": {"type": "array", "items": _BREAKDOWN_ROW},
+                                    "campaigns": {"type": "array", "items": _BREAKDOWN_ROW},
+                                    "landing_pages": {"type": "array", "items": _BREAKDOWN_ROW},
+                                    "purchases": {"type": "array", "items": _PURCHASE},
+                                },
+                            }
+                        ),
+                    },
+                    **_AUTH_ERRORS,
+                    "404": {"description": "No visitor or purchase of yours came from it.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/api/v1/reports/sources/{source}/{table}.csv": {
+            "get": {
+                "summary": "One table of a source's drill-down as CSV, in human units",
+                "security": _SECURITY,
+                "parameters": [
+                    {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "table",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["mediums", "campaigns", "landing_pages", "purchases"]},
+                    },
+                    *_REPORT_PARAMETERS,
+                    _SORT_PARAMETER,
+                ],
+                "responses": {
+                    "200": {"description": "Streamed CSV; the file name ends with the ISO date.", "content": _CSV},
+                    **_AUTH_ERRORS,
+                    "404": {"description": "Unknown source or table.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/api/v1/purchases": {
+            "get": {
+                "summary": "The newest purchases, with attribution status, how each was matched and both touches",
+                "security": _SECURITY,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Every currency, each purchase in its own.",
+                        "content": _json(
+                            {"type": "object", "properties": {"purchases": {"type": "array", "items": _PURCHASE}}}
+                        ),
+                    },
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/v1/purchases/{id}": {
+            "get": {
+                "summary": "One purchase with the buyer's whole session history",
+                "security": _SECURITY,
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {
+                        "description": "The purchase, and every session of the browser it was matched to and of "
+                        "every browser that identified with the buyer's email, oldest first.",
+                        "content": _json(
+                            {
+                                "allOf": [
+                                    _PURCHASE,
+                                    {
+                                        "type": "object",
+                                        "properties": {"sessions": {"type": "array", "items": _SESSION}},
+                                    },
+                                ]
+                            }
+                        ),
+                    },
+                    "401": _AUTH_ERRORS["401"],
+                    "404": {"description": "No purchase with this id in your account.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "Up."}}}},
+        "/readyz": {
+            "get": {
+                "summary": "Database and, when configured, Redis reachable",
+                "responses": {"200": {"description": "Ready."}, "503": {"description": "A dependency is unreachable."}},
             }
         },
         "/billing/webhook": {
@@ -304,13 +532,6 @@ DOCUMENT: dict[str, Any] = {
                     "401": {"description": "No valid token or session.", "content": _json(_ERROR)},
                     "404": {"description": "No such connection on this account.", "content": _json(_ERROR)},
                 },
-            }
-        },
-        "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "Up."}}}},
-        "/readyz": {
-            "get": {
-                "summary": "Database and, when configured, Redis reachable",
-                "responses": {"200": {"description": "Ready."}, "503": {"description": "A dependency is unreachable."}},
             }
         },
     },

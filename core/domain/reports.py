@@ -1,10 +1,17 @@
-"""The revenue-by-source report's rows and the ratios derived from them."""
+"""The reports' rows and the ratios derived from them: revenue by source, its drill-down, the summary.
+
+docs/metrics.md defines every number in words; the functions here are those definitions in code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
+
+from core.domain.touches import Touch
 
 
 class ReportRange(StrEnum):
@@ -13,14 +20,72 @@ class ReportRange(StrEnum):
     LAST_90_DAYS = "90d"
     ALL_TIME = "all"
 
+    @property
+    def days(self) -> int | None:
+        return {"7d": 7, "30d": 30, "90d": 90}.get(self.value)
+
     def since(self, now: datetime) -> datetime | None:
-        days = {"7d": 7, "30d": 30, "90d": 90}.get(self.value)
-        return None if days is None else now - timedelta(days=days)
+        """The start of the range: midnight UTC of its first day. "Last 7 days" is today and the six
+        days before it, so every day in a chart is whole and visitor counts can be kept per day."""
+        if self.days is None:
+            return None
+        first_day = now.astimezone(UTC).date() - timedelta(days=self.days - 1)
+        return start_of(first_day)
+
+    def previous(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The period of equal length just before this one, for the trend; None for all time."""
+        since = self.since(now)
+        if since is None or self.days is None:
+            return None
+        return since - timedelta(days=self.days), since
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+class Grouping(StrEnum):
+    """What the rows of the revenue report are."""
+
+    SOURCE = "source"
+    CHANNEL = "channel"
+    CAMPAIGN = "campaign"
+
+
+class Breakdown(StrEnum):
+    """The tables of one source's drill-down."""
+
+    MEDIUM = "medium"
+    CAMPAIGN = "campaign"
+    LANDING_PAGE = "landing_page"
+
+
+# What a row is called when the touches it groups carried no value (a link with no utm_campaign).
+NO_VALUE_LABELS = {
+    Grouping.CAMPAIGN: "(no campaign)",
+    Breakdown.MEDIUM: "(no medium)",
+    Breakdown.CAMPAIGN: "(no campaign)",
+    Breakdown.LANDING_PAGE: "(unknown page)",
+}
+
+UNMATCHED_LABEL = "Unmatched"
+
+
+def landing_path(url: str | None) -> str:
+    """A landing page without its query: the utm tags are already in the other columns."""
+    if not url:
+        return ""
+    return url.split("?", 1)[0].split("#", 1)[0][:300]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceTotals:
-    """What the read side counts for one source; plain numbers, no aggregates loaded."""
+    """What the read side counts for one row; plain numbers, no aggregates loaded.
+
+    `source` is the row's key: a source name, a channel name, a campaign, a medium or a landing page,
+    depending on the grouping ("" when the touches carried none). `channel` is the source's channel when
+    rows are sources or channels, "" otherwise.
+    """
 
     source: str
     channel: str
@@ -33,6 +98,7 @@ class SourceTotals:
 @dataclass(frozen=True, slots=True)
 class SourceLine:
     totals: SourceTotals
+    label: str  # what a person reads in the first column
     conversion_rate: float | None  # students / visitors, None when there were no visitors
     avg_order_value: int | None  # minor units, rounded half up
     revenue_per_visitor: int | None
@@ -44,22 +110,175 @@ class UnmatchedTotals:
     purchases: int
 
 
-def _ratio(numerator: int, denominator: int) -> int | None:
+def ratio(numerator: int, denominator: int) -> int | None:
+    """numerator / denominator rounded half up, in integers (money stays integral); None over zero."""
     if denominator == 0:
         return None
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-def source_line(totals: SourceTotals) -> SourceLine:
+def source_line(totals: SourceTotals, label: str | None = None) -> SourceLine:
     return SourceLine(
         totals=totals,
+        label=label if label is not None else totals.source,
         conversion_rate=round(totals.students / totals.visitors, 4) if totals.visitors else None,
-        avg_order_value=_ratio(totals.revenue, totals.purchases),
-        revenue_per_visitor=_ratio(totals.revenue, totals.visitors),
+        avg_order_value=ratio(totals.revenue, totals.purchases),
+        revenue_per_visitor=ratio(totals.revenue, totals.visitors),
     )
 
 
-def source_lines(rows: list[SourceTotals]) -> list[SourceLine]:
-    """Lines ordered by revenue, then visitors, then name: the order a creator reads them in."""
-    ordered = sorted(rows, key=lambda r: (-r.revenue, -r.visitors, r.source.lower()))
-    return [source_line(r) for r in ordered]
+class SortColumn(StrEnum):
+    SOURCE = "source"
+    CHANNEL = "channel"
+    VISITORS = "visitors"
+    REVENUE = "revenue"
+    STUDENTS = "students"
+    PURCHASES = "purchases"
+    CONVERSION_RATE = "conversion_rate"
+    AVG_ORDER_VALUE = "avg_order_value"
+    REVENUE_PER_VISITOR = "revenue_per_visitor"
+
+
+_SORT_VALUE: dict[SortColumn, Callable[[SourceLine], Any]] = {
+    SortColumn.SOURCE: lambda line: line.label.lower(),
+    SortColumn.CHANNEL: lambda line: line.totals.channel.lower(),
+    SortColumn.VISITORS: lambda line: line.totals.visitors,
+    SortColumn.REVENUE: lambda line: line.totals.revenue,
+    SortColumn.STUDENTS: lambda line: line.totals.students,
+    SortColumn.PURCHASES: lambda line: line.totals.purchases,
+    SortColumn.CONVERSION_RATE: lambda line: line.conversion_rate,
+    SortColumn.AVG_ORDER_VALUE: lambda line: line.avg_order_value,
+    SortColumn.REVENUE_PER_VISITOR: lambda line: line.revenue_per_visitor,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    column: SortColumn = SortColumn.REVENUE
+    descending: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> SortOrder:
+        """ "revenue" sorts ascending, "-revenue" descending; raises ValueError for an unknown column."""
+        descending = text.startswith("-")
+        return cls(SortColumn(text.removeprefix("-")), descending)
+
+    def __str__(self) -> str:
+        return ("-" if self.descending else "") + self.column.value
+
+
+DEFAULT_SORT = SortOrder()
+
+
+def sort_lines(lines: Iterable[SourceLine], order: SortOrder = DEFAULT_SORT) -> list[SourceLine]:
+    """Lines in the asked order; rows without a value (no visitors, so no conversion) always go last, and
+    ties keep the order a creator reads in: revenue, then visitors, then name."""
+    reading_order = sorted(lines, key=lambda line: (-line.totals.revenue, -line.totals.visitors, line.label.lower()))
+    value = _SORT_VALUE[order.column]
+    present = [line for line in reading_order if value(line) is not None]
+    missing = [line for line in reading_order if value(line) is None]
+    return sorted(present, key=value, reverse=order.descending) + missing
+
+
+def source_lines(
+    rows: Sequence[SourceTotals], order: SortOrder = DEFAULT_SORT, labels: Grouping | Breakdown = Grouping.SOURCE
+) -> list[SourceLine]:
+    empty_label = NO_VALUE_LABELS.get(labels, "(none)")
+    return sort_lines((source_line(row, row.source or empty_label) for row in rows), order)
+
+
+# --- the summary --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRevenue:
+    """One UTC day's purchases in one currency: revenue net of refunds, counts, and how many matched."""
+
+    day: date
+    revenue: int
+    purchases: int
+    matched: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    revenue: int
+    purchases: int
+    matched_purchases: int
+    avg_order_value: int | None
+    match_rate: float | None  # matched purchases / purchases
+    previous_revenue: int | None  # the period of equal length before; None for all time
+    trend_percent: float | None  # change against it; None for all time or when it had no revenue
+    daily: list[DailyRevenue]  # every day of the range, zeros included
+
+
+def trend_percent(current: int, previous: int | None) -> float | None:
+    if previous is None or previous == 0:
+        return None
+    return round((current - previous) * 100 / abs(previous), 1)
+
+
+def summarize(
+    days: Sequence[DailyRevenue], *, since: datetime | None, until: datetime, previous_since: datetime | None
+) -> Summary:
+    """The summary of a range from per-day rows that may reach back into the previous period."""
+    first_day = since.date() if since is not None else min((d.day for d in days), default=until.date())
+    current = [d for d in days if d.day >= first_day]
+    revenue = sum(d.revenue for d in current)
+    purchases = sum(d.purchases for d in current)
+    matched = sum(d.matched for d in current)
+    previous = None
+    if previous_since is not None:
+        previous = sum(d.revenue for d in days if previous_since.date() <= d.day < first_day)
+    by_day = {d.day: d for d in current}
+    last_day = until.date()
+    series = []
+    day = first_day
+    while day <= last_day:
+        series.append(by_day.get(day, DailyRevenue(day, 0, 0, 0)))
+        day += timedelta(days=1)
+    return Summary(
+        revenue=revenue,
+        purchases=purchases,
+        matched_purchases=matched,
+        avg_order_value=ratio(revenue, purchases),
+        match_rate=round(matched / purchases, 4) if purchases else None,
+        previous_revenue=previous,
+        trend_percent=trend_percent(revenue, previous),
+        daily=series,
+    )
+
+
+# --- purchases as the reports show them ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRow:
+    id: int
+    platform: str
+    platform_purchase_id: str
+    email: str | None
+    course_name: str | None
+    amount: int  # minor units, as charged
+    refunded: int  # minor units, given back since
+    currency: str
+    purchased_at: datetime
+    status: str  # AttributionStatus value
+    match_method: str | None  # MatchMethod value
+    first_touch: Touch | None
+    last_touch: Touch | None
+
+    @property
+    def net_amount(self) -> int:
+        return self.amount - self.refunded
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One session of a buyer: which browser, when, and the touch that started it."""
+
+    id: int
+    visitor_key: str
+    started_at: datetime
+    last_seen_at: datetime
+    touch: Touch

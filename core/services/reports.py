@@ -1,15 +1,35 @@
-"""The revenue-by-source report: the read side, answered from stored attribution results."""
+"""The reports: the read side, answered from stored attribution results and the visitor counts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.domain.attribution import Model
-from core.domain.reports import ReportRange, SourceLine, UnmatchedTotals, source_lines
+from core.domain.reports import (
+    DEFAULT_SORT,
+    Breakdown,
+    Grouping,
+    PurchaseRow,
+    ReportRange,
+    SessionRow,
+    SortOrder,
+    SourceLine,
+    Summary,
+    UnmatchedTotals,
+    source_lines,
+    summarize,
+)
 from core.ports.clock import Clock
 from core.ports.reports import ReportQueries
 
 DEFAULT_CURRENCY = "USD"
+MAX_PURCHASES = 200
+DRILL_DOWN_PURCHASES = 50  # the newest credited purchases; the CSV export of the drill-down has the same
+
+
+class UnknownSource(LookupError):
+    """No visitor or purchase of this account ever came from the source."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +37,36 @@ class SourceReport:
     range: ReportRange
     model: Model
     currency: str
+    group: Grouping
+    sort: SortOrder
     lines: list[SourceLine]
     unmatched: UnmatchedTotals
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryReport:
+    range: ReportRange
+    currency: str
+    since: datetime | None
+    until: datetime
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDetail:
+    source: str
+    range: ReportRange
+    model: Model
+    currency: str
+    sort: SortOrder
+    tables: dict[Breakdown, list[SourceLine]]
+    purchases: list[PurchaseRow]
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseDetail:
+    purchase: PurchaseRow
+    sessions: list[SessionRow]
 
 
 class Reports:
@@ -26,14 +74,94 @@ class Reports:
         self._queries = queries
         self._clock = clock
 
+    def _currency(self, account_id: int, currency: str | None) -> str:
+        """The asked currency, else the account's main one: amounts in different currencies are never summed."""
+        if currency is not None:
+            return currency
+        return next(iter(self._queries.currencies(account_id)), DEFAULT_CURRENCY)
+
     def sources(
-        self, account_id: int, report_range: ReportRange, model: Model, currency: str | None = None
+        self,
+        account_id: int,
+        report_range: ReportRange,
+        model: Model,
+        currency: str | None = None,
+        *,
+        group: Grouping = Grouping.SOURCE,
+        sort: SortOrder = DEFAULT_SORT,
     ) -> SourceReport:
-        """Revenue by source for one currency: amounts in different currencies are never summed."""
+        """Revenue by source (or channel, or campaign) for one currency, with the unmatched remainder."""
         now = self._clock.now()
         since = report_range.since(now)
-        if currency is None:
-            currency = next(iter(self._queries.currencies(account_id)), DEFAULT_CURRENCY)
-        totals = self._queries.source_totals(account_id, model=model, currency=currency, since=since, until=now)
+        currency = self._currency(account_id, currency)
+        totals = self._queries.source_totals(
+            account_id, model=model, currency=currency, since=since, until=now, group=group
+        )
         unmatched = self._queries.unmatched_totals(account_id, currency=currency, since=since, until=now)
-        return SourceReport(report_range, model, currency, source_lines(totals), unmatched)
+        return SourceReport(report_range, model, currency, group, sort, source_lines(totals, sort, group), unmatched)
+
+    def summary(self, account_id: int, report_range: ReportRange, currency: str | None = None) -> SummaryReport:
+        """Revenue, its trend against the previous period of equal length, order value, match rate, per day."""
+        now = self._clock.now()
+        since = report_range.since(now)
+        previous = report_range.previous(now)
+        currency = self._currency(account_id, currency)
+        days = self._queries.daily_revenue(
+            account_id, currency=currency, since=previous[0] if previous else since, until=now
+        )
+        summary = summarize(days, since=since, until=now, previous_since=previous[0] if previous else None)
+        return SummaryReport(report_range, currency, since, now, summary)
+
+    def source_detail(
+        self,
+        account_id: int,
+        source: str,
+        report_range: ReportRange,
+        model: Model,
+        currency: str | None = None,
+        *,
+        sort: SortOrder = DEFAULT_SORT,
+        purchase_limit: int = DRILL_DOWN_PURCHASES,
+    ) -> SourceDetail:
+        """One source's mediums, campaigns and landing pages, and the purchases credited to it."""
+        if not self._queries.has_source(account_id, source):
+            raise UnknownSource(source)
+        now = self._clock.now()
+        since = report_range.since(now)
+        currency = self._currency(account_id, currency)
+        tables = {
+            breakdown: source_lines(
+                self._queries.breakdown_totals(
+                    account_id,
+                    source=source,
+                    breakdown=breakdown,
+                    model=model,
+                    currency=currency,
+                    since=since,
+                    until=now,
+                ),
+                sort,
+                breakdown,
+            )
+            for breakdown in Breakdown
+        }
+        purchases = self._queries.purchases(
+            account_id,
+            limit=purchase_limit,
+            credited_to=(model, source),
+            currency=currency,
+            since=since,
+            until=now,
+        )
+        return SourceDetail(source, report_range, model, currency, sort, tables, purchases)
+
+    def recent_purchases(self, account_id: int, limit: int = 50) -> list[PurchaseRow]:
+        """The newest purchases in every currency, each with how it was matched and both touches."""
+        return self._queries.purchases(account_id, limit=max(1, min(limit, MAX_PURCHASES)))
+
+    def purchase(self, account_id: int, purchase_id: int) -> PurchaseDetail | None:
+        """One purchase of this account with the buyer's whole session history; None for anyone else's."""
+        row = self._queries.purchase(account_id, purchase_id)
+        if row is None:
+            return None
+        return PurchaseDetail(row, self._queries.buyer_sessions(account_id, purchase_id))

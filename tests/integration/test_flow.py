@@ -69,6 +69,8 @@ def test_pageview_identify_import_then_report(client, container, tmp_path: Path)
         "range": "all",
         "model": "first_touch",
         "currency": "USD",
+        "group": "source",
+        "sort": "-revenue",
         "rows": [
             {
                 "source": "YouTube",

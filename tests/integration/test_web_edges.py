@@ -118,3 +118,28 @@ def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untype
     assert {"/t/e", "/api/v1/reports/sources", "/api/v1/reports/sources.csv", "/healthz", "/readyz"} <= set(
         document["paths"]
     )
+
+
+def test_every_api_route_is_in_the_openapi_document(app, client) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    document = client.get("/openapi.json").json
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).replace("{purchase_id}", "{id}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+    }
+    documented = set(document["paths"])
+    assert routes - {"/api/v1/reports/sources/{source}"} <= documented
+    assert {
+        "/api/v1/reports/summary",
+        "/api/v1/reports/sources/{source}",
+        "/api/v1/reports/sources/{source}/{table}.csv",
+        "/api/v1/purchases",
+        "/api/v1/purchases/{id}",
+    } <= documented
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            assert "200" in operation["responses"] or "204" in operation["responses"], path
+            if path.startswith("/api/"):
+                assert "401" in operation["responses"], path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -202,6 +202,10 @@ def test_the_report_derives_ratios_and_orders_by_revenue() -> None:
     assert youtube.totals.source == "YouTube"
     assert (youtube.conversion_rate, youtube.avg_order_value, youtube.revenue_per_visitor) == (0.015, 200000, 4000)
     assert (instagram.conversion_rate, instagram.avg_order_value, instagram.revenue_per_visitor) == (0.025, 40000, 1000)
-    assert ReportRange.LAST_7_DAYS.since(datetime(2026, 1, 8, tzinfo=UTC)) == datetime(
-        2026, 1, 8, tzinfo=UTC
-    ) - timedelta(days=7)
+    # "Last 7 days" is today and the six whole days before it, in UTC.
+    assert ReportRange.LAST_7_DAYS.since(datetime(2026, 1, 8, 15, 30, tzinfo=UTC)) == datetime(2026, 1, 2, tzinfo=UTC)
+    assert ReportRange.LAST_7_DAYS.previous(datetime(2026, 1, 8, 15, 30, tzinfo=UTC)) == (
+        datetime(2025, 12, 26, tzinfo=UTC),
+        datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    assert ReportRange.ALL_TIME.since(datetime(2026, 1, 8, tzinfo=UTC)) is None

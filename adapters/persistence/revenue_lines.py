@@ -1,0 +1,112 @@
+"""`revenue_lines`: each purchase once more, flat and narrow, as the reports read it.
+
+One line per purchase (model "purchase": every purchase, matched or not), one more for an unmatched one
+(model "unmatched") and one per model that credits a matched one (first_touch, last_touch), each carrying
+the net amount after refunds, the buyer, the UTC day and the credited touch's source, channel, medium,
+campaign and landing page. Reports then add up one index range of
+one table instead of joining purchases, credits and refunds for every request.
+
+The lines of a purchase are rewritten whenever the purchase, its credits or its refunds change, by the
+repository methods that change them, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from adapters.persistence import tables as t
+from core.domain.purchases import AttributionStatus
+from core.domain.reports import landing_path
+
+EVERY_PURCHASE = "purchase"  # the model value of the line every purchase has
+UNMATCHED = "unmatched"  # and of a second line each unmatched purchase has, so the Unmatched row reads an index
+
+
+def buyer_key(email: str | None, visitor_id: int | None) -> str | None:
+    """Who a student is: the email, or the matched visitor when the platform gave no email."""
+    if email:
+        return email
+    return f"visitor:{visitor_id}" if visitor_id is not None else None
+
+
+def lines_for(purchase: Mapping[str, Any], refunded: int, credits: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The lines of one purchase from its row, its refunded total and its credit rows (touch_* columns)."""
+    purchased_at: datetime = purchase["purchased_at"]
+    matched = purchase["attribution_status"] == AttributionStatus.MATCHED.value
+    common = {
+        "purchase_id": purchase["id"],
+        "user_id": purchase["user_id"],
+        "currency": purchase["currency"],
+        "purchased_at": purchased_at,
+        "day": purchased_at.date(),
+        "net_amount": purchase["amount"] - refunded,
+        "buyer": buyer_key(purchase["email"], purchase["visitor_id"]),
+        "matched": matched,
+    }
+    lines = [
+        {
+            **common,
+            "model": EVERY_PURCHASE,
+            "source": None,
+            "channel": None,
+            "medium": None,
+            "campaign": None,
+            "landing_path": None,
+        }
+    ]
+    if not matched:
+        lines.append({**lines[0], "model": UNMATCHED})
+    if matched:
+        lines += [
+            {
+                **common,
+                "model": credit["model"],
+                "source": credit["touch_source"],
+                "channel": credit["touch_channel"],
+                "medium": credit["touch_medium"] or "",
+                "campaign": credit["touch_campaign"] or "",
+                "landing_path": landing_path(credit["touch_landing_page"]),
+            }
+            for credit in credits
+        ]
+    return lines
+
+
+def refresh_revenue_lines(connection: Connection, purchase_id: int) -> None:
+    connection.execute(delete(t.revenue_lines).where(t.revenue_lines.c.purchase_id == purchase_id))
+    purchase = connection.execute(
+        select(
+            t.purchases.c.id,
+            t.purchases.c.user_id,
+            t.purchases.c.currency,
+            t.purchases.c.purchased_at,
+            t.purchases.c.amount,
+            t.purchases.c.email,
+            t.purchases.c.visitor_id,
+            t.purchases.c.attribution_status,
+        ).where(t.purchases.c.id == purchase_id)
+    ).first()
+    if purchase is None:
+        return
+    refunded = connection.execute(
+        select(func.coalesce(func.sum(t.refunds.c.amount), 0)).where(t.refunds.c.purchase_id == purchase_id)
+    ).scalar_one()
+    a = t.attributions.c
+    credits = connection.execute(
+        select(a.model, a.touch_source, a.touch_channel, a.touch_medium, a.touch_campaign, a.touch_landing_page).where(
+            a.purchase_id == purchase_id
+        )
+    )
+    lines = lines_for(purchase._mapping, int(refunded), [row._mapping for row in credits])
+    connection.execute(insert(t.revenue_lines), lines)
+
+
+def rebuild_revenue_lines(connection: Connection) -> None:
+    """Every purchase's lines from the stored purchases, credits and refunds (migration backfill)."""
+    ids = list(connection.execute(select(t.purchases.c.id).order_by(t.purchases.c.id)).scalars())
+    for purchase_id in ids:
+        refresh_revenue_lines(connection, purchase_id)

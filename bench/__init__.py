@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures (see docs/operations.md for the latest)."""

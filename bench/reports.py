@@ -1,0 +1,152 @@
+"""Report speed: p50 and p95 of the sources report, the summary and the drill-down, per data size and database.
+
+    .venv/bin/python -m bench.reports                          # 100K and 1M events, PostgreSQL and SQLite
+    .venv/bin/python -m bench.reports --events 100000 --database postgresql --explain
+    .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (PostgreSQL: ~15 min to load)
+
+Each level's data is generated once (bench/dataset.py, seeded) into its own database, kept for the next run:
+PostgreSQL databases named coursesignal_bench_<events> (COURSESIGNAL_BENCH_POSTGRES_URL names the server),
+SQLite files in bench/.data/. Timings go through the Reports service, exactly what the API calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+
+from adapters.persistence import tables as t
+from adapters.persistence.database import create_database_engine
+from adapters.persistence.migrate import upgrade
+from adapters.persistence.queries import SqlReportQueries
+from bench.dataset import END, generate
+from core.domain.attribution import Model
+from core.domain.reports import Grouping, ReportRange
+from core.services.reports import Reports
+
+POSTGRES_URL = os.environ.get(
+    "COURSESIGNAL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+DATA = Path(__file__).parent / ".data"
+
+
+class _At:
+    def now(self) -> Any:
+        return END
+
+
+def _postgres_engine(events: int) -> Engine:
+    name = f"coursesignal_bench_{events}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return create_database_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+
+
+def _sqlite_engine(events: int) -> Engine:
+    DATA.mkdir(exist_ok=True)
+    return create_database_engine(f"sqlite:///{DATA / f'bench-{events}.db'}")
+
+
+def prepared(database: str, events: int) -> tuple[Engine, int]:
+    """The level's database, generated on first use; returns it and the benchmark account's id."""
+    engine = _postgres_engine(events) if database == "postgresql" else _sqlite_engine(events)
+    upgrade(engine)
+    with engine.connect() as connection:
+        account = connection.execute(select(t.users.c.id).where(t.users.c.email == "bench@example.com")).scalar()
+    if account is None:
+        started = time.perf_counter()
+        print(f"generating {events:,} events on {database}...")
+        counts = generate(engine, events)
+        print(f"  generated {counts} in {time.perf_counter() - started:.0f} s")
+        return prepared(database, events)
+    return engine, int(account)
+
+
+def cases(reports: Reports, account: int, top_source: str) -> dict[str, Callable[[], Any]]:
+    r30, everything = ReportRange.LAST_30_DAYS, ReportRange.ALL_TIME
+    first, last = Model.FIRST_TOUCH, Model.LAST_TOUCH
+    return {
+        "sources 30d first_touch": lambda: reports.sources(account, r30, first),
+        "sources all last_touch": lambda: reports.sources(account, everything, last),
+        "sources 90d by campaign": lambda: reports.sources(
+            account, ReportRange.LAST_90_DAYS, first, group=Grouping.CAMPAIGN
+        ),
+        "summary 30d": lambda: reports.summary(account, r30),
+        "summary all": lambda: reports.summary(account, everything),
+        f"drill-down {top_source} 30d": lambda: reports.source_detail(account, top_source, r30, first),
+        f"drill-down {top_source} all last_touch": lambda: reports.source_detail(account, top_source, everything, last),
+        "recent purchases": lambda: reports.recent_purchases(account, 50),
+    }
+
+
+def measure(call: Callable[[], Any], iterations: int) -> tuple[float, float]:
+    for _ in range(3):
+        call()
+    timings = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[max(0, round(0.95 * len(timings)) - 1)]
+
+
+def explain(engine: Engine, call: Callable[[], Any]) -> None:
+    """Print the plan of every statement one report runs, with the parameters it ran with."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    call()
+    event.remove(engine, "before_cursor_execute", capture)
+    prefix = (
+        "EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    )
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            print("    SQL:", " ".join(statement.split())[:300])
+            for row in connection.exec_driver_sql(prefix + statement, parameters):
+                print("     ", " | ".join(str(col) for col in row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, action="append", help="a level (repeatable); default 100000 and 1000000")
+    parser.add_argument("--ten-million", action="store_true", help="add the 10M level")
+    parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--explain", action="store_true", help="print each query's plan")
+    args = parser.parse_args()
+    levels = args.events or [100_000, 1_000_000]
+    if args.ten_million:
+        levels.append(10_000_000)
+    databases = ["postgresql", "sqlite"] if args.database == "both" else [args.database]
+    print(f"{'database':<11}{'events':>12}  {'report':<42}{'p50 ms':>9}{'p95 ms':>9}")
+    for events in levels:
+        for database in databases:
+            engine, account = prepared(database, events)
+            reports = Reports(SqlReportQueries(engine), _At())
+            top = reports.sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines[0].label
+            for name, call in cases(reports, account, top).items():
+                p50, p95 = measure(call, args.iterations)
+                print(f"{database:<11}{events:>12,}  {name:<42}{p50:>9.1f}{p95:>9.1f}", flush=True)
+                if args.explain:
+                    explain(engine, call)
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
