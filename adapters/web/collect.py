@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.domain.events import DropReason, EventKind, TrackerEvent
+from core.domain.fingerprints import is_derived_visitor_key
 from core.domain.touches import MAX_URL_LENGTH
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
@@ -33,7 +34,8 @@ class CollectSchema(Schema):
     s = fields.String(required=True, validate=validate.Length(min=1, max=40))  # site key
     n = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind]))  # event name
     i = fields.String(required=True, validate=validate.Regexp(_ID))  # client event id
-    v = fields.String(required=True, validate=validate.Regexp(_ID))  # visitor id
+    # The visitor id the tracker keeps; absent when the browser can keep nothing (the server derives one).
+    v = fields.String(load_default=None, validate=validate.Regexp(_ID))
     u = fields.Url(
         required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=MAX_URL_LENGTH)
     )  # page URL
@@ -142,11 +144,20 @@ def collect(
     except ValidationError as error:
         field, problems = next(iter(error.normalized_messages().items()))
         return _reply(400, f"{field}: {problems[0] if isinstance(problems, list) else problems}")
+    visitor_key = data["v"]
+    if visitor_key is None:
+        visitor_key = salts.derived_visitor_key(
+            address=request.remote_addr, user_agent=request.headers.get("User-Agent"), site_key=data["s"]
+        )
+        if visitor_key is None:
+            return _reply(400, "v: missing, and no visitor can be derived without an address and a User-Agent")
+    elif is_derived_visitor_key(visitor_key):
+        return _reply(400, "v: ids starting with 'd-' are made by the server, not sent by the tracker")
     event = TrackerEvent(
         site_key=data["s"],
         client_event_id=data["i"],
         kind=EventKind(data["n"]),
-        visitor_key=data["v"],
+        visitor_key=visitor_key,
         url=data["u"],
         referrer=data["r"] or None,
         title=data["t"],

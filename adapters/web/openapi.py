@@ -152,7 +152,7 @@ _SECURITY = [{"bearer": []}, {"session": []}]
 
 _COLLECT_EVENT = {
     "type": "object",
-    "required": ["s", "n", "i", "v", "u"],
+    "required": ["s", "n", "i", "u"],
     "properties": {
         "s": {"type": "string", "maxLength": 40, "description": "The site key from the snippet's data-site."},
         "n": {"type": "string", "enum": ["pageview", "identify", "click"]},
@@ -161,7 +161,12 @@ _COLLECT_EVENT = {
             "pattern": "^[A-Za-z0-9_-]{8,64}$",
             "description": "Client event id; repeats are stored once.",
         },
-        "v": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "The visitor id the tracker keeps."},
+        "v": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{8,64}$",
+            "description": "The visitor id the tracker keeps. Left out when the browser can keep none: the server "
+            "then derives a pseudonymous id for the day (weaker for matching). Ids starting with 'd-' are refused.",
+        },
         "u": {"type": "string", "format": "uri", "maxLength": 2000, "description": "The page URL."},
         "r": {"type": ["string", "null"], "maxLength": 2000, "description": "document.referrer"},
         "t": {"type": ["string", "null"], "maxLength": 300, "description": "document.title"},

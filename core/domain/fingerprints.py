@@ -35,6 +35,25 @@ def fingerprint(salt: bytes, *, address: str | None, user_agent: str | None, lan
     return hmac.new(salt, material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+# Visitor ids the server makes up for browsers that can keep none of their own (cookies and storage
+# blocked). The tracker's own ids never contain "-", so the prefix cannot collide with one.
+DERIVED_VISITOR_PREFIX = "d-"
+
+
+def derived_visitor_key(salt: bytes, *, address: str | None, user_agent: str | None, site_key: str) -> str | None:
+    """A pseudonymous visitor id for one browser on one site for one salt day: a salted hash of the full
+    address, the browser and the site. None without an address or agent. Weaker than a kept id: it
+    changes every day and merges people behind one address with the same browser."""
+    if not address or not user_agent:
+        return None
+    material = "\n".join((address.strip(), user_agent.strip(), site_key))
+    return DERIVED_VISITOR_PREFIX + hmac.new(salt, material.encode(), hashlib.sha256).hexdigest()[:30]
+
+
+def is_derived_visitor_key(key: str) -> bool:
+    return key.startswith(DERIVED_VISITOR_PREFIX)
+
+
 def salt_day(moment: datetime) -> datetime:
     """The start (UTC midnight) of the salt day a moment falls in."""
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -28,6 +28,9 @@ class MatchMethod(StrEnum):
         return _CONFIDENCE[self]
 
 
+# The most a match through a server-derived visitor id can be trusted.
+DERIVED_VISITOR_CONFIDENCE = 50
+
 _CONFIDENCE = {
     MatchMethod.VISITOR_ID: 99,
     MatchMethod.EMAIL: 95,
@@ -90,10 +93,14 @@ class Purchase:
             recipient_email=record.recipient_email,
         )
 
-    def match(self, visitor_id: int, method: MatchMethod) -> None:
+    def match(self, visitor_id: int, method: MatchMethod, *, derived_visitor: bool = False) -> None:
+        """`derived_visitor`: the buyer's browser kept no id of its own, so its visits were pieced together
+        by the server for a day at a time: the match is weaker and says so."""
         self.visitor_id = visitor_id
         self.match_method = method
-        self.match_confidence = method.confidence
+        self.match_confidence = (
+            min(method.confidence, DERIVED_VISITOR_CONFIDENCE) if derived_visitor else method.confidence
+        )
         self.status = AttributionStatus.MATCHED
 
     def unmatch(self) -> None:

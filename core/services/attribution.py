@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.domain.attribution import MATCH_ORDER, RULES_VERSION, AttributionResult, attribute, lookback_from_days
 from core.domain.checkout import CHECKOUT_WINDOW, CheckoutReach, checkout_candidate
+from core.domain.fingerprints import is_derived_visitor_key
 from core.domain.identities import EmailClaim, Handoff, IdentityGraph, IdentityTouch, Segment, identity_touches
 from core.domain.purchases import MatchMethod, Purchase
 from core.ports.uow import UnitOfWork
@@ -184,7 +185,12 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
             identity = dict.fromkeys([*found.identity, *_people_named_by(uow, purchase)])
             result = attribute(_journey(uow, list(identity)), purchase.purchased_at, lookback)
         if result is not None:
-            purchase.match(found.anchor_visitor_id, method)
+            anchor = uow.visitors.get(found.anchor_visitor_id)
+            purchase.match(
+                found.anchor_visitor_id,
+                method,
+                derived_visitor=anchor is not None and is_derived_visitor_key(anchor.key),
+            )
             break
     if result is None:
         purchase.unmatch()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from core.domain.fingerprints import SALT_LIFETIME, fingerprint, salt_day
+from core.domain.fingerprints import SALT_LIFETIME, derived_visitor_key, fingerprint, salt_day
 from core.ports.clock import Clock
 from core.ports.uow import UnitOfWork
 
@@ -40,3 +40,6 @@ class FingerprintSalts:
 
     def fingerprint(self, *, address: str | None, user_agent: str | None, language: str | None) -> str | None:
         return fingerprint(self.current(), address=address, user_agent=user_agent, language=language)
+
+    def derived_visitor_key(self, *, address: str | None, user_agent: str | None, site_key: str) -> str | None:
+        return derived_visitor_key(self.current(), address=address, user_agent=user_agent, site_key=site_key)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from adapters.persistence import tables
+from core.domain.purchases import DERIVED_VISITOR_CONFIDENCE, MatchMethod
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
 
@@ -143,3 +145,43 @@ def test_every_api_route_is_in_the_openapi_document(app, client) -> None:  # typ
             assert "200" in operation["responses"] or "204" in operation["responses"], path
             if path.startswith("/api/"):
                 assert "401" in operation["responses"], path
+
+
+def _visitor_keys(container) -> list[str]:  # type: ignore[no-untyped-def]
+    with container.gateways.engine().connect() as connection:
+        return list(connection.execute(select(tables.visitors.c.visitor_key)).scalars())
+
+
+def test_a_browser_that_keeps_no_id_gets_a_daily_pseudonymous_one(client, container, site_key: str) -> None:  # type: ignore[no-untyped-def]
+    from core.domain.money import Money
+    from core.domain.purchases import PurchaseRecord
+
+    page = {"s": site_key, "n": "pageview", "u": "https://example.com/?utm_source=youtube"}
+    same_browser = {**BROWSER, "Accept-Language": "en"}
+    assert client.post("/t/e", data=json.dumps({**page, "i": "event0001"}), headers=same_browser).status_code == 204
+    identify = {"s": site_key, "n": "identify", "i": "event0002", "u": "https://example.com/", "e": "b@example.com"}
+    assert client.post("/t/e", data=json.dumps(identify), headers=same_browser).status_code == 204
+    (key,) = _visitor_keys(container)
+    assert key.startswith("d-")
+    assert "127.0.0.1" not in key
+
+    other_browser = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"}
+    assert client.post("/t/e", data=json.dumps({**page, "i": "event0003"}), headers=other_browser).status_code == 204
+    assert len(_visitor_keys(container)) == 2
+
+    account_id = container.services.accounts().site(site_key).account_id
+    container.services.purchases().ingest(
+        account_id,
+        [PurchaseRecord("csv", "p-1", Money(100, "USD"), datetime.now(UTC) + timedelta(seconds=1), "b@example.com")],
+    )
+    with container.gateways.unit_of_work() as uow:
+        purchase = uow.purchases.get_by_platform_id(account_id, "csv", "p-1")
+    assert purchase is not None
+    assert (purchase.match_method, purchase.match_confidence) == (MatchMethod.EMAIL, DERIVED_VISITOR_CONFIDENCE)
+
+
+def test_the_tracker_cannot_claim_a_server_made_id(client, container, site_key: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/t/e", data=json.dumps(_event(site_key, v="d-0123456789abcdef")), headers=BROWSER)
+    assert response.status_code == 400
+    assert "made by the server" in response.get_data(as_text=True)
+    assert _stored(container) == 0
