@@ -22,6 +22,7 @@ from adapters.platforms import kajabi
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
 from adapters.platforms.webhook_auth import UrlTokenAuth
+from adapters.rate_limiters import InMemoryRateLimiter, RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.fernet_cipher import FernetTokenCipher
 from adapters.security.signed_tokens import SignedLinkTokens
@@ -54,6 +55,13 @@ class Gateways(containers.DeclarativeContainer):
         config.job_backend,
         rq=providers.Singleton(connect_redis, config.redis_url),
         in_process=providers.Object(None),
+    )
+    rate_limiter = providers.Selector(
+        config.job_backend,
+        rq=providers.Singleton(
+            RedisRateLimiter, redis=redis, prefix=providers.Callable("{}:limits".format, config.queue_name)
+        ),
+        in_process=providers.Singleton(InMemoryRateLimiter),
     )
     job_queue = providers.Selector(
         config.job_backend,
@@ -100,7 +108,9 @@ class Services(containers.DeclarativeContainer):
     gateways = providers.DependenciesContainer()
     platforms = providers.DependenciesContainer()
 
-    tracking = providers.Singleton(Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue)
+    tracking = providers.Singleton(
+        Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue, limiter=gateways.rate_limiter
+    )
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     purchases = providers.Singleton(Purchases, uow=gateways.unit_of_work.provider, platforms=platforms.registry)

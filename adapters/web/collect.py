@@ -165,9 +165,14 @@ def collect(
         received_at=clock.now(),
         user_agent=request.headers.get("User-Agent"),
         fingerprint=_fingerprint(salts),
+        client_address=request.remote_addr,
     )
     outcome = tracking.record(event)
     if outcome.dropped is DropReason.UNKNOWN_SITE:
         return _reply(404, "unknown site key")
+    if outcome.dropped is DropReason.RATE_LIMITED:
+        response = _reply(429, "too many events; slow down")
+        response.headers["Retry-After"] = "60"
+        return response
     # Bots and repeats get the same answer as a stored event: nothing to learn, nothing to retry.
     return _reply(204)

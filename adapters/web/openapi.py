@@ -248,6 +248,10 @@ DOCUMENT: dict[str, Any] = {
                     "400": {"description": "Malformed event; the body says why.", "content": _TEXT_REASON},
                     "404": {"description": "Unknown site key; nothing stored.", "content": _TEXT_REASON},
                     "413": {"description": "Body too large.", "content": _TEXT_REASON},
+                    "429": {
+                        "description": "Too many events from this sender or for this site; retry after Retry-After.",
+                        "content": _TEXT_REASON,
+                    },
                 },
             }
         },

@@ -36,6 +36,20 @@ class TrackerEvent:
     user_agent: str | None = None
     # The salted network + browser hash the web edge computed; never the address itself.
     fingerprint: str | None = None
+    # The sender's address, for rate limiting only: held in memory for the request, never stored.
+    client_address: str | None = None
     # A visitor id handed over from another of the creator's domains, when the tracker sends it apart
     # from the landing URL's `_csv` parameter.
     handoff_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    events: int
+    per_seconds: int
+
+
+# How much one sender and one site may send. A real browser sends a few events a minute; a site's limit
+# protects the others sharing the database from one site's flood, far above any creator's real traffic.
+PER_CLIENT_LIMIT = RateLimit(events=300, per_seconds=60)
+PER_SITE_LIMIT = RateLimit(events=30_000, per_seconds=60)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from core.domain.bots import is_bot
 from core.domain.checkout import CheckoutReach, is_checkout_url
-from core.domain.events import DropReason, EventKind, TrackerEvent
+from core.domain.events import PER_CLIENT_LIMIT, PER_SITE_LIMIT, DropReason, EventKind, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, handoff_from_url
 from core.domain.sites import Site
 from core.domain.touches import touch_from_landing
 from core.domain.visitors import Session, Visitor
 from core.ports.jobs import JobQueue
+from core.ports.rate_limits import RateLimiter
 from core.ports.uow import UnitOfWork
 
 
@@ -88,13 +89,21 @@ def _record_identity_facts(uow: UnitOfWork, site: Site, visitor: Visitor, event:
 class Tracking:
     """Record one tracker event: drop bots, find the site, keep the visitor, session and event."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], jobs: JobQueue) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], jobs: JobQueue, limiter: RateLimiter) -> None:
         self._uow = uow
         self._jobs = jobs
+        self._limiter = limiter
+
+    def _over_limit(self, event: TrackerEvent) -> bool:
+        if event.client_address and not self._limiter.allow(f"client:{event.client_address}", PER_CLIENT_LIMIT):
+            return True
+        return not self._limiter.allow(f"site:{event.site_key}", PER_SITE_LIMIT)
 
     def record(self, event: TrackerEvent) -> IngestOutcome:
         if is_bot(event.user_agent):
             return IngestOutcome(DropReason.BOT)
+        if self._over_limit(event):
+            return IngestOutcome(DropReason.RATE_LIMITED)
         with self._uow() as uow:
             site = uow.sites.get_by_key(event.site_key)
             if site is None or site.id is None:

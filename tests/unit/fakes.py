@@ -13,7 +13,7 @@ from typing import Self, TypeVar
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, StoredDelivery, SyncState
-from core.domain.events import TrackerEvent
+from core.domain.events import RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
@@ -36,6 +36,18 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self._now += timedelta(**delta)
+
+
+class FakeRateLimiter:
+    """Allows everything except the keys a test blocks."""
+
+    def __init__(self) -> None:
+        self.blocked: set[str] = set()
+        self.seen: list[str] = []
+
+    def allow(self, key: str, limit: RateLimit) -> bool:
+        self.seen.append(key)
+        return key not in self.blocked
 
 
 class RecordingJobQueue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +17,7 @@ from core.services.attribution import Attribution
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.tracking import Tracking
-from tests.unit.fakes import FakeUnitOfWork, FixedClock, RecordingJobQueue, Store
+from tests.unit.fakes import FakeRateLimiter, FakeUnitOfWork, FixedClock, RecordingJobQueue, Store
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 
@@ -28,7 +29,8 @@ class World:
         self.jobs = RecordingJobQueue()
         uow = lambda: FakeUnitOfWork(self.store)  # noqa: E731
         self.accounts = Accounts(uow, self.clock)
-        self.tracking = Tracking(uow, self.jobs)
+        self.limiter = FakeRateLimiter()
+        self.tracking = Tracking(uow, self.jobs, self.limiter)
         self.attribution = Attribution(uow)
         self.purchases = Purchases(uow, platforms=None)  # type: ignore[arg-type]
         self.account = self.accounts.ensure_account("creator@example.com")
@@ -209,3 +211,12 @@ def test_the_report_derives_ratios_and_orders_by_revenue() -> None:
         datetime(2026, 1, 2, tzinfo=UTC),
     )
     assert ReportRange.ALL_TIME.since(datetime(2026, 1, 8, tzinfo=UTC)) is None
+
+
+def test_a_flooding_sender_or_site_is_dropped_as_rate_limited(world: World) -> None:
+    flood = replace(world.event(EventKind.PAGEVIEW, "visitor01"), client_address="198.51.100.7")
+    world.limiter.blocked = {"client:198.51.100.7"}
+    assert world.tracking.record(flood).dropped is DropReason.RATE_LIMITED
+    world.limiter.blocked = {f"site:{world.site.public_key}"}
+    assert world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor02")).dropped is DropReason.RATE_LIMITED
+    assert not world.store.events
