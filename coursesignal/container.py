@@ -195,6 +195,8 @@ def build_app(settings: Settings | None = None, container: Container | None = No
             "BASE_URL": settings.base_url,
             "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
             "RATELIMIT_KEY_PREFIX": f"{container.config.queue_name()}-limits",
+            # A Stripe stand-in's hosted pages (the local fake), where the billing forms redirect.
+            "EXTRA_FORM_TARGETS": [settings.stripe_api_base] if settings.stripe_api_base else [],
         }
     )
     app.extensions["coursesignal.container"] = container

@@ -7,22 +7,29 @@ sites and by machines: they carry no session form, so CSRF does not apply to the
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+# Where our own forms may end up: browsers apply form-action to the redirect after a POST too, and the
+# Subscribe and Manage billing forms redirect to Stripe's hosted Checkout and Customer Portal.
+STRIPE_HOSTED_PAGES = ("https://checkout.stripe.com", "https://billing.stripe.com")
+
+
+def content_security_policy(form_targets: tuple[str, ...] = STRIPE_HOSTED_PAGES) -> str:
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            " ".join(["form-action 'self'", *form_targets]),
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
 
 # Paths called by other origins or by machines, never by our own forms.
 CSRF_EXEMPT_PREFIXES = ("/t/", "/api/", "/webhooks/", "/billing/webhook")
@@ -40,7 +47,7 @@ def _add_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.endpoint != "static":
             # Pages show account data: never keep them in a shared cache.
@@ -51,6 +58,8 @@ def _add_headers(response: Response) -> Response:
 def init_security(app: Flask) -> None:
     # Checked in _protect_forms instead of everywhere, so the exempt prefixes hold for blueprints yet to come.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    extra_targets = tuple(app.config.get("EXTRA_FORM_TARGETS", ()))
+    app.config["CONTENT_SECURITY_POLICY"] = content_security_policy((*STRIPE_HOSTED_PAGES, *extra_targets))
     csrf.init_app(app)
     app.before_request(_protect_forms)
     app.after_request(_add_headers)

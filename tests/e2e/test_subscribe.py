@@ -1,0 +1,84 @@
+"""A creator on a trial subscribes through (fake) Stripe Checkout in a real browser and sees the plan active."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from tests.conftest import sign_in
+from tests.e2e.conftest import DESKTOP_UA
+from tests.fakes.stripe import FakeStripe
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+PRICE_ID = "price_coursesignal_monthly"
+
+
+@pytest.fixture
+def port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def fake_stripe(port: int) -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        fake.add_price(PRICE_ID, unit_amount=9900, currency="usd")
+        fake.webhook_url = f"http://127.0.0.1:{port}/billing/webhook"
+        yield fake
+
+
+@pytest.fixture
+def settings(settings, fake_stripe: FakeStripe, port: int):  # type: ignore[no-untyped-def]
+    return replace(
+        settings,
+        base_url=f"http://127.0.0.1:{port}",
+        stripe_secret_key=fake_stripe.secret_key,
+        stripe_webhook_secret=fake_stripe.webhook_secret,
+        stripe_price_id=PRICE_ID,
+        stripe_api_base=fake_stripe.base_url,
+    )
+
+
+@pytest.fixture
+def served(app, port: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_subscribe_through_checkout_and_see_the_plan_active(browser, app, container, served: str) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    sign_in(client, container)
+    session_cookie = client.get_cookie("session")
+    assert session_cookie is not None
+    context = browser.new_context(user_agent=DESKTOP_UA)
+    context.add_cookies([{"name": "session", "value": session_cookie.value, "url": served}])
+    page = context.new_page()
+    blocked: list[Any] = []
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    try:
+        page.goto(f"{served}/billing")
+        page.get_by_role("button", name="Subscribe for").click()
+        expect(page.get_by_role("button", name="Subscribe", exact=True)).to_be_visible()  # Stripe's hosted page
+        page.get_by_role("button", name="Subscribe", exact=True).click()
+        page.wait_for_url(f"{served}/billing?checkout=success")
+        expect(page.locator("[data-status]")).to_have_attribute("data-status", "active")
+        expect(page.get_by_text("Subscribed:")).to_be_visible()
+    finally:
+        context.close()
+    assert blocked == []
