@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
+from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from coursesignal.container import Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
@@ -41,6 +45,8 @@ class _Context:
         upgrade(self.container.gateways.engine())
 
 
+DEMO_PASSWORD_VARIABLE = "COURSESIGNAL_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+
 pass_context = click.make_pass_decorator(_Context, ensure=True)
 
 
@@ -54,8 +60,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"First fill a demo account ({DEMO_EMAIL}) with weeks of simulated visitors and purchases (once).",
+)
 @pass_context
-def run(ctx: _Context, host: str, port: int) -> None:
+def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
     """Serve the app. On the embedded SQLite database, the schema is brought up to date first."""
     from gunicorn.app.base import BaseApplication
 
@@ -63,6 +74,8 @@ def run(ctx: _Context, host: str, port: int) -> None:
     if settings.uses_sqlite:
         ctx.upgrade_database()
         ctx.container.gateways.engine().dispose()
+    if demo:
+        _prepare_demo(settings, f"http://{host}:{port}/login")
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -85,6 +98,30 @@ def run(ctx: _Context, host: str, port: int) -> None:
         f"jobs {'on Redis' if settings.redis_url else 'in-process'})"
     )
     _Server().run()
+
+
+def _prepare_demo(settings: Settings, login_url: str) -> None:
+    from coursesignal.demo import seed_demo
+
+    password = os.environ.get(DEMO_PASSWORD_VARIABLE) or DEMO_PASSWORD
+    click.echo(f"Preparing the demo account {DEMO_EMAIL} (the first time takes a minute or two)...")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    started = time.monotonic()
+    try:
+        outcome = seed_demo(settings, password=password)
+    except WeakPassword as error:
+        raise click.ClickException(f"{DEMO_PASSWORD_VARIABLE} is refused: {error}") from None
+    if outcome.created:
+        click.echo(
+            f"Filled it with {outcome.purchases} purchases and {outcome.hits} tracker hits over the last "
+            f"{DEMO_DAYS} days ({time.monotonic() - started:.0f} s)."
+        )
+    else:
+        click.echo(
+            "It exists already, so nothing was added; its password is the one it was created with "
+            f"(if {DEMO_PASSWORD_VARIABLE} has changed since, the one printed below is not it)."
+        )
+    click.echo(f"Sign in at {login_url} as {DEMO_EMAIL}, password: {password}")
 
 
 @main.command()

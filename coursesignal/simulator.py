@@ -39,12 +39,30 @@ def _container(directory: Path, name: str, clock: SimulatedClock) -> tuple[Setti
         environment="test",
         secret_key="simulator-only",  # noqa: S106 - a throwaway app that never serves anyone
     )
+    return settings, simulation_container(settings, clock)
+
+
+def simulation_container(settings: Settings, clock: SimulatedClock) -> Container:
+    """The real services on the settings' database, on the simulation's clock, running jobs as they are queued.
+
+    The schema is brought up to date first. The caller unwires the container and disposes of its engine.
+    """
     container = create_container(settings)
     container.gateways.clock.override(providers.Object(clock))
     container.gateways.job_queue.override(providers.Singleton(SynchronousJobQueue))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(container.gateways.engine())
-    return settings, container
+    return container
+
+
+def simulation_services(container: Container) -> SimulationServices:
+    return SimulationServices(
+        accounts=container.services.accounts(),
+        purchases=container.services.purchases(),
+        tracking=container.services.tracking(),
+        salts=container.services.fingerprint_salts(),
+        uow=container.gateways.unit_of_work,
+    )
 
 
 def _http_delivery(settings: Settings, container: Container) -> Callable[[str], Deliver]:
@@ -72,13 +90,7 @@ def run_scenario(name: str, *, seed: int, over_http: bool, directory: Path, peop
     scenario = SCENARIOS[name] if people is None else replace(SCENARIOS[name], people=people)
     settings, container = _container(directory, name, clock)
     try:
-        services = SimulationServices(
-            accounts=container.services.accounts(),
-            purchases=container.services.purchases(),
-            tracking=container.services.tracking(),
-            salts=container.services.fingerprint_salts(),
-            uow=container.gateways.unit_of_work,
-        )
+        services = simulation_services(container)
         deliver = _http_delivery(settings, container) if over_http else None
         return simulate(scenario, seed, services, clock, deliver)
     finally:

@@ -117,6 +117,8 @@ class Scenario:
     kajabi_checkout_script: float = 0.85  # creators who pasted the snippet into Kajabi's checkout too
     platforms: tuple[tuple[str, int], ...] = (("kajabi", 45), ("teachable", 30), ("stripe", 25))
     refund_share: float = 0.05
+    start: datetime = START  # the first day a journey can begin on
+    arrival_days: float = 50.0  # first visits spread evenly over this many days from `start`
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -338,7 +340,7 @@ class _Generator:
 
     def visits(self, person: Person) -> list[Visit]:
         sessions = 1 + min(int(self.rng.expovariate(1 / (2.5 if person.buys else 0.6))), 12)
-        at = START + timedelta(days=self.rng.uniform(0, 50), hours=self.rng.uniform(7, 22))
+        at = self.s.start + timedelta(days=self.rng.uniform(0, self.s.arrival_days), hours=self.rng.uniform(7, 22))
         end = at + timedelta(days=self.s.journey_days)
         visits = []
         for index in range(sessions):

@@ -277,3 +277,21 @@ def test_mail_settings_come_from_the_environment(tmp_path) -> None:  # type: ign
     )
     assert with_smtp.mail_backend == "smtp"
     assert "hunter2" not in repr(with_smtp)
+
+
+def test_an_operator_made_account_signs_in_at_once_with_its_trial_running(world: World) -> None:
+    account = world.accounts.create_verified_account("Demo@Example.com", PASSWORD)
+
+    assert account.email == "demo@example.com"
+    assert account.is_verified
+    assert account.trial_days_left(world.clock.now()) == 14
+    assert world.accounts.login("demo@example.com", PASSWORD).account.id == account.id
+    assert world.mailer.sent == []
+
+
+def test_an_operator_made_account_takes_neither_a_known_address_nor_a_weak_password(world: World) -> None:
+    world.signed_up()
+    with pytest.raises(ValueError, match="already has an account"):
+        world.accounts.create_verified_account(ADDRESS, PASSWORD)
+    with pytest.raises(WeakPassword):
+        world.accounts.create_verified_account("other@example.com", "password")
