@@ -17,7 +17,7 @@ from core.services.simulation import SimulatedClock, SimulationServices
 from core.services.tracking import Tracking
 from plugins.csv_import import CsvPlatform
 from tests.unit.attribution_world import RunningJobQueue
-from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork, Store
+from tests.unit.fakes import FakePasswordHasher, FakeRateLimiter, FakeUnitOfWork, Store
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PASSWORD = "a demo passphrase"
@@ -47,7 +47,7 @@ def test_the_demo_fills_the_past_once_and_leaves_the_setup_done() -> None:
     services = SimulationServices(
         accounts=Accounts(uow, clock, hasher=FakePasswordHasher()),
         purchases=Purchases(uow, platforms=None),  # type: ignore[arg-type]
-        tracking=Tracking(uow, jobs),
+        tracking=Tracking(uow, jobs, FakeRateLimiter()),
         salts=FingerprintSalts(uow, clock),
         uow=uow,
     )
