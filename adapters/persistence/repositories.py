@@ -739,6 +739,7 @@ class SqlOnboarding:
             synced_at=row.synced_at,
             purchases_imported=row.purchases_imported,
             completed_at=row.completed_at,
+            connection_id=row.connection_id,
         )
 
     def save(self, progress: OnboardingProgress) -> None:
@@ -747,6 +748,7 @@ class SqlOnboarding:
             "synced_at": progress.synced_at,
             "purchases_imported": progress.purchases_imported,
             "completed_at": progress.completed_at,
+            "connection_id": progress.connection_id,
         }
         changed = self._c.execute(
             update(t.onboarding).where(t.onboarding.c.user_id == progress.account_id).values(**values)

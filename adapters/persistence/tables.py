@@ -73,6 +73,7 @@ onboarding = Table(
     Column("synced_at", UtcDateTime),
     Column("purchases_imported", Integer, nullable=False, server_default="0"),
     Column("completed_at", UtcDateTime),
+    Column("connection_id", Id, ForeignKey("platform_integrations.id", ondelete="SET NULL")),
 )
 
 api_tokens = Table(

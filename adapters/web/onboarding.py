@@ -1,30 +1,33 @@
 """The onboarding wizard: platform, connect, sync, snippet, dashboard. Every step can be left and resumed.
 
 The platform list comes from the PlatformRegistry, so a platform lights up here as soon as it is
-installed. A platform gets the form built from its `credential_fields`; the CSV platform, which reads a
-file rather than an account, gets an upload form instead.
+installed. A platform with `credential_fields` is connected through the Connections service (the same
+form, chooser and live sync progress as the Connections pages); the CSV platform, which reads a file
+rather than an account, gets an upload form instead.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, RadioField, StringField
+from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
+from adapters.web.connections import STATUS_LABELS
+from core.domain.connections import ConnectionStatus
 from core.domain.onboarding import Step
-from core.ports.clock import Clock
 from core.ports.platforms import PlatformAdapter, PlatformCatalog, PlatformError
+from core.services.connections import ConnectionFailed, Connections, ConnectionView, UnknownConnection
 from core.services.onboarding import Onboarding, OnboardingState, SiteNotFound
 from core.services.purchases import Purchases
 
@@ -32,7 +35,6 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("onboarding", __name__, url_prefix="/onboarding")
 
 CSV_PLATFORM = "csv"
-SYNC_WINDOW = timedelta(days=30)
 _STEP_ENDPOINTS = {
     Step.PLATFORM: "onboarding.platform",
     Step.CONNECT: "onboarding.connect",
@@ -69,27 +71,6 @@ class SiteForm(FlaskForm):  # type: ignore[misc]
 
 class PlainForm(FlaskForm):  # type: ignore[misc]
     pass
-
-
-def credentials_form(adapter: PlatformAdapter) -> FlaskForm:
-    """A form with one field per credential the platform asks for, secrets as password inputs."""
-
-    class CredentialsForm(FlaskForm):  # type: ignore[misc]
-        pass
-
-    for spec in adapter.credential_fields:
-        field_type = PasswordField if spec.secret else StringField
-        setattr(
-            CredentialsForm,
-            spec.name,
-            field_type(
-                spec.label,
-                validators=[DataRequired(f"Enter your {spec.label}."), Length(max=2000)],
-                description=spec.help,
-                render_kw={"autocomplete": "off", "spellcheck": "false"},
-            ),
-        )
-    return CredentialsForm()
 
 
 @inject
@@ -131,7 +112,6 @@ def connect(
     platforms: PlatformCatalog = Provide["platforms.registry"],
     onboarding: Onboarding = Provide["services.onboarding"],
     purchases: Purchases = Provide["services.purchases"],
-    clock: Clock = Provide["gateways.clock"],
 ) -> Any:
     state = _state()
     if state.progress.platform is None:
@@ -141,22 +121,43 @@ def connect(
     except KeyError:
         flash("That platform is no longer installed here; choose another one.", "error")
         return redirect(url_for("onboarding.platform"))
+    if adapter.credential_fields:
+        return _connect_platform(state, adapter, onboarding, _connections())
+    return _upload_csv(state, adapter, onboarding, purchases)
 
-    form: FlaskForm = CsvUploadForm() if adapter.name == CSV_PLATFORM else credentials_form(adapter)
+
+def _connect_platform(
+    state: OnboardingState, adapter: PlatformAdapter, onboarding: Onboarding, connections: Connections
+) -> Any:
+    """The same connection the Connections pages make: stored, webhooks registered, synced by a job."""
+    error: str | None = None
+    if request.method == "POST":
+        credentials = {f.name: request.form.get(f.name, "") for f in adapter.credential_fields}
+        try:
+            result = connections.connect(current_user.id, adapter.name, credentials)
+        except ConnectionFailed as problem:
+            error = str(problem)
+        else:
+            onboarding.record_connection(current_user.id, result.connection.id)
+            return redirect(url_for("onboarding.choose" if result.needs_choice else "onboarding.sync"))
+    page = _render("onboarding/connect.html", state, Step.CONNECT, platform=adapter, error=error, action="connect")
+    return page, 422 if error else 200
+
+
+def _upload_csv(state: OnboardingState, adapter: PlatformAdapter, onboarding: Onboarding, purchases: Purchases) -> Any:
+    """A file has no account to connect to: its purchases are read at once, in the request."""
+    form = CsvUploadForm()
     error: str | None = None
     if form.validate_on_submit():
         try:
-            if isinstance(form, CsvUploadForm):
-                imported = _import_csv(purchases, form)
-            else:
-                imported = _import_from_platform(purchases, adapter, form, clock.now() - SYNC_WINDOW)
+            imported = _import_csv(purchases, form)
         except PlatformError as problem:
             error = str(problem)
         else:
             onboarding.record_sync(current_user.id, imported)
             return redirect(url_for("onboarding.sync"))
-    template = "onboarding/connect_csv.html" if adapter.name == CSV_PLATFORM else "onboarding/connect.html"
-    return _render(template, state, Step.CONNECT, form=form, adapter=adapter, error=error), 400 if error else 200
+    page = _render("onboarding/connect_csv.html", state, Step.CONNECT, form=form, adapter=adapter, error=error)
+    return page, 400 if error else 200
 
 
 def _import_csv(purchases: Purchases, form: CsvUploadForm) -> int:
@@ -169,26 +170,77 @@ def _import_csv(purchases: Purchases, form: CsvUploadForm) -> int:
     return summary.purchases_added + summary.purchases_already_known
 
 
-def _import_from_platform(purchases: Purchases, adapter: PlatformAdapter, form: FlaskForm, since: datetime) -> int:
-    credentials = {spec.name: str(form[spec.name].data).strip() for spec in adapter.credential_fields}
-    check = adapter.check_credentials(credentials)
-    if not check.ok:
-        raise PlatformError(check.message or f"{adapter.display_name} did not accept those details; check them.")
-    summary = purchases.import_from_platform(current_user.id, adapter.name, credentials, since, _no_progress)
-    return summary.purchases_added + summary.purchases_already_known
-
-
 def _no_progress(done: int, total: int | None) -> None:
-    """The import runs within the request today, so there is no one to report progress to."""
+    """A file is read within the upload request, so there is no page to report progress to."""
 
 
-@blueprint.get("/sync")
+@inject
+def _connections(connections: Connections = Provide["services.connections"]) -> Connections:
+    """Asked for only when a platform is connected: a CSV upload needs no credential encryption keys."""
+    return connections
+
+
+def _onboarding_connection(state: OnboardingState) -> ConnectionView | None:
+    if state.progress.connection_id is None:
+        return None
+    try:
+        return _connections().status(current_user.id, state.progress.connection_id)
+    except UnknownConnection:
+        return None
+
+
+@blueprint.route("/choose", methods=["GET", "POST"])
 @login_required
-def sync() -> Any:
+def choose() -> Any:
+    """The platform offers several sites for the credentials: the creator picks the one to read."""
     state = _state()
-    if state.progress.synced_at is None:
+    view = _onboarding_connection(state)
+    if view is None:
         return redirect(url_for("onboarding.connect"))
-    return _render("onboarding/sync.html", state, Step.SYNC)
+    if view.status is not ConnectionStatus.CHOOSING:
+        return redirect(url_for("onboarding.sync"))
+    connections = _connections()
+    error: str | None = None
+    if request.method == "POST":
+        try:
+            connections.choose(current_user.id, view.id, request.form.get("choice", ""))
+        except ConnectionFailed as problem:
+            error = str(problem)
+        else:
+            return redirect(url_for("onboarding.sync"))
+    try:
+        choices = connections.choices(current_user.id, view.id)
+    except ConnectionFailed as problem:
+        choices, error = (), str(problem)
+    page = _render("onboarding/choose.html", state, Step.CONNECT, connection=view, choices=choices, error=error)
+    return page, 422 if error else 200
+
+
+@blueprint.route("/sync", methods=["GET", "POST"])
+@login_required
+@inject
+def sync(onboarding: Onboarding = Provide["services.onboarding"]) -> Any:
+    state = _state()
+    view = _onboarding_connection(state)
+    if view is None:
+        if state.progress.synced_at is None:
+            return redirect(url_for("onboarding.connect"))
+        return _render("onboarding/sync.html", state, Step.SYNC)
+    if view.status is ConnectionStatus.CHOOSING:
+        return redirect(url_for("onboarding.choose"))
+    if request.method == "POST" and PlainForm().validate_on_submit():
+        if onboarding.finish_connection_sync(current_user.id):
+            return redirect(url_for("onboarding.snippet"))
+        flash("The sync is not finished yet; continue once it says Connected.", "error")
+        return redirect(url_for("onboarding.sync"))
+    return _render(
+        "onboarding/sync_connection.html",
+        state,
+        Step.SYNC,
+        connection=view,
+        label=STATUS_LABELS[view.status.value],
+        continue_form=PlainForm(),
+    )
 
 
 @blueprint.route("/snippet", methods=["GET", "POST"])

@@ -35,11 +35,15 @@ class OnboardingProgress:
     synced_at: datetime | None = None
     purchases_imported: int = 0
     completed_at: datetime | None = None
+    # The platform connection made in step 2, whose sync step 3 watches; None for a CSV upload.
+    connection_id: int | None = None
 
     def is_done(self, step: Step, has_site: bool) -> bool:
         if step is Step.PLATFORM:
             return self.platform is not None
-        if step in (Step.CONNECT, Step.SYNC):
+        if step is Step.CONNECT:
+            return self.connection_id is not None or self.synced_at is not None
+        if step is Step.SYNC:
             return self.synced_at is not None
         if step is Step.SNIPPET:
             return has_site and self.completed_at is not None
@@ -55,6 +59,14 @@ class OnboardingProgress:
     def choose_platform(self, platform: str) -> None:
         if platform != self.platform:
             self.platform = platform
+            self.synced_at = None
+            self.purchases_imported = 0
+            self.connection_id = None
+
+    def record_connection(self, connection_id: int) -> None:
+        """A new connection starts its own sync, which step 3 waits for again."""
+        if connection_id != self.connection_id:
+            self.connection_id = connection_id
             self.synced_at = None
             self.purchases_imported = 0
 

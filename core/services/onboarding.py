@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.domain.connections import ConnectionStatus
 from core.domain.onboarding import OnboardingProgress, Step
 from core.domain.sites import Site, new_site_key, normalize_domain
 from core.ports.clock import Clock
@@ -56,6 +57,27 @@ class Onboarding:
         """Raises KeyError when no platform of that name is installed."""
         self._platforms.get(platform)
         self._change(account_id, lambda progress: progress.choose_platform(platform))
+
+    def record_connection(self, account_id: int, connection_id: int) -> None:
+        """The connection made in the connect step: the sync step shows its progress."""
+        self._change(account_id, lambda progress: progress.record_connection(connection_id))
+
+    def finish_connection_sync(self, account_id: int) -> bool:
+        """Mark the sync step done once the onboarding's connection has synced; False while it has not."""
+        with self._uow() as uow:
+            progress = uow.onboarding.get(account_id)
+            if progress is None or progress.connection_id is None:
+                return False
+            connection = uow.connections.get(progress.connection_id)
+            if connection is None or connection.account_id != account_id:
+                return False
+            if connection.status is not ConnectionStatus.CONNECTED:
+                return False
+            if progress.synced_at is None:
+                progress.record_sync(self._clock.now(), connection.sync.purchases_found)
+                uow.onboarding.save(progress)
+                uow.commit()
+        return True
 
     def record_sync(self, account_id: int, purchases_imported: int) -> None:
         now = self._clock.now()

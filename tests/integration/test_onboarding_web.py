@@ -11,6 +11,7 @@ from adapters.platforms.hookspecs import hookimpl
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
 from core.ports.platforms import (
+    ConnectChoice,
     ConnectionCheck,
     CredentialField,
     PlatformAdapter,
@@ -109,6 +110,8 @@ def test_the_dashboard_lists_what_setup_is_left(client, settings) -> None:  # ty
 
 
 class DemoPlatform(PlatformAdapter):
+    """An installed platform: one school per key, or a choice of two for the "two-schools" key."""
+
     name = "demo"
     display_name = "Demo Courses"
     credential_fields = (
@@ -116,37 +119,53 @@ class DemoPlatform(PlatformAdapter):
         CredentialField("api_key", "API key", help="Settings, then API, then Create key.", secret=True),
     )
 
+    def __init__(self) -> None:
+        self.hooks_registered: list[str] = []
+
     def check_credentials(self, credentials: Mapping[str, str]) -> ConnectionCheck:
+        if credentials["api_key"] == "two-schools":
+            choices = (ConnectChoice("north", "North School"), ConnectChoice("south", "South School"))
+            return ConnectionCheck(ok=True, choices=choices, choice_field="chosen_school")
         if credentials["api_key"] != "good-key":
             return ConnectionCheck(
                 ok=False, message="Demo Courses refused that API key; create a new one and paste it."
             )
         return ConnectionCheck(ok=True)
 
+    def register_webhooks(self, credentials: Mapping[str, str], target_url: str) -> tuple[str, ...]:
+        self.hooks_registered.append(target_url)
+        return (f"hook-{len(self.hooks_registered)}",)
+
     def fetch_purchases(
         self, credentials: Mapping[str, str], since: datetime, progress: SyncProgress
     ) -> Iterator[PlatformRecord]:
-        progress(1, 1)
+        school = credentials.get("chosen_school") or credentials["school"]
+        progress(0, 1)
         yield PurchaseRecord(
             platform=self.name,
-            platform_purchase_id=f"{credentials['school']}-1",
+            platform_purchase_id=f"{school}-1",
             amount=Money(12900, "USD"),
             purchased_at=since + timedelta(days=1),
             email="buyer@example.com",
         )
+        progress(1, 1)
 
     def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
         return WebhookBatch(event_id="none")
 
 
 class DemoPlugin:
+    def __init__(self) -> None:
+        self.platform = DemoPlatform()
+
     @hookimpl
     def coursesignal_platforms(self) -> list[PlatformAdapter]:
-        return [DemoPlatform()]
+        return [self.platform]
 
 
-def test_an_installed_platform_lights_up_with_a_form_from_its_credential_fields(client, container, settings) -> None:  # type: ignore[no-untyped-def]
-    container.platforms.plugin_manager().register(DemoPlugin(), name="demo-plugin")
+def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(client, container, settings) -> None:  # type: ignore[no-untyped-def]
+    plugin = DemoPlugin()
+    container.platforms.plugin_manager().register(plugin, name="demo-plugin")
     sign_up_and_verify(client, settings.outbox_path, "creator@example.com")
     assert "Demo Courses" in client.get("/onboarding/platform").get_data(as_text=True)
     post_form(client, "/onboarding/platform", {"platform": "demo"})
@@ -154,10 +173,64 @@ def test_an_installed_platform_lights_up_with_a_form_from_its_credential_fields(
     assert "School subdomain" in form
     assert 'type="password"' in form
     assert "Settings, then API, then Create key." in form
+    assert 'class="connect-form"' in form  # the Connections pages' own form
 
     refused = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "bad"})
-    assert refused.status_code == 400
-    assert "refused that API key" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "refused that API key; create a new one and paste it." in refused.get_data(as_text=True)
+    assert client.get("/api/v1/connections").json == {"connections": []}  # nothing stored for a refusal
+
     accepted = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "good-key"})
     assert accepted.headers["Location"] == "/onboarding/sync"
-    assert "<strong>1</strong>" in client.get("/onboarding/sync").get_data(as_text=True)
+    (connection,) = client.get("/api/v1/connections").json["connections"]
+    assert connection["platform"] == "demo"
+    (hook_url,) = plugin.platform.hooks_registered
+    assert hook_url.startswith(f"http://coursesignal.test/webhooks/demo/{connection['id']}/")
+    assert client.get("/onboarding").headers["Location"] == "/onboarding/sync"  # resumes at the progress
+
+    container.gateways.job_queue().wait_until_idle()
+    status_url = f"/api/v1/connections/{connection['id']}"
+    synced = client.get(status_url).json
+    assert synced["status"] == "connected"
+    assert synced["progress"]["purchases_found"] == 1
+    page = client.get("/onboarding/sync").get_data(as_text=True)
+    assert f'data-status-url="{status_url}"' in page
+    assert 'data-status="connected"' in page
+    assert "/static/connections.js" in page
+    assert "<script>" not in page  # the strict CSP allows no inline script
+    assert '<form method="post" id="connection-continue">' in page  # shown, not hidden, once connected
+    assert "1 purchases in the last full sync" in page
+
+    moved_on = post_form(client, "/onboarding/sync", {})
+    assert moved_on.headers["Location"] == "/onboarding/snippet"
+    assert client.get("/onboarding").headers["Location"] == "/onboarding/snippet"
+    post_form(client, "/onboarding/snippet", {"domain": "academy.example.com"})
+    post_form(client, "/onboarding/finish", {}, form_page="/onboarding/snippet")
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "Finish setting up" not in dashboard
+    assert "129.00" in dashboard
+
+
+def test_the_wizard_asks_which_site_when_the_platform_offers_several(client, container, settings) -> None:  # type: ignore[no-untyped-def]
+    container.platforms.plugin_manager().register(DemoPlugin(), name="demo-plugin")
+    sign_up_and_verify(client, settings.outbox_path, "creator@example.com")
+    post_form(client, "/onboarding/platform", {"platform": "demo"})
+    connected = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "two-schools"})
+    assert connected.headers["Location"] == "/onboarding/choose"
+    assert client.get("/onboarding/sync").headers["Location"] == "/onboarding/choose"
+    chooser = client.get("/onboarding/choose").get_data(as_text=True)
+    assert "North School" in chooser
+    assert "South School" in chooser
+    assert 'aria-current="step"' in chooser
+
+    wrong = post_form(client, "/onboarding/choose", {"choice": "east"})
+    assert wrong.status_code == 422
+    assert "Choose one of your Demo Courses sites from the list." in wrong.get_data(as_text=True)
+    chosen = post_form(client, "/onboarding/choose", {"choice": "south"})
+    assert chosen.headers["Location"] == "/onboarding/sync"
+
+    container.gateways.job_queue().wait_until_idle()
+    page = client.get("/onboarding/sync").get_data(as_text=True)
+    assert "Demo Courses: South School" in page
+    assert 'data-status="connected"' in page
+    assert post_form(client, "/onboarding/sync", {}).headers["Location"] == "/onboarding/snippet"

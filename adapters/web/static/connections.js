@@ -10,6 +10,8 @@
   var status = document.getElementById("connection-status");
   var reason = document.getElementById("connection-reason");
   var synced = document.getElementById("connection-synced");
+  // Optional: the onboarding wizard's "continue" step, offered once the connection is connected.
+  var next = document.getElementById("connection-continue");
   var INTERVAL_MS = 1000;
 
   function render(data) {
@@ -35,6 +37,7 @@
           progress.purchases_found + " purchases in the last full sync.";
       }
     }
+    if (next) { next.hidden = data.status !== "connected"; }
     return data.status === "syncing" || data.status === "choosing";
   }
 
