@@ -15,13 +15,6 @@ from core.services.connections import Connections
 
 
 @inject
-def attribute_purchases_of_email(
-    account_id: int, email: str, attribution: Attribution = Provide["services.attribution"]
-) -> int:
-    return attribution.attribute_purchases_of_email(account_id, email)
-
-
-@inject
 def sync_connection(connection_id: int, connections: Connections = Provide["services.connections"]) -> None:
     connections.run_sync(connection_id)
 

@@ -677,16 +677,6 @@ class SqlPurchases:
                 ],
             )
 
-    def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
-        rows = self._c.execute(
-            select(t.purchases).where(
-                t.purchases.c.user_id == account_id,
-                t.purchases.c.email == email,
-                t.purchases.c.attribution_status == AttributionStatus.UNMATCHED.value,
-            )
-        )
-        return [self._purchase(row) for row in rows]
-
     def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
         values = {
             "purchase_id": purchase_id,

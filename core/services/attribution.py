@@ -247,16 +247,6 @@ class Attribution:
             uow.commit()
         return len(purchases)
 
-    def attribute_purchases_of_email(self, account_id: int, email: str) -> int:
-        """A visitor just told us their email: match the unmatched purchases made with it. Returns how many."""
-        with self._uow() as uow:
-            matched = 0
-            for purchase in uow.purchases.unmatched_with_email(account_id, email):
-                attribute_purchase(uow, purchase)
-                matched += purchase.visitor_id is not None
-            uow.commit()
-        return matched
-
     def forget_visitor(self, account_id: int, visitor_key: str) -> int:
         """Erase a visitor (a GDPR request) and attribute again what it was part of. Returns how many."""
         with self._uow() as uow:

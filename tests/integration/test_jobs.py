@@ -111,7 +111,7 @@ def test_an_unknown_task_fails_at_enqueue_time() -> None:
 
 def test_rq_enqueue_survives_redis_being_down() -> None:
     queue = RqJobQueue(connect_redis("redis://127.0.0.1:1/0"))
-    queue.enqueue("attribute_purchases_of_email", 1, "a@example.com")
+    queue.enqueue("reattribute_visitor", 1, 1)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -16,7 +16,7 @@ from core.domain.connections import Connection, StoredDelivery, SyncState
 from core.domain.events import RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
-from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
+from core.domain.purchases import MatchMethod, Purchase, RefundRecord
 from core.domain.sites import Account, Site
 from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
@@ -389,13 +389,6 @@ class FakePurchases(_Repo):
 
     def replace_history(self, purchase_id: int, history: Sequence[IdentityTouch]) -> None:
         self._s.histories[purchase_id] = list(history)
-
-    def unmatched_with_email(self, account_id: int, email: str) -> Sequence[Purchase]:
-        return [
-            _copy(p)
-            for p in self._s.purchases.values()
-            if p.account_id == account_id and p.email == email and p.status is AttributionStatus.UNMATCHED
-        ]
 
     def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
         key = (purchase_id, refund.platform_refund_id)

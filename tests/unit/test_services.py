@@ -143,7 +143,8 @@ def test_touches_after_the_purchase_never_count(world: World) -> None:
     world.purchases.ingest(world.account.id or 0, [world.purchase("p1", "buyer@example.com", 100)])
     world.clock.advance(minutes=5)
     world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor01", "https://example.com/?utm_source=youtube"))
-    world.attribution.attribute_purchases_of_email(world.account.id or 0, "buyer@example.com")
+    (visitor_id,) = world.store.visitors
+    world.attribution.reattribute_visitor(world.account.id or 0, visitor_id)
     (purchase,) = world.store.purchases.values()
     assert purchase.status is AttributionStatus.UNMATCHED
 
