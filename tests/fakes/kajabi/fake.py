@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
+from tests.fakes.background_server import BackgroundServer
+
 from .auth import ApiKey, AuthRegistry
 from .jsonapi import error_document
 from .models import (
@@ -81,7 +83,7 @@ class _Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeKajabi:
+class FakeKajabi(BackgroundServer):
     """A fake Kajabi account + Public API server.
 
     Mirrors Kajabi's documented wire format (see the package docstring); knobs that model undocumented
@@ -107,6 +109,7 @@ class FakeKajabi:
         max_page_size: int = 100,
         verbose: bool = False,
     ) -> None:
+        super().__init__(host, port)
         self.lock = threading.RLock()
         self._clock_offset = 0.0
         self.auth = AuthRegistry(clock=self._clock, token_lifetime=token_lifetime)
@@ -123,56 +126,11 @@ class FakeKajabi:
         self.requests: list[LoggedRequest] = []
         self.deliveries: list[Delivery] = []
         self._faults: deque[_Fault] = deque()
-        self._address = (host, port)
-        self._server: KajabiHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeKajabi:
-        """Bind and serve in a background thread (idempotent)."""
-        if self._server is None:
-            self._server = KajabiHTTPServer(self._address, self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kajabi", daemon=True
-            )
-            self._thread.start()
-        return self
+    thread_name = "fake-kajabi"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            self._thread = None
-
-    def __enter__(self) -> FakeKajabi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Block serving requests (used by ``python -m tests.fakes.kajabi``)."""
-        self.start()
-        assert self._thread is not None
-        try:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeKajabi is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` - use it where the app would use ``https://api.kajabi.com``."""
-        return f"http://{self._address[0]}:{self.port}"
+    def _make_server(self, address: tuple[str, int]) -> KajabiHTTPServer:
+        return KajabiHTTPServer(address, self)
 
     # ---- clock -----------------------------------------------------------------------------------
     def _clock(self) -> float:
@@ -441,7 +399,7 @@ class FakeKajabi:
         return self._payload(event, purchase, txn, self._public_base())
 
     def _public_base(self) -> str:
-        return self.base_url if self._server is not None else "https://api.kajabi.com"
+        return self.base_url if self.running else "https://api.kajabi.com"
 
     def _resolve_event_resource(
         self, event: str, resource: Purchase | Transaction | str
@@ -540,5 +498,5 @@ class FakeKajabi:
         return delivery.status
 
     def __repr__(self) -> str:
-        where = self.base_url if self._server is not None else "stopped"
+        where = self.base_url if self.running else "stopped"
         return f"<FakeKajabi {where} purchases={len(self.store.purchases)} hooks={len(self.store.hooks)}>"

@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tests.fakes.background_server import BackgroundServer
+
 from .models import Course, JsonDict, PricingPlan, Sale, Transaction, User, Webhook, WebhookEvent, format_time
 from .server import DATE_SPELLINGS, Request, Response, TeachableHTTPServer, error
 
@@ -72,7 +74,7 @@ class Delivery:
         return decoded
 
 
-class FakeTeachable:
+class FakeTeachable(BackgroundServer):
     """A fake Teachable school + Admin API server.
 
     Knobs for behaviour the docs leave open, plain attributes a test may flip:
@@ -85,6 +87,7 @@ class FakeTeachable:
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_key: str = "", verbose: bool = False) -> None:
+        super().__init__(host, port)
         self.lock = threading.RLock()
         self.api_key = api_key or "tch_fake_" + "".join(random.choices("abcdefghijkmnpqrstuvwxyz23456789", k=24))
         self.api_keys: set[str] = {self.api_key}
@@ -105,49 +108,11 @@ class FakeTeachable:
         self.deliveries: list[Delivery] = []
         self._ids = itertools.count(1001)
         self._faults: deque[Response] = deque()
-        self._address = (host, port)
-        self._server: TeachableHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeTeachable:
-        if self._server is None:
-            self._server = TeachableHTTPServer(self._address, self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-teachable", daemon=True
-            )
-            self._thread.start()
-        return self
+    thread_name = "fake-teachable"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            self._thread = None
-
-    def __enter__(self) -> FakeTeachable:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        self.start()
-        assert self._thread is not None
-        try:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeTeachable is not started")
-        return f"http://{self._address[0]}:{self._server.server_address[1]}"
+    def _make_server(self, address: tuple[str, int]) -> TeachableHTTPServer:
+        return TeachableHTTPServer(address, self)
 
     @property
     def api_url(self) -> str:
