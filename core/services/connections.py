@@ -443,6 +443,9 @@ class Connections:
                     raise _SyncSuperseded
                 uow.commit()
             pending.clear()
+            # A token refreshed during this page survives a worker that dies before the end (Kajabi's
+            # refresh tokens are single-use).
+            self._save_credentials(connection_id, credentials)
 
         credentials = self._open(connection)
         try:

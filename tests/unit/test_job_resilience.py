@@ -273,3 +273,26 @@ def test_a_sync_disconnected_mid_way_stops_at_its_next_page(world: World) -> Non
     assert world.platform.pages_served == [0, 1]  # the second page's checkpoint was refused: it stopped
     assert _purchase_ids(world) == ["p0", "p1"]  # the page stored before the disconnect stays
     assert world.connections.status(1, connection_id).status is ConnectionStatus.DISCONNECTED
+
+
+def test_a_delivery_that_needs_the_unreachable_api_to_be_read_is_kept_and_processed_later(world: World) -> None:
+    connection_id = _connected(world)
+    world.platform.records.append(world.purchase("p1"))
+    original = world.platform.read_webhook
+
+    def api_down(delivery, credentials):  # type: ignore[no-untyped-def]
+        raise PlatformUnavailable("Scripted is not answering right now. Try again in a few minutes.")
+
+    world.platform.read_webhook = api_down  # type: ignore[method-assign]
+    body = json.dumps({"id": "evt-1", "ids": ["p1"]}).encode()
+    receive = world.connections.receive_webhook
+    assert receive("scripted", connection_id, world.token(), WebhookDelivery({}, body)) is WebhookOutcome.ACCEPTED
+    assert receive("scripted", connection_id, world.token(), WebhookDelivery({}, body)) is WebhookOutcome.DUPLICATE
+    (stored,) = world.store.deliveries.values()
+    assert stored.event_id.startswith("sha256:")
+    with pytest.raises(PlatformUnavailable):
+        world.run_jobs()  # the first attempt: still down
+    world.platform.read_webhook = original  # type: ignore[method-assign]
+    assert stored.id is not None
+    assert world.connections.process_delivery(stored.id) == "1 added, 0 not confirmed"  # the retry
+    assert _purchase_ids(world) == ["p1"]
