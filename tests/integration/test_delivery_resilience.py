@@ -238,3 +238,32 @@ def test_the_in_process_queue_gives_up_after_the_last_delay(monkeypatch: pytest.
         assert queue.retries_waiting == 0
     finally:
         queue.stop()
+
+
+def test_a_kajabi_hook_before_the_api_shows_the_purchase_counts_once_the_poll_reads_it(world: World) -> None:
+    kajabi = world.kajabi
+    offer = kajabi.add_offer("Mini-Course", 2_700)
+    connections = world.container.services.connections()
+    connections.connect(
+        world.account_id, "kajabi", {"client_id": kajabi.client_id, "client_secret": kajabi.client_secret}
+    )
+    world.container.gateways.job_queue().wait_until_idle()
+    (registered,) = kajabi.hooks
+    hook = "/webhooks/" + registered.target_url.split("/webhooks/", 1)[1]
+    purchase = kajabi.add_purchase(kajabi.add_customer("noah@example.com", "Noah"), offer)
+    body = kajabi.webhook_body("purchase", purchase)
+
+    with kajabi.lock:  # the hook outruns Kajabi's API, which does not show the purchase yet
+        hidden = kajabi.store.purchases.pop(purchase.id)
+    assert _post(world, hook, body) == 202
+    (delivery,) = world.deliveries()
+    assert (delivery.state, delivery.outcome) == (DeliveryState.PROCESSED, "0 added, 1 not confirmed")
+    assert world.count(t.purchases) == 0
+
+    with kajabi.lock:
+        kajabi.store.purchases[hidden.id] = hidden
+    connections.poll_live()  # the periodic poll reads what the hook could not confirm
+    world.container.gateways.job_queue().wait_until_idle()
+    assert world.count(t.purchases) == 1
+    assert _post(world, hook, body) == 200  # Kajabi delivers the same event again: ignored
+    assert world.count(t.purchases) == 1
