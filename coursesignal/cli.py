@@ -131,7 +131,7 @@ def _prepare_demo(settings: Settings, login_url: str) -> None:
     "queue_name",
     default=DEFAULT_QUEUE,
     show_default=True,
-    help="The RQ queue to work on (another name keeps a second deployment, or a test, apart on one Redis).",
+    help="The RQ queue to work on. The app queues on the default; another name is for a test that queues its own.",
 )
 @pass_context
 def worker(ctx: _Context, queue_name: str) -> None:
