@@ -15,7 +15,7 @@ from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
-from coursesignal.container import Container, build_app, create_container
+from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
 
@@ -23,6 +23,7 @@ class _Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._container: Container | None = None
+        self.queue_name = DEFAULT_QUEUE
 
     @property
     def settings(self) -> Settings:
@@ -36,7 +37,7 @@ class _Context:
     @property
     def container(self) -> Container:
         if self._container is None:
-            self._container = create_container(self.settings)
+            self._container = create_container(self.settings, queue_name=self.queue_name)
         return self._container
 
     def upgrade_database(self) -> None:
@@ -125,13 +126,24 @@ def _prepare_demo(settings: Settings, login_url: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--queue",
+    "queue_name",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    help="The RQ queue to work on. The app queues on the default; another name is for a test that queues its own.",
+)
 @pass_context
-def worker(ctx: _Context) -> None:
-    """Run an RQ worker, with its scheduler, on COURSESIGNAL_REDIS_URL."""
+def worker(ctx: _Context, queue_name: str) -> None:
+    """Run an RQ worker, with its scheduler, on COURSESIGNAL_REDIS_URL.
+
+    A job that raises is retried after 10 s, 1 min, 5 min and 30 min (RQ's Retry); the scheduler moves
+    retries and the periodic poll back onto the queue when they are due."""
     from rq import Worker
 
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
+    ctx.queue_name = queue_name
     redis = ctx.container.gateways.redis()
     job_queue = ctx.container.gateways.job_queue()
     job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)

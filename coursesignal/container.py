@@ -40,6 +40,8 @@ from core.services.subscriptions import Subscriptions
 from core.services.tracking import Tracking
 from coursesignal.settings import Settings
 
+DEFAULT_QUEUE = "coursesignal"
+
 # Modules whose functions receive services through `Provide["..."]` markers.
 WIRED_PACKAGES = ["adapters.web", "adapters.jobs"]
 
@@ -156,7 +158,7 @@ class Container(containers.DeclarativeContainer):
     services = providers.Container(Services, config=config, gateways=gateways, platforms=platforms)
 
 
-def create_container(settings: Settings, *, queue_name: str = "coursesignal") -> Container:
+def create_container(settings: Settings, *, queue_name: str = DEFAULT_QUEUE) -> Container:
     container = Container()
     container.config.from_dict(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from adapters.jobs.in_process import InProcessJobQueue
 from adapters.persistence import tables as t
 from adapters.platforms.hookspecs import hookimpl
 from adapters.platforms.http import RetryingHttp
@@ -102,6 +103,7 @@ def serve_app(
     *,
     page_size: int = PAGE_SIZE,
     sleep: Callable[[float], None] = lambda _: None,
+    retry_delays: Sequence[float] | None = None,
 ) -> Iterator[Live]:
     port = _free_port()
     settings = Settings(
@@ -118,6 +120,8 @@ def serve_app(
     manager = build_plugin_manager(load_entry_points=False)
     manager.register(FakeKajabiPlugin(fake.base_url, page_size, sleep), name="kajabi-on-the-fake")
     container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
+    if retry_delays is not None:  # failing jobs retried at once, not after 10 s, 1 min, ...
+        container.gateways.job_queue.override(providers.Singleton(InProcessJobQueue, retry_delays=retry_delays))
     app = build_app(settings, container)
     app.config["TESTING"] = True
     server = make_server("127.0.0.1", port, app, threaded=True)

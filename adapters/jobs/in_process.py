@@ -2,32 +2,54 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.jobs.tasks import task_function
+from core.ports.jobs import RETRY_DELAYS
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
 
-class InProcessJobQueue:
-    """A FIFO drained by a daemon thread started on first use. Work is lost if the process dies, which is
-    the embedded default's trade-off; production runs RQ on Redis."""
+@dataclass(frozen=True, slots=True)
+class _Job:
+    task: str
+    function: Callable[..., object]
+    args: tuple[int | str, ...]
+    attempt: int = 1
 
-    def __init__(self) -> None:
+
+class InProcessJobQueue:
+    """A FIFO drained by a daemon thread started on first use. A job that raises runs again after each of
+    `retry_delays` (RETRY_DELAYS, like RQ's Retry in production), held meanwhile by a second thread that
+    sleeps until the earliest one is due. Work is lost if the process dies, which is the embedded
+    default's trade-off (the periodic poll finds lost syncs and deliveries again); production runs RQ."""
+
+    def __init__(self, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._retry_delays = tuple(retry_delays)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop_ticking = threading.Event()
+        # Retries waiting for their time: (due on the monotonic clock, order, job), under `_due`.
+        self._due = threading.Condition()
+        self._later: list[tuple[float, int, _Job]] = []
+        self._order = itertools.count()
+        self._scheduler: threading.Thread | None = None
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
         self._ensure_worker()
-        self._queue.put((task, function, args))
+        self._queue.put(_Job(task, function, args))
 
     def schedule_every(self, task: str, seconds: float) -> None:
         """Queue `task` every `seconds` from a timer thread, until `stop()`."""
@@ -38,6 +60,11 @@ class InProcessJobQueue:
                 self.enqueue(task)
 
         threading.Thread(target=tick, name=f"coursesignal-every-{task}", daemon=True).start()
+
+    @property
+    def retries_waiting(self) -> int:
+        with self._due:
+            return len(self._later)
 
     def _ensure_worker(self) -> None:
         with self._lock:
@@ -51,20 +78,53 @@ class InProcessJobQueue:
             try:
                 if item is _STOP:
                     return
-                name, function, args = item
-                try:
-                    function(*args)
-                except Exception:
-                    log.exception("job %s failed", name)
+                self._run(item)
             finally:
                 self._queue.task_done()
 
+    def _run(self, job: _Job) -> None:
+        try:
+            job.function(*job.args)
+        except Exception:
+            if job.attempt > len(self._retry_delays):
+                log.exception("job %s failed on attempt %d; giving up", job.task, job.attempt)
+                return
+            delay = self._retry_delays[job.attempt - 1]
+            log.warning("job %s failed on attempt %d; retrying in %s s", job.task, job.attempt, delay, exc_info=True)
+            self._retry_later(_Job(job.task, job.function, job.args, job.attempt + 1), delay)
+
+    def _retry_later(self, job: _Job, delay: float) -> None:
+        with self._due:
+            heapq.heappush(self._later, (time.monotonic() + delay, next(self._order), job))
+            if self._scheduler is None or not self._scheduler.is_alive():
+                self._scheduler = threading.Thread(target=self._release_due, name="coursesignal-retries", daemon=True)
+                self._scheduler.start()
+            self._due.notify()
+
+    def _release_due(self) -> None:
+        """Sleep until the earliest retry is due (or a sooner one arrives), then queue it."""
+        with self._due:
+            while not self._stop_ticking.is_set():
+                if not self._later:
+                    self._due.wait()
+                    continue
+                wait = self._later[0][0] - time.monotonic()
+                if wait > 0:
+                    self._due.wait(wait)
+                    continue
+                _, _, job = heapq.heappop(self._later)
+                self._ensure_worker()
+                self._queue.put(job)
+
     def wait_until_idle(self) -> None:
-        """Block until every queued job has run (tests, and a clean shutdown)."""
+        """Block until every queued job has run (tests, and a clean shutdown); retries waiting for their
+        time are not waited for."""
         self._queue.join()
 
     def stop(self) -> None:
         self._stop_ticking.set()
+        with self._due:
+            self._due.notify_all()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout=5)

@@ -11,8 +11,14 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 
 from adapters.jobs.tasks import task_function, task_path
+from core.ports.jobs import RETRY_DELAYS
+from core.services.connections import SYNC_TASK
 
 log = logging.getLogger(__name__)
+
+#: RQ kills a job running longer than its timeout (180 s by default) and counts it as failed. A sync of
+#: thousands of purchases can take longer; it stores a checkpoint per page, so even a kill loses one page.
+JOB_TIMEOUTS = {SYNC_TASK: 60 * 60}
 
 # A request never waits on Redis for long: short socket timeouts and no retry loop on the request path.
 REDIS_TIMEOUT_SECONDS = 0.5
@@ -32,7 +38,12 @@ class RqJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         try:
-            self._queue.enqueue(task_path(task), *args, retry=Retry(max=3, interval=[10, 60, 300]))
+            self._queue.enqueue(
+                task_path(task),
+                *args,
+                retry=Retry(max=len(RETRY_DELAYS), interval=list(RETRY_DELAYS)),
+                job_timeout=JOB_TIMEOUTS.get(task),
+            )
         except RedisError:
             # The caller's data is already committed; the follow-up work is lost only until the next
             # re-attribution. Never fail the request for it.

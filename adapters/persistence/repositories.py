@@ -771,6 +771,8 @@ class SqlConnections:
                 purchases_found=row.sync_purchases_found,
                 total=row.sync_total,
                 started_at=row.sync_started_at,
+                cursor=row.sync_cursor,
+                heartbeat_at=row.sync_heartbeat_at,
             ),
         )
 
@@ -795,6 +797,8 @@ class SqlConnections:
             "sync_purchases_found": progress.purchases_found,
             "sync_total": progress.total,
             "sync_started_at": progress.started_at,
+            "sync_cursor": progress.cursor,
+            "sync_heartbeat_at": progress.heartbeat_at,
         }
 
     def _where(self, *conditions: Any) -> list[PlatformConnection]:
@@ -827,12 +831,32 @@ class SqlConnections:
             .values(**self._values(connection))
         )
 
-    def record_sync_progress(self, connection_id: int, progress: SyncState) -> None:
-        self._c.execute(
+    def record_sync_progress(self, connection_id: int, progress: SyncState) -> bool:
+        c = t.platform_integrations.c
+        changed = self._c.execute(
             update(t.platform_integrations)
-            .where(t.platform_integrations.c.id == connection_id)
+            .where(
+                c.id == connection_id,
+                c.status == ConnectionStatus.SYNCING.value,
+                c.sync_started_at == progress.started_at,
+            )
             .values(**self._progress(progress))
-        )
+        ).rowcount
+        return bool(changed)
+
+    def claim_sync(self, connection_id: int, started_at: datetime, now: datetime, stale_before: datetime) -> bool:
+        c = t.platform_integrations.c
+        changed = self._c.execute(
+            update(t.platform_integrations)
+            .where(
+                c.id == connection_id,
+                c.status == ConnectionStatus.SYNCING.value,
+                c.sync_started_at == started_at,
+                or_(c.sync_heartbeat_at.is_(None), c.sync_heartbeat_at < stale_before),
+            )
+            .values(sync_heartbeat_at=now)
+        ).rowcount
+        return bool(changed)
 
     def list_for_account(self, account_id: int) -> Sequence[PlatformConnection]:
         return self._where(t.platform_integrations.c.user_id == account_id)
@@ -867,10 +891,8 @@ class SqlWebhookDeliveries:
         delivery_id = self._c.execute(statement).scalar_one_or_none()
         return None if delivery_id is None else replace(delivery, id=delivery_id)
 
-    def get(self, delivery_id: int) -> StoredDelivery | None:
-        row = self._c.execute(select(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)).first()
-        if row is None:
-            return None
+    @staticmethod
+    def _delivery(row: Row[Any]) -> StoredDelivery:
         return StoredDelivery(
             id=row.id,
             connection_id=row.integration_id,
@@ -880,11 +902,57 @@ class SqlWebhookDeliveries:
             received_at=row.received_at,
             processed_at=row.processed_at,
             outcome=row.outcome,
+            attempts=row.attempts,
+            last_attempt_at=row.last_attempt_at,
+            last_error=row.last_error,
+            failed_at=row.failed_at,
         )
 
-    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> None:
+    def get(self, delivery_id: int) -> StoredDelivery | None:
+        row = self._c.execute(select(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)).first()
+        return None if row is None else self._delivery(row)
+
+    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> bool:
+        c = t.webhook_deliveries.c
+        changed = self._c.execute(
+            update(t.webhook_deliveries)
+            .where(c.id == delivery_id, c.processed_at.is_(None))
+            .values(processed_at=processed_at, outcome=outcome[:200], failed_at=None)
+        ).rowcount
+        return bool(changed)
+
+    def record_attempt(self, delivery: StoredDelivery) -> None:
         self._c.execute(
             update(t.webhook_deliveries)
-            .where(t.webhook_deliveries.c.id == delivery_id)
-            .values(processed_at=processed_at, outcome=outcome[:200])
+            .where(t.webhook_deliveries.c.id == delivery.id)
+            .values(
+                attempts=delivery.attempts,
+                last_attempt_at=delivery.last_attempt_at,
+                last_error=delivery.last_error[:500] if delivery.last_error else None,
+                failed_at=delivery.failed_at,
+            )
         )
+
+    def unfinished(self, connection_id: int, limit: int) -> Sequence[StoredDelivery]:
+        c = t.webhook_deliveries.c
+        rows = self._c.execute(
+            select(t.webhook_deliveries)
+            .where(c.integration_id == connection_id, c.processed_at.is_(None), c.attempts > 0)
+            .order_by(c.received_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [self._delivery(row) for row in rows]
+
+    def stalled(self, before: datetime, limit: int) -> Sequence[StoredDelivery]:
+        c = t.webhook_deliveries.c
+        rows = self._c.execute(
+            select(t.webhook_deliveries)
+            .where(
+                c.processed_at.is_(None),
+                c.failed_at.is_(None),
+                func.coalesce(c.last_attempt_at, c.received_at) < before,
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        return [self._delivery(row) for row in rows]

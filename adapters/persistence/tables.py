@@ -286,6 +286,9 @@ platform_integrations = Table(
     Column("sync_purchases_found", Integer, nullable=False, server_default="0"),
     Column("sync_total", Integer),
     Column("sync_started_at", UtcDateTime),
+    # The running sync's checkpoint (the adapter's page cursor) and when it last stored a page.
+    Column("sync_cursor", Text),
+    Column("sync_heartbeat_at", UtcDateTime),
     Index("ix_platform_integrations_status", "status"),
 )
 
@@ -301,7 +304,13 @@ webhook_deliveries = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("processed_at", UtcDateTime),
     Column("outcome", String(200)),
+    # Processing attempts; failed_at is set when the last one failed (a dead letter, until replayed).
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_error", String(500)),
+    Column("failed_at", UtcDateTime),
     UniqueConstraint("integration_id", "event_id"),
+    Index("ix_webhook_deliveries_unfinished", "processed_at", "integration_id"),
 )
 
 # CourseSignal's own billing: one row per account with what Stripe last told us, and the ids of the

@@ -10,12 +10,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from adapters.web.api import requires_account
+from core.domain.connections import DeliveryState
 from core.ports.platforms import PlatformAdapter, PlatformCatalog
-from core.services.connections import ConnectionFailed, Connections, ConnectionView, UnknownConnection
+from core.services.connections import (
+    ConnectionFailed,
+    Connections,
+    ConnectionView,
+    UnknownConnection,
+    UnknownDelivery,
+)
 
 blueprint = Blueprint("connections", __name__, url_prefix="/connections")
 api_blueprint = Blueprint("connections_api", __name__, url_prefix="/api/v1")
@@ -131,9 +138,41 @@ def _choose_page(view: ConnectionView, error: str | None, status: int) -> Any:
 @login_required
 def show(connection_id: int) -> Any:
     view = _view(connection_id)
+    unfinished = _service().unfinished_deliveries(_account_id(), connection_id)
     return render_template(
-        "connections/show.html", connection=view, label=STATUS_LABELS[view.status.value], data=as_json(view)
+        "connections/show.html",
+        connection=view,
+        label=STATUS_LABELS[view.status.value],
+        data=as_json(view),
+        failed=sum(d.state is DeliveryState.FAILED for d in unfinished),
+        retrying=sum(d.state is DeliveryState.RETRYING for d in unfinished),
     )
+
+
+@blueprint.get("/<int:connection_id>/deliveries")
+@login_required
+def deliveries(connection_id: int) -> Any:
+    """The webhook deliveries that failed (the dead letters) or are being retried, with a Replay button."""
+    view = _view(connection_id)
+    return render_template(
+        "connections/deliveries.html",
+        connection=view,
+        deliveries=_service().unfinished_deliveries(_account_id(), connection_id),
+    )
+
+
+@blueprint.post("/<int:connection_id>/deliveries/<int:delivery_id>/replay")
+@login_required
+def replay(connection_id: int, delivery_id: int) -> Any:
+    try:
+        state = _service().replay_delivery(_account_id(), connection_id, delivery_id)
+    except (UnknownConnection, UnknownDelivery):
+        abort(404)
+    if state is DeliveryState.PROCESSED:
+        flash("That delivery was already counted; replaying it again changes nothing.", "info")
+    else:
+        flash("Replaying the delivery now. It leaves this list once it is counted.", "success")
+    return redirect(url_for("connections.deliveries", connection_id=connection_id))
 
 
 @blueprint.route("/<int:connection_id>/reconnect", methods=["GET", "POST"])

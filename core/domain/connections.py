@@ -11,9 +11,10 @@ BACKFILL_WINDOW = timedelta(days=30)
 #: Polls re-read this much before the last sync: platforms filter by (site-local) date, and a record
 #: read twice changes nothing.
 POLL_OVERLAP = timedelta(days=1)
-#: A sync still "running" after this long died with its worker (a restart of the embedded default loses
-#: queued jobs): the periodic poll starts it again.
-STALLED_SYNC = timedelta(minutes=30)
+#: A sync that stored no page for this long died with its worker (a killed RQ worker, a restart of the
+#: embedded default, which loses its queued jobs): the periodic poll queues it again, and it resumes
+#: from its last checkpoint. Longer than one page can take with the HTTP retries' backoff.
+STALLED_SYNC = timedelta(minutes=10)
 
 
 class ConnectionStatus(StrEnum):
@@ -31,7 +32,9 @@ class SyncState:
     pages_done: int = 0
     purchases_found: int = 0
     total: int | None = None
-    started_at: datetime | None = None
+    started_at: datetime | None = None  # also names the run: a reconnect starts a new one
+    cursor: str | None = None  # where the platform adapter resumes (opaque to CourseSignal)
+    heartbeat_at: datetime | None = None  # the last checkpoint of a run that is alive
 
 
 @dataclass(slots=True)
@@ -56,8 +59,8 @@ class Connection:
         self.sync = SyncState(started_at=now)
 
     def sync_stalled(self, now: datetime) -> bool:
-        started = self.sync.started_at
-        return self.status is ConnectionStatus.SYNCING and (started is None or now - started > STALLED_SYNC)
+        alive_at = self.sync.heartbeat_at or self.sync.started_at
+        return self.status is ConnectionStatus.SYNCING and (alive_at is None or now - alive_at > STALLED_SYNC)
 
     def synced(self, at: datetime) -> None:
         self.status = ConnectionStatus.CONNECTED
@@ -86,6 +89,13 @@ class Connection:
         return max(self.last_synced_at - POLL_OVERLAP, now - BACKFILL_WINDOW)
 
 
+class DeliveryState(StrEnum):
+    WAITING = "waiting"  # stored, its first attempt not made yet
+    RETRYING = "retrying"  # an attempt failed; the queue tries again after a delay
+    FAILED = "failed"  # every attempt failed: shown to the creator, who may replay it
+    PROCESSED = "processed"
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDelivery:
     """A webhook delivery kept raw, exactly as received, until a job has processed it."""
@@ -97,4 +107,16 @@ class StoredDelivery:
     received_at: datetime
     processed_at: datetime | None = None
     outcome: str | None = None
+    attempts: int = 0
+    last_attempt_at: datetime | None = None
+    last_error: str | None = None  # a sentence for the creator; never a stack trace or a secret
+    failed_at: datetime | None = None  # every attempt failed (a dead letter) until a replay
     id: int | None = None
+
+    @property
+    def state(self) -> DeliveryState:
+        if self.processed_at is not None:
+            return DeliveryState.PROCESSED
+        if self.failed_at is not None:
+            return DeliveryState.FAILED
+        return DeliveryState.RETRYING if self.attempts else DeliveryState.WAITING

@@ -93,9 +93,14 @@ Credentials = MutableMapping[str, str]
 
 
 class SyncProgress(Protocol):
-    def __call__(self, done: int, total: int | None, *, pages: int | None = None) -> None:
+    def __call__(self, done: int, total: int | None, *, pages: int | None = None, cursor: str | None = None) -> None:
         """Report how many records have been read so far, the total when the platform says, and, for
-        paginated APIs, how many pages are done."""
+        paginated APIs, how many pages are done.
+
+        Called after the records of a page were yielded, it is also the sync's checkpoint: the service
+        stores those records and `cursor` together. `cursor` (any string the adapter can read back, at
+        most a few KB, never a secret) says where `resume_purchases` carries on; None means "from the
+        start"."""
         ...
 
 
@@ -127,6 +132,17 @@ class PlatformAdapter(ABC):
         Raise PlatformError when the platform refuses or cannot be read (CredentialsRejected when it
         refuses the credentials, PlatformUnavailable when it cannot be reached).
         """
+
+    def resume_purchases(
+        self, credentials: Credentials, since: datetime, progress: SyncProgress, cursor: str
+    ) -> Iterator[PlatformRecord]:
+        """Carry on a sync that stopped (its worker died) after the checkpoint `cursor` was reported.
+
+        The default reads everything again from the start: records read twice change nothing, so this is
+        correct, only slower. Paginated platforms resume at the page the cursor names, and report their
+        counts from where the stopped run left them.
+        """
+        return self.fetch_purchases(credentials, since, progress)
 
     def confirm_records(self, credentials: Credentials, records: Sequence[PlatformRecord]) -> Sequence[PlatformRecord]:
         """The records of a webhook as the platform's API has them, before they count.

@@ -6,17 +6,26 @@ webhook URL carries a per-connection token of which only the hash is stored.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from core.domain.connections import BACKFILL_WINDOW, Connection, ConnectionStatus, StoredDelivery, SyncState
-from core.domain.purchases import PurchaseRecord
+from core.domain.connections import (
+    BACKFILL_WINDOW,
+    STALLED_SYNC,
+    Connection,
+    ConnectionStatus,
+    DeliveryState,
+    StoredDelivery,
+    SyncState,
+)
+from core.domain.purchases import PurchaseRecord, RefundRecord
 from core.ports.clock import Clock
-from core.ports.jobs import JobQueue
+from core.ports.jobs import ATTEMPTS, RETRY_DELAYS, JobQueue
 from core.ports.platforms import (
     ConnectChoice,
     ConnectionCheck,
@@ -25,6 +34,7 @@ from core.ports.platforms import (
     PlatformAdapter,
     PlatformCatalog,
     PlatformError,
+    PlatformRecord,
     PlatformUnavailable,
     WebhookAuth,
     WebhookDelivery,
@@ -32,7 +42,7 @@ from core.ports.platforms import (
 )
 from core.ports.security import TokenCipher, WebhookTokens
 from core.ports.uow import UnitOfWork
-from core.services.purchases import Purchases
+from core.services.purchases import Purchases, store_records
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,13 @@ SYNC_TASK = "sync_connection"
 POLL_TASK = "poll_connection"
 DELIVERY_TASK = "process_webhook_delivery"
 
+#: A delivery with no attempt finished for this long lost its job (the embedded default restarted, or a
+#: worker died holding it): the periodic poll queues it again. Longer than the longest retry delay.
+STALLED_DELIVERY = timedelta(seconds=max(RETRY_DELAYS)) + timedelta(minutes=10)
+#: How many failed deliveries a connection page lists, and how many stalled ones one poll re-queues.
+DELIVERIES_SHOWN = 50
+STALLED_DELIVERIES_PER_POLL = 500
+
 
 class ConnectionFailed(Exception):
     """The connection could not be made; `str(error)` tells the creator what to do next."""
@@ -48,6 +65,18 @@ class ConnectionFailed(Exception):
 
 class UnknownConnection(LookupError):
     """No such connection for this account (answered 404 either way, so ids are not probed)."""
+
+
+class UnknownDelivery(LookupError):
+    """No such delivery on this account's connection (answered 404 either way)."""
+
+
+class DeliveryNotReady(Exception):
+    """A delivery that cannot be counted yet (a refund before its purchase): worth another attempt."""
+
+
+class _SyncSuperseded(Exception):
+    """The running sync's checkpoint was refused: the connection was disconnected or reconnected."""
 
 
 class WebhookOutcome(StrEnum):
@@ -75,6 +104,20 @@ class ConnectionView:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A webhook delivery that has not been counted (yet): what the connection page lists."""
+
+    id: int
+    event_id: str
+    state: DeliveryState
+    received_at: datetime
+    attempts: int
+    last_attempt_at: datetime | None
+    error: str | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectResult:
     connection: ConnectionView
     choices: tuple[ConnectChoice, ...] = ()
@@ -84,7 +127,7 @@ class ConnectResult:
         return self.connection.status is ConnectionStatus.CHOOSING
 
 
-def _ignore_progress(done: int, total: int | None, *, pages: int | None = None) -> None:
+def _ignore_progress(done: int, total: int | None, *, pages: int | None = None, cursor: str | None = None) -> None:
     return None
 
 
@@ -355,64 +398,127 @@ class Connections:
             uow.connections.update(connection)
             uow.commit()
 
-    def run_sync(self, connection_id: int) -> None:
-        """The first sync (and the one after a reconnect): everything of the last 30 days, with progress."""
+    def run_sync(self, connection_id: int) -> str:
+        """The first sync (and the one after a reconnect): everything of the last 30 days, with progress.
+
+        Each page is stored with its checkpoint in one transaction, so a run that dies (its worker killed)
+        is carried on from the last stored page by the next one, and a page stored twice counts once. A
+        run whose heartbeat is fresh belongs to another worker: this one leaves it alone.
+        """
+        now = self._clock.now()
         with self._uow() as uow:
             connection = uow.connections.get(connection_id)
-        if connection is None or connection.status is not ConnectionStatus.SYNCING:
-            return
+            if connection is None or connection.status is not ConnectionStatus.SYNCING:
+                return "not syncing"
+            started_at = connection.sync.started_at
+            if started_at is None:  # a row from before runs were named by their start
+                started_at = now
+                connection.sync.started_at = now
+                uow.connections.update(connection)
+            if not uow.connections.claim_sync(connection_id, started_at, now, now - STALLED_SYNC):
+                return "already running"
+            uow.commit()
         adapter = self._platform(connection.platform)
-        now = self._clock.now()
-        since = connection.poll_since(now) if connection.last_synced_at else now - BACKFILL_WINDOW
-        started_at = connection.sync.started_at
+        # The window is fixed by the run's start, so a resumed run reads exactly what the first one would.
+        since = connection.poll_since(started_at) if connection.last_synced_at else started_at - BACKFILL_WINDOW
+        resume_at = connection.sync.cursor
+        last = replace(connection.sync) if resume_at else SyncState(started_at=started_at)
+        pending: list[PlatformRecord] = []
+        refunds: list[RefundRecord] = []
+        read = 0
 
-        def progress(done: int, total: int | None, *, pages: int | None = None) -> None:
+        def checkpoint(done: int, total: int | None, *, pages: int | None = None, cursor: str | None = None) -> None:
+            nonlocal last
+            last = SyncState(
+                pages_done=pages or 0,
+                purchases_found=done,
+                total=total,
+                started_at=started_at,
+                cursor=cursor,
+                heartbeat_at=self._clock.now(),
+            )
             with self._uow() as uow:
-                uow.connections.record_sync_progress(
-                    connection_id,
-                    SyncState(pages_done=pages or 0, purchases_found=done, total=total, started_at=started_at),
-                )
+                store_records(uow, connection.account_id, pending)
+                if not uow.connections.record_sync_progress(connection_id, last):
+                    raise _SyncSuperseded
                 uow.commit()
+            pending.clear()
+            # A token refreshed during this page survives a worker that dies before the end (Kajabi's
+            # refresh tokens are single-use).
+            self._save_credentials(connection_id, credentials)
 
         credentials = self._open(connection)
         try:
-            records = list(adapter.fetch_purchases(credentials, since, progress))
+            if resume_at:
+                records = adapter.resume_purchases(credentials, since, checkpoint, resume_at)
+            else:
+                records = adapter.fetch_purchases(credentials, since, checkpoint)
+            for record in records:
+                pending.append(record)
+                read += isinstance(record, PurchaseRecord)
+                if isinstance(record, RefundRecord):
+                    refunds.append(record)
+        except _SyncSuperseded:
+            log.info("sync of connection %s stopped: the connection changed meanwhile", connection_id)
+            return "superseded"
         except CredentialsRejected as error:
             self._save_credentials(connection_id, credentials)
             self._fail(connection_id, str(error))
-            return
+            return "credentials refused"
+        except PlatformUnavailable as error:
+            # Worth retrying: the queue runs this again after a delay, carrying on from the last page.
+            self._save_credentials(connection_id, credentials)
+            self._note_retry(connection_id, f"{error} CourseSignal keeps trying on its own.")
+            raise
         except PlatformError as error:
             self._save_credentials(connection_id, credentials)
             self._fail(connection_id, f"{error} The sync stopped; reconnect to try again.")
-            return
-        self._purchases.ingest_in_batches(connection.account_id, records)
+            return "failed"
         with self._uow() as uow:
+            # What no page checkpoint stored, and the refunds again: one read before its purchase counts now.
+            store_records(uow, connection.account_id, [*pending, *refunds])
             current = uow.connections.get(connection_id)
-            if current is None or current.status is ConnectionStatus.DISCONNECTED:
-                return
+            if (
+                current is None
+                or current.status is not ConnectionStatus.SYNCING
+                or current.sync.started_at != started_at
+            ):
+                return "superseded"
+            found = last.purchases_found if last.pages_done or last.purchases_found else read
             current.sealed_credentials = self._seal(credentials)
             current.synced(self._clock.now())
-            current.sync.purchases_found = sum(isinstance(r, PurchaseRecord) for r in records)
-            current.sync.total = current.sync.purchases_found
+            current.sync = replace(last, purchases_found=found, total=found, cursor=None, heartbeat_at=None)
             uow.connections.update(current)
+            uow.commit()
+        return f"{found} purchases"
+
+    def _note_retry(self, connection_id: int, reason: str) -> None:
+        """Say on a syncing connection why it is slow, without stopping it."""
+        with self._uow() as uow:
+            connection = uow.connections.get(connection_id)
+            if connection is None or connection.status is not ConnectionStatus.SYNCING:
+                return
+            connection.status_reason = reason
+            uow.connections.update(connection)
             uow.commit()
 
     def poll_live(self) -> int:
-        """Queue a poll of every connected connection (the periodic job), and restart syncs that died
-        with their worker; returns how many polls were queued."""
+        """Queue a poll of every connected connection (the periodic job), carry on syncs that died with
+        their worker, and queue again webhook deliveries whose job was lost; returns how many polls were
+        queued."""
         now = self._clock.now()
         with self._uow() as uow:
             live = uow.connections.live()
             due = [c.id for c in live if c.status is ConnectionStatus.CONNECTED]
-            stalled = [c for c in live if c.sync_stalled(now)]
-            for connection in stalled:
-                log.warning("sync of connection %s stalled; starting it again", connection.id)
-                connection.start_sync(now)
-                uow.connections.update(connection)
-            uow.commit()
-        for connection in stalled:
-            assert connection.id is not None
-            self._jobs.enqueue(SYNC_TASK, connection.id)
+            stalled = [c.id for c in live if c.sync_stalled(now)]
+            lost = [d.id for d in uow.webhook_deliveries.stalled(now - STALLED_DELIVERY, STALLED_DELIVERIES_PER_POLL)]
+        for connection_id in stalled:
+            log.warning("sync of connection %s stalled; carrying it on from its last checkpoint", connection_id)
+            assert connection_id is not None
+            self._jobs.enqueue(SYNC_TASK, connection_id)
+        for delivery_id in lost:
+            assert delivery_id is not None
+            self._jobs.enqueue(DELIVERY_TASK, delivery_id)
         for connection_id in due:
             assert connection_id is not None
             self._jobs.enqueue(POLL_TASK, connection_id)
@@ -474,15 +580,20 @@ class Connections:
             return WebhookOutcome.UNKNOWN
         credentials = self._open(connection)
         try:
-            batch = adapter.read_webhook(delivery, credentials)
+            event_id = adapter.read_webhook(delivery, credentials).event_id
         except WebhookRejected as error:
             log.info("webhook for connection %s rejected: %s", connection_id, error)
             return WebhookOutcome.UNKNOWN if adapter.webhook_auth is WebhookAuth.SIGNATURE else WebhookOutcome.REJECTED
+        except PlatformError as error:
+            # Reading it needed the platform's API, which failed: keep the delivery anyway (by a digest of
+            # its body, so a repeat is still one) and let the job's retries read it.
+            log.warning("webhook for connection %s stored unread: %s", connection_id, error)
+            event_id = "sha256:" + hashlib.sha256(delivery.body).hexdigest()
         with self._uow() as uow:
             stored_delivery = uow.webhook_deliveries.add(
                 StoredDelivery(
                     connection_id=connection_id,
-                    event_id=batch.event_id,
+                    event_id=event_id,
                     body=delivery.body,
                     headers=dict(delivery.headers),
                     received_at=self._clock.now(),
@@ -496,37 +607,109 @@ class Connections:
         return WebhookOutcome.ACCEPTED
 
     def process_delivery(self, delivery_id: int) -> str:
-        """Confirm a stored delivery's records through the platform's API, then count them."""
+        """Confirm a stored delivery's records through the platform's API, then count them.
+
+        The records and the delivery's "processed" mark are stored in one transaction, so a run that
+        dies half way stored nothing and a second run (a retry, a replay) finds it processed. A failed
+        attempt raises, for the queue to retry after a delay, until the last of ATTEMPTS: that one marks
+        the delivery failed, with the error in plain words, for the creator to see and replay.
+        """
+        now = self._clock.now()
         with self._uow() as uow:
             delivery = uow.webhook_deliveries.get(delivery_id)
-            connection = uow.connections.get(delivery.connection_id) if delivery else None
-        if delivery is None or delivery.processed_at is not None:
-            return "already processed"
+            if delivery is None or delivery.state is DeliveryState.PROCESSED:
+                return "already processed"
+            if delivery.state is DeliveryState.FAILED:
+                return "failed: replay it to try again"
+            delivery = replace(delivery, attempts=delivery.attempts + 1, last_attempt_at=now)
+            uow.webhook_deliveries.record_attempt(delivery)
+            uow.commit()
+        try:
+            return self._process(delivery)
+        except Exception as error:
+            return self._attempt_failed(delivery, error)
+
+    def _process(self, delivery: StoredDelivery) -> str:
+        assert delivery.id is not None
+        with self._uow() as uow:
+            connection = uow.connections.get(delivery.connection_id)
         if connection is None or connection.sealed_credentials is None or not connection.is_live:
-            return self._processed(delivery_id, "connection not live")
+            return self._processed(delivery.id, "connection not live")
         adapter = self._platform(connection.platform)
         credentials = self._open(connection)
         try:
             batch = adapter.read_webhook(WebhookDelivery(delivery.headers, delivery.body), credentials)
             confirmed = adapter.confirm_records(credentials, batch.records)
         except WebhookRejected as error:
-            return self._processed(delivery_id, f"rejected: {error}")
+            return self._processed(delivery.id, f"rejected: {error}")
         except CredentialsRejected as error:
             self._fail(delivery.connection_id, str(error))
             # The poll after a reconnect reads the same records again.
-            return self._processed(delivery_id, "credentials refused")
+            return self._processed(delivery.id, "credentials refused")
         finally:
             self._save_credentials(connection.id, credentials)
-        summary = self._purchases.ingest(connection.account_id, confirmed)
-        return self._processed(
-            delivery_id, f"{summary.purchases_added} added, {len(batch.records) - len(confirmed)} not confirmed"
+        with self._uow() as uow:
+            summary = store_records(uow, connection.account_id, confirmed)
+            if summary.refunds_without_purchase:
+                raise DeliveryNotReady(
+                    f"A refund arrived before its purchase; {adapter.display_name}'s purchase is not in "
+                    "CourseSignal yet. It is tried again on its own, and the next sync brings the purchase."
+                )
+            outcome = f"{summary.purchases_added} added, {len(batch.records) - len(confirmed)} not confirmed"
+            if not uow.webhook_deliveries.mark_processed(delivery.id, self._clock.now(), outcome):
+                return "already processed"  # another run got there first; leaving the block rolls back
+            uow.commit()
+        return outcome
+
+    def _attempt_failed(self, delivery: StoredDelivery, error: Exception) -> str:
+        """Record a failed attempt; raise again for the queue to retry, unless it was the last one."""
+        last = delivery.attempts >= ATTEMPTS
+        reason = _plain_error(error)
+        log.warning(
+            "webhook delivery %s attempt %d/%d failed: %s",
+            delivery.id,
+            delivery.attempts,
+            ATTEMPTS,
+            reason,
+            exc_info=not isinstance(error, PlatformError | DeliveryNotReady),
         )
+        with self._uow() as uow:
+            uow.webhook_deliveries.record_attempt(
+                replace(delivery, last_error=reason, failed_at=self._clock.now() if last else None)
+            )
+            uow.commit()
+        if not last:
+            raise error
+        return f"failed after {delivery.attempts} attempts: {reason}"
 
     def _processed(self, delivery_id: int, outcome: str) -> str:
         with self._uow() as uow:
-            uow.webhook_deliveries.mark_processed(delivery_id, self._clock.now(), outcome)
+            if not uow.webhook_deliveries.mark_processed(delivery_id, self._clock.now(), outcome):
+                return "already processed"
             uow.commit()
         return outcome
+
+    # ---- failed deliveries -----------------------------------------------------------------------
+    def unfinished_deliveries(self, account_id: int, connection_id: int) -> tuple[DeliveryView, ...]:
+        """The connection's deliveries that failed, or are being retried, newest first."""
+        with self._uow() as uow:
+            self._owned(uow, account_id, connection_id)
+            return tuple(_delivery_view(d) for d in uow.webhook_deliveries.unfinished(connection_id, DELIVERIES_SHOWN))
+
+    def replay_delivery(self, account_id: int, connection_id: int, delivery_id: int) -> DeliveryState:
+        """Queue a delivery's processing again, with a fresh set of attempts. A processed one is left as
+        it is (processing it again would change nothing); its state is returned either way."""
+        with self._uow() as uow:
+            self._owned(uow, account_id, connection_id)
+            delivery = uow.webhook_deliveries.get(delivery_id)
+            if delivery is None or delivery.connection_id != connection_id:
+                raise UnknownDelivery(f"no delivery {delivery_id} on connection {connection_id}")
+            if delivery.state is DeliveryState.PROCESSED:
+                return delivery.state
+            uow.webhook_deliveries.record_attempt(replace(delivery, attempts=0, failed_at=None))
+            uow.commit()
+        self._jobs.enqueue(DELIVERY_TASK, delivery_id)
+        return DeliveryState.WAITING
 
     # ---- keys ------------------------------------------------------------------------------------
     def rotate_keys(self) -> int:
@@ -539,3 +722,28 @@ class Connections:
                 uow.connections.update(connection)
             uow.commit()
         return len(connections)
+
+
+def _plain_error(error: Exception) -> str:
+    """What went wrong, in words a creator can read and safe to store: our own errors carry such a
+    sentence; anything else is named by its kind only (its message may hold a URL, a query or a secret)."""
+    if isinstance(error, PlatformError | DeliveryNotReady) and str(error):
+        return str(error)[:500]
+    return (
+        f"CourseSignal could not process this delivery ({type(error).__name__}). It was kept; replay it, "
+        "and if it fails again, write to support."
+    )
+
+
+def _delivery_view(delivery: StoredDelivery) -> DeliveryView:
+    assert delivery.id is not None
+    return DeliveryView(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        state=delivery.state,
+        received_at=delivery.received_at,
+        attempts=delivery.attempts,
+        last_attempt_at=delivery.last_attempt_at,
+        error=delivery.last_error,
+        failed_at=delivery.failed_at,
+    )

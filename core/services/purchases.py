@@ -41,6 +41,23 @@ def _ingest_refund(uow: UnitOfWork, account_id: int, refund: RefundRecord) -> bo
     return uow.purchases.add_refund(purchase.id, refund)
 
 
+def store_records(uow: UnitOfWork, account_id: int, records: Iterable[PlatformRecord]) -> IngestSummary:
+    """Store records inside the caller's transaction, purchases before the refunds that may name them;
+    each is stored once by its platform id, so storing them again changes nothing."""
+    added = known = refunds = orphans = 0
+    for record in sorted(records, key=lambda record: not isinstance(record, PurchaseRecord)):
+        if isinstance(record, PurchaseRecord):
+            if _ingest_purchase(uow, account_id, record):
+                added += 1
+            else:
+                known += 1
+        else:
+            stored = _ingest_refund(uow, account_id, record)
+            refunds += stored is True
+            orphans += stored is None
+    return IngestSummary(added, known, refunds, orphans)
+
+
 class Purchases:
     def __init__(self, uow: Callable[[], UnitOfWork], platforms: PlatformCatalog) -> None:
         self._uow = uow
@@ -48,20 +65,10 @@ class Purchases:
 
     def ingest(self, account_id: int, records: Iterable[PlatformRecord]) -> IngestSummary:
         """Store records in one transaction: all of them or, on any error, none."""
-        added = known = refunds = orphans = 0
         with self._uow() as uow:
-            for record in records:
-                if isinstance(record, PurchaseRecord):
-                    if _ingest_purchase(uow, account_id, record):
-                        added += 1
-                    else:
-                        known += 1
-                else:
-                    stored = _ingest_refund(uow, account_id, record)
-                    refunds += stored is True
-                    orphans += stored is None
+            summary = store_records(uow, account_id, records)
             uow.commit()
-        return IngestSummary(added, known, refunds, orphans)
+        return summary
 
     def ingest_in_batches(
         self, account_id: int, records: Iterable[PlatformRecord], batch_size: int = SYNC_BATCH_SIZE

@@ -148,3 +148,43 @@ def test_the_platform_poll_runs_every_slot_once_through_the_rq_scheduler(setting
             leftover.remove(job_id, delete_job=True)
         container.unwire()
         container.gateways.engine().dispose()
+
+
+def test_rq_jobs_retry_with_backoff_and_a_failed_delivery_is_retried_by_the_scheduler(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    import adapters.jobs.tasks
+    from core.ports.jobs import RETRY_DELAYS
+    from core.services.connections import DELIVERY_TASK, SYNC_TASK
+
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    redis = connect_redis(redis_url)
+    try:
+        job_queue = RqJobQueue(redis, queue_name)
+        job_queue.enqueue(DELIVERY_TASK, 12345)
+        job_queue.enqueue(SYNC_TASK, 12345)
+        delivery_job, sync_job = Queue(queue_name, connection=redis).get_jobs()
+        assert (delivery_job.retries_left, delivery_job.retry_intervals) == (4, [10, 60, 300, 1800])
+        assert list(RETRY_DELAYS) == sync_job.retry_intervals
+        assert sync_job.timeout == 3600  # a long sync is not killed at RQ's default of 180 s
+
+        # A failing attempt goes to the scheduled registry, due after the first delay, for the worker's
+        # scheduler to queue again.
+        def failing(delivery_id: int) -> str:
+            raise RuntimeError("Kajabi is down")
+
+        monkeypatch.setattr(adapters.jobs.tasks, DELIVERY_TASK, failing)
+        SimpleWorker([queue_name], connection=redis).work(burst=True, max_jobs=1)
+        delivery_job.refresh()
+        assert delivery_job.retries_left == 3
+        (scheduled,) = ScheduledJobRegistry(queue_name, connection=redis).get_job_ids()
+        assert scheduled == delivery_job.id
+    finally:
+        from rq import Queue as RqQueue
+
+        RqQueue(queue_name, connection=redis).delete(delete_jobs=True)
+        for key in redis.scan_iter(f"rq:*{queue_name}*"):
+            redis.delete(key)

@@ -52,7 +52,7 @@ def _connected(platform: KajabiPlatform, fake: FakeKajabi) -> dict[str, str]:
     return credentials
 
 
-def _no_progress(done: int, total: int | None, *, pages: int | None = None) -> None:
+def _no_progress(done: int, total: int | None, *, pages: int | None = None, cursor: str | None = None) -> None:
     return None
 
 
@@ -150,7 +150,7 @@ def test_an_expired_token_mid_sync_is_refreshed_and_the_single_use_refresh_token
     first_refresh = credentials["refresh_token"]
     seen_pages: list[int] = []
 
-    def progress(done: int, total: int | None, *, pages: int | None = None) -> None:
+    def progress(done: int, total: int | None, *, pages: int | None = None, cursor: str | None = None) -> None:
         seen_pages.append(pages or 0)
         if len(seen_pages) == 2:
             fake.expire_tokens()  # Kajabi expires the token early, between two pages

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from adapters.persistence import tables
 from adapters.platforms.hookspecs import hookimpl
+from core.domain.connections import StoredDelivery
 from core.ports.platforms import (
     CredentialField,
     PlatformAdapter,
@@ -25,7 +26,13 @@ from tests.web_session import csrf_token, post_form, sign_up_and_verify
 
 # Authenticated by their own secrets (a token in the URL, a signature), not by a session: not in scope here.
 NOT_SESSION_SCOPED = ("/webhooks/", "/static/")
-ID_KINDS = {"site_id": "site", "purchase_id": "purchase", "id": "purchase", "connection_id": "connection"}
+ID_KINDS = {
+    "site_id": "site",
+    "purchase_id": "purchase",
+    "id": "purchase",
+    "connection_id": "connection",
+    "delivery_id": "delivery",
+}
 
 
 class _QuietPlatform(PlatformAdapter):
@@ -71,7 +78,14 @@ def _ids_of(container, address: str) -> dict[str, int]:  # type: ignore[no-untyp
         purchase_id = connection.execute(
             select(tables.purchases.c.id).where(tables.purchases.c.user_id == user_id)
         ).scalar_one()
-    return {"site": site_id, "purchase": purchase_id, "connection": connected.id}
+    with container.gateways.unit_of_work() as uow:
+        delivery = uow.webhook_deliveries.add(
+            StoredDelivery(connected.id, f"event-of-{address}", b"{}", {}, datetime.now(UTC), attempts=5)
+        )
+        uow.commit()
+    assert delivery is not None
+    assert delivery.id is not None
+    return {"site": site_id, "purchase": purchase_id, "connection": connected.id, "delivery": delivery.id}
 
 
 def _scoped_rules(app):  # type: ignore[no-untyped-def]
@@ -104,3 +118,5 @@ def test_another_accounts_ids_are_not_found_on_every_endpoint(app, container, se
             assert response.status_code == 404, f"{method} {other} answered {response.status_code} to a stranger"
             checked.append(f"{method} {rule.rule}")
     assert "GET /onboarding/sites/<int:site_id>/first-visit" in checked
+    assert "GET /connections/<int:connection_id>/deliveries" in checked
+    assert "POST /connections/<int:connection_id>/deliveries/<int:delivery_id>/replay" in checked

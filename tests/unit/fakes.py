@@ -12,7 +12,7 @@ from typing import Self, TypeVar
 
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
 from core.domain.checkout import CheckoutReach
-from core.domain.connections import Connection, StoredDelivery, SyncState
+from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
 from core.domain.events import RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
@@ -447,8 +447,22 @@ class FakeConnections(_Repo):
         assert connection.id in self._s.connections
         self._s.connections[connection.id] = _copy(connection)
 
-    def record_sync_progress(self, connection_id: int, progress: SyncState) -> None:
-        self._s.connections[connection_id].sync = replace(progress)
+    def record_sync_progress(self, connection_id: int, progress: SyncState) -> bool:
+        stored = self._s.connections[connection_id]
+        if stored.status is not ConnectionStatus.SYNCING or stored.sync.started_at != progress.started_at:
+            return False
+        self._s.connections[connection_id] = replace(stored, sync=replace(progress))
+        return True
+
+    def claim_sync(self, connection_id: int, started_at: datetime, now: datetime, stale_before: datetime) -> bool:
+        stored = self._s.connections[connection_id]
+        heartbeat = stored.sync.heartbeat_at
+        if stored.status is not ConnectionStatus.SYNCING or stored.sync.started_at != started_at:
+            return False
+        if heartbeat is not None and heartbeat >= stale_before:
+            return False
+        self._s.connections[connection_id] = replace(stored, sync=replace(stored.sync, heartbeat_at=now))
+        return True
 
     def list_for_account(self, account_id: int) -> Sequence[Connection]:
         return [_copy(c) for c in self._s.connections.values() if c.account_id == account_id]
@@ -475,10 +489,38 @@ class FakeWebhookDeliveries(_Repo):
     def get(self, delivery_id: int) -> StoredDelivery | None:
         return self._s.deliveries.get(delivery_id)
 
-    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> None:
-        self._s.deliveries[delivery_id] = replace(
-            self._s.deliveries[delivery_id], processed_at=processed_at, outcome=outcome
+    def mark_processed(self, delivery_id: int, processed_at: datetime, outcome: str) -> bool:
+        stored = self._s.deliveries[delivery_id]
+        if stored.processed_at is not None:
+            return False
+        self._s.deliveries[delivery_id] = replace(stored, processed_at=processed_at, outcome=outcome, failed_at=None)
+        return True
+
+    def record_attempt(self, delivery: StoredDelivery) -> None:
+        assert delivery.id is not None
+        self._s.deliveries[delivery.id] = replace(
+            self._s.deliveries[delivery.id],
+            attempts=delivery.attempts,
+            last_attempt_at=delivery.last_attempt_at,
+            last_error=delivery.last_error,
+            failed_at=delivery.failed_at,
         )
+
+    def unfinished(self, connection_id: int, limit: int) -> Sequence[StoredDelivery]:
+        found = [
+            d
+            for d in self._s.deliveries.values()
+            if d.connection_id == connection_id and d.processed_at is None and d.attempts > 0
+        ]
+        return sorted(found, key=lambda d: (d.received_at, d.id or 0), reverse=True)[:limit]
+
+    def stalled(self, before: datetime, limit: int) -> Sequence[StoredDelivery]:
+        found = [
+            d
+            for d in self._s.deliveries.values()
+            if d.processed_at is None and d.failed_at is None and (d.last_attempt_at or d.received_at) < before
+        ]
+        return sorted(found, key=lambda d: d.id or 0)[:limit]
 
 
 class ReversibleCipher:

@@ -179,7 +179,17 @@ class KajabiClient:
 
     def pages(self, path: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         """Every page of a list, following `links.next` (which keeps the filters) to the end."""
-        document = self.get(path, {**params, "page[size]": str(self._page_size)})
+        yield from self._following(self.get(path, {**params, "page[size]": str(self._page_size)}))
+
+    def pages_from(self, url: str) -> Iterator[dict[str, Any]]:
+        """The pages of a list from a `links.next` URL a previous read stopped at, to the end."""
+        yield from self._following(self.get(url))
+
+    def owns(self, url: str) -> bool:
+        """Whether `url` is on this API (a stored next-page URL is followed only then, with our token)."""
+        return url.startswith(f"{self._api}/")
+
+    def _following(self, document: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             yield document
             next_url = (document.get("links") or {}).get("next")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -50,6 +51,45 @@ KEY_HELP = (
     "permissions View purchases, View transactions, View orders and View contacts, then copy its client ID "
     "and client secret here. Only the site's Owner or a Subowner can create keys."
 )
+
+
+PURCHASES, REFUNDS, DONE = "purchases", "refunds", "done"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCursor:
+    """Where a sync carries on: the list being read and its next page's URL (None: that list's first page),
+    with the counts so far, so a resumed sync's progress continues instead of starting again at zero."""
+
+    phase: str = PURCHASES
+    next_url: str | None = None
+    found: int = 0
+    pages: int = 0
+    total: int | None = None
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"phase": self.phase, "next": self.next_url, "found": self.found, "pages": self.pages, "total": self.total}
+        )
+
+    @classmethod
+    def load(cls, text: str) -> SyncCursor:
+        """The cursor `dump` wrote; an unreadable one starts from the beginning (records read twice count once)."""
+        try:
+            raw = json.loads(text)
+            phase, next_url = raw["phase"], raw["next"]
+            total = raw.get("total")
+            if phase not in (PURCHASES, REFUNDS, DONE) or not isinstance(next_url, str | None):
+                raise ValueError(phase)
+            return cls(phase, next_url, int(raw["found"]), int(raw["pages"]), total if isinstance(total, int) else None)
+        except (ValueError, KeyError, TypeError):
+            log.warning("kajabi sync cursor unreadable; reading from the start")
+            return cls()
+
+
+def _next_url(document: Mapping[str, Any]) -> str | None:
+    next_url = (document.get("links") or {}).get("next")
+    return next_url if isinstance(next_url, str) and next_url else None
 
 
 def _record_id(record: PlatformRecord) -> str:
@@ -108,40 +148,65 @@ class KajabiPlatform(PlatformAdapter):
     ) -> Iterator[PlatformRecord]:
         """Purchases since `since` (newest first, with customer and offer), then the refund
         transactions since then. Pages are followed by `links.next`; reading stops at the window's edge
-        even where Kajabi ignores a filter."""
+        even where Kajabi ignores a filter. After each page, the checkpoint names the next page's URL."""
+        return self._read(credentials, since, progress, SyncCursor())
+
+    def resume_purchases(
+        self, credentials: Credentials, since: datetime, progress: SyncProgress, cursor: str
+    ) -> Iterator[PlatformRecord]:
+        return self._read(credentials, since, progress, SyncCursor.load(cursor))
+
+    def _read(
+        self, credentials: Credentials, since: datetime, progress: SyncProgress, at: SyncCursor
+    ) -> Iterator[PlatformRecord]:
         client = self._client(credentials)
+        if at.next_url is not None and not client.owns(at.next_url):
+            log.warning("kajabi sync cursor points outside %s; reading the %s again", self._api_url, at.phase)
+            at = replace(at, next_url=None)
         site = {"filter[site_id]": credentials["site_id"]} if credentials.get("site_id") else {}
-        pages = found = 0
-        total: int | None = None
-        purchase_query = {
-            **site,
-            "filter[created_at_gte]": since.isoformat(),
-            "sort": "-created_at",
-            "include": "customer,offer",
-        }
-        for document in client.pages("/v1/purchases", purchase_query):
-            pages += 1
-            total = (document.get("meta") or {}).get("total_count", total)
-            index = index_resources(document.get("included") or ())
-            older = False
-            for resource in document.get("data") or ():
-                record = self._readable(purchase_record, resource, index)
-                if record is None:
-                    continue
-                if record.purchased_at < since:
-                    older = True
-                    continue
-                found += 1
-                yield record
-            progress(found, total if isinstance(total, int) else None, pages=pages)
-            if older:
-                break
+        if at.phase == PURCHASES:
+            purchase_query = {
+                **site,
+                "filter[created_at_gte]": since.isoformat(),
+                "sort": "-created_at",
+                "include": "customer,offer",
+            }
+            documents = client.pages_from(at.next_url) if at.next_url else client.pages("/v1/purchases", purchase_query)
+            for document in documents:
+                total = (document.get("meta") or {}).get("total_count", at.total)
+                index = index_resources(document.get("included") or ())
+                older = False
+                found = at.found
+                for resource in document.get("data") or ():
+                    record = self._readable(purchase_record, resource, index)
+                    if record is None:
+                        continue
+                    if record.purchased_at < since:
+                        older = True
+                        continue
+                    found += 1
+                    yield record
+                next_url = None if older else _next_url(document)
+                at = SyncCursor(
+                    PURCHASES if next_url else REFUNDS,
+                    next_url,
+                    found=found,
+                    pages=at.pages + 1,
+                    total=total if isinstance(total, int) else None,
+                )
+                progress(at.found, at.total, pages=at.pages, cursor=at.dump())
+                if next_url is None:
+                    break
+            else:  # Kajabi answered no page at all: carry on with the refunds
+                at = replace(at, phase=REFUNDS, next_url=None)
+        if at.phase != REFUNDS:
+            return
         # filter[start_date] is a site-local date: start a day early, then drop what is older. Where Kajabi
         # ignores the generic action filter, every transaction comes back and refunds are picked out here.
         start = (since - timedelta(days=1)).date().isoformat()
         refunds_query = {**site, "filter[start_date]": start, "filter[action_eq]": "refund", "sort": "-created_at"}
-        for document in client.pages("/v1/transactions", refunds_query):
-            pages += 1
+        documents = client.pages_from(at.next_url) if at.next_url else client.pages("/v1/transactions", refunds_query)
+        for document in documents:
             older = False
             for resource in document.get("data") or ():
                 if not is_refund(resource):
@@ -154,8 +219,10 @@ class KajabiPlatform(PlatformAdapter):
                     older = True
                     continue
                 yield refund
-            progress(found, total if isinstance(total, int) else None, pages=pages)
-            if older:
+            next_url = None if older else _next_url(document)
+            at = replace(at, phase=REFUNDS if next_url else DONE, next_url=next_url, pages=at.pages + 1)
+            progress(at.found, at.total, pages=at.pages, cursor=at.dump())
+            if next_url is None:
                 break
 
     @staticmethod

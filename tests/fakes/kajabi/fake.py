@@ -93,7 +93,8 @@ class FakeKajabi(BackgroundServer):
     * ``hooks_prefixes`` - which of ``/v1`` and ``/api/v1`` serve the hooks endpoints (docs disagree);
     * ``default_page_size`` / ``max_page_size`` - ``page[size]`` default and clamp;
     * ``plain_page_param_500`` - ``?page=N`` answers 500 (observed by third parties, unconfirmed);
-    * ``default_purchase_sort`` - order of `/v1/purchases` without ``sort`` (transactions: newest first).
+    * ``default_purchase_sort`` - order of `/v1/purchases` without ``sort`` (transactions: newest first);
+    * ``read_delay`` - seconds every GET waits before it is answered (a slow Kajabi: a sync takes a while).
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class FakeKajabi(BackgroundServer):
         self.plain_page_param_500 = True
         self.default_purchase_sort = "-created_at"
         self.delivery_timeout = 5.0
+        self.read_delay = 0.0
         self.verbose = verbose
         self.requests: list[LoggedRequest] = []
         self.deliveries: list[Delivery] = []

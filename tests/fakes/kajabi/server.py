@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,6 +121,8 @@ class Api:
     # ---- dispatch --------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         fake = self.fake
+        if fake.read_delay and req.method == "GET":
+            time.sleep(fake.read_delay)  # outside the lock: a slow Kajabi, not a stuck one
         with fake.lock:
             fault = fake.pop_fault()
             if fault is not None:
