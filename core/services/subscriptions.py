@@ -122,6 +122,28 @@ class Subscriptions:
             first_charge_at=current.trial_end if current.stripe_status == "trialing" else None,
         )
 
+    def cancel_before_deletion(self, account_id: int) -> bool:
+        """End the account's paid plan at Stripe now, so a deleted account is never charged again.
+
+        True when a live subscription was cancelled. Raises BillingUnavailable when Stripe cannot be reached:
+        the caller must not delete the account then, or the charges would go on with no one to stop them.
+        """
+        with self._uow() as uow:
+            subscription = uow.billing.get(account_id)
+        # A paused or unpaid subscription can still come back to life; only these two never do.
+        if (
+            subscription is None
+            or subscription.stripe_subscription_id is None
+            or subscription.stripe_status
+            in {
+                "canceled",
+                "incomplete_expired",
+            }
+        ):
+            return False
+        self._gateway.cancel_subscription(subscription.stripe_subscription_id)
+        return True
+
     def can_view_reports(self, account_id: int) -> bool:
         return self.overview(account_id).can_view_reports
 
