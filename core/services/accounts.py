@@ -468,6 +468,10 @@ class Accounts:
         with self._uow() as uow:
             return uow.sites.get_by_key(public_key)
 
+    def sites(self, account_id: int) -> list[Site]:
+        with self._uow() as uow:
+            return list(uow.sites.list_for_account(account_id))
+
     def issue_api_token(self, email: str, name: str = "cli") -> str:
         """A new personal API token; only its hash is kept, so this is the one time it is shown."""
         token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
