@@ -270,3 +270,15 @@ def test_retention_deletes_only_old_raw_events_and_keeps_sessions(world: Privacy
     assert [e.visitor_key for e in world.store.events.values()] == ["new-visitor"]
     assert len(world.store.sessions) == sessions_before
     assert world.privacy.delete_expired_events() == 0
+
+
+@pytest.mark.parametrize("status", ["canceled", "incomplete_expired"])
+def test_a_plan_that_ended_is_not_cancelled_again(world: PrivacyWorld, status: str) -> None:
+    account = world.full_accounts.create_verified_account("creator4@example.com", PASSWORD)
+    assert account.id is not None
+    with world.uow() as uow:
+        uow.billing.save(Subscription(account.id, stripe_subscription_id="sub_9", stripe_status=status))
+        uow.commit()
+    world.privacy.erase_account(account.id, PASSWORD)
+    assert world.gateway.cancelled == []
+    assert account.id not in world.store.accounts
