@@ -82,6 +82,10 @@ class BillingOverview:
     first_charge_at: datetime | None  # subscribed during the free trial: the card is charged when it ends
 
 
+# A paused or unpaid subscription can still come back to life and charge; only these two never do.
+NEVER_CHARGES_AGAIN = frozenset({"canceled", "incomplete_expired"})
+
+
 class Subscriptions:
     def __init__(
         self,
@@ -130,16 +134,9 @@ class Subscriptions:
         """
         with self._uow() as uow:
             subscription = uow.billing.get(account_id)
-        # A paused or unpaid subscription can still come back to life; only these two never do.
-        if (
-            subscription is None
-            or subscription.stripe_subscription_id is None
-            or subscription.stripe_status
-            in {
-                "canceled",
-                "incomplete_expired",
-            }
-        ):
+        if subscription is None or subscription.stripe_subscription_id is None:
+            return False
+        if subscription.stripe_status in NEVER_CHARGES_AGAIN:
             return False
         self._gateway.cancel_subscription(subscription.stripe_subscription_id)
         return True
