@@ -372,3 +372,33 @@ def test_every_table_is_in_an_export_or_names_no_one(container) -> None:  # type
     exported = set(reader.person_rows(1, [1], [1])) | set(reader.account_rows(1)) | set(reader.tracking_counts(1))
     anonymous = {"billing_events", "fingerprint_salts"}  # Stripe event ids; the daily fingerprint salts
     assert {table.name for table in t.metadata.sorted_tables} - anonymous == exported
+
+
+def test_old_events_are_deleted_in_batches_across_sites(container) -> None:  # type: ignore[no-untyped-def]
+    from core.domain.events import EventKind, TrackerEvent
+
+    accounts, tracking = container.services.accounts(), container.services.tracking()
+    accounts.ensure_account(CREATOR)
+    sites = [accounts.add_site(CREATOR, [f"site{n}.example"]) for n in range(2)]
+    now = datetime.now(UTC)
+    for site in sites:
+        for n, age in enumerate([400, 300, 200, 1]):
+            event = TrackerEvent(
+                site_key=site.public_key,
+                client_event_id=f"event{n:05d}",
+                kind=EventKind.PAGEVIEW,
+                visitor_key="visitor-0001",
+                url=f"https://{site.allowed_domains[0]}/p{n}",
+                received_at=now - timedelta(days=age),
+                user_agent=BROWSER,
+            )
+            assert tracking.record(event).stored
+    deleted = []
+    for _ in range(3):
+        with container.gateways.unit_of_work() as uow:
+            deleted.append(uow.events.delete_older_than(now - timedelta(days=100), 4))
+            uow.commit()
+    assert deleted == [4, 2, 0]
+    with container.gateways.engine().connect() as connection:
+        left = list(connection.execute(select(t.events.c.url).order_by(t.events.c.url)).scalars())
+    assert left == ["https://site0.example/p3", "https://site1.example/p3"]
