@@ -11,7 +11,6 @@ import argparse
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
@@ -103,7 +102,7 @@ def main() -> None:
         try:
             with admin.connect() as connection:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as error:  # noqa: BLE001 - PostgreSQL is optional here
+        except Exception as error:
             print(f"PostgreSQL skipped: {error.__class__.__name__}")
             return
         try:
