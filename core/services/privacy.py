@@ -79,11 +79,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _is_persons(purchase: Purchase, emails: Collection[str], keys: Collection[str]) -> bool:
-    """The person bought it (or was given it): their email or their browser's id is on the sale."""
+def _is_persons(purchase: Purchase, emails: Collection[str], keys: Collection[str], *, gift: bool = True) -> bool:
+    """The person bought it (or, with `gift`, was given it): their email or their browser's id is on the sale."""
     return (
         purchase.email in emails
-        or purchase.recipient_email in emails
+        or (gift and purchase.recipient_email in emails)
         or (purchase.visitor_key is not None and purchase.visitor_key in keys)
     )
 
@@ -211,11 +211,17 @@ class Privacy:
                 fresh = uow.purchases.get(purchase_id)
                 if fresh is None:
                     continue
-                if purchase_id in person.purchase_ids:
+                if purchase_id in person.purchase_ids and _is_persons(
+                    fresh, person.emails, person.visitor_keys, gift=False
+                ):
                     fresh.erase_buyer()
                     uow.purchases.store_buyer_details(fresh)
                     detached += 1
                 else:
+                    if purchase_id in person.purchase_ids:
+                        # They were given it: the payer's sale keeps its payer, without the recipient.
+                        fresh.recipient_email = None
+                        uow.purchases.store_buyer_details(fresh)
                     reattributed += 1
                 attribute_purchase(uow, fresh)
             needles = person.emails | person.visitor_keys

@@ -282,3 +282,32 @@ def test_a_plan_that_ended_is_not_cancelled_again(world: PrivacyWorld, status: s
     world.privacy.erase_account(account.id, PASSWORD)
     assert world.gateway.cancelled == []
     assert account.id not in world.store.accounts
+
+
+def test_a_browser_known_only_from_the_persons_purchase_is_erased_too(world: PrivacyWorld) -> None:
+    world.visit("quiet-browser", "youtube")  # never typed an email; the sale carried its id
+    world.buy("k-ana", email=ANA, visitor_key="quiet-browser")
+    assert world.purchase("k-ana").status is AttributionStatus.MATCHED
+
+    report = world.privacy.erase_person(world.account_id, email=ANA)
+
+    assert (report.visitors_erased, report.purchases_detached) == (1, 1)
+    assert world.store.visitors == {}
+    assert world.purchase("k-ana").status is AttributionStatus.ERASED
+
+
+def test_erasing_a_gifts_recipient_keeps_the_payers_sale(world: PrivacyWorld) -> None:
+    world.visit("payer-browser", "newsletter")
+    world.identify("payer-browser", BEN)
+    world.visit("ana-browser", "youtube")
+    world.identify("ana-browser", ANA)
+    world.clock.advance(minutes=5)
+    world.buy("k-gift", email=BEN, recipient_email=ANA)
+    assert set(world.credited("k-gift").values()) == {"Email", "YouTube"}
+
+    report = world.privacy.erase_person(world.account_id, email=ANA)
+
+    assert (report.visitors_erased, report.purchases_detached, report.purchases_reattributed) == (1, 0, 1)
+    gift = world.purchase("k-gift")
+    assert (gift.email, gift.recipient_email, gift.status) == (BEN, None, AttributionStatus.MATCHED)
+    assert set(world.credited("k-gift").values()) == {"Email"}
