@@ -402,3 +402,60 @@ def test_old_events_are_deleted_in_batches_across_sites(container) -> None:  # t
     with container.gateways.engine().connect() as connection:
         left = list(connection.execute(select(t.events.c.url).order_by(t.events.c.url)).scalars())
     assert left == ["https://site0.example/p3", "https://site1.example/p3"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_retention_runs_daily_through_the_rq_scheduler(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from rq import Queue, SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    from adapters.jobs.rq_queue import connect_redis, run_periodically
+    from core.domain.events import EventKind, TrackerEvent
+    from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
+    from coursesignal.container import create_container
+
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    container = create_container(
+        settings.__class__(**{**settings.__dict__, "redis_url": redis_url, "event_retention_days": 30}),
+        queue_name=queue_name,
+    )
+    redis = connect_redis(redis_url)
+    try:
+        from adapters.persistence.migrate import upgrade
+
+        upgrade(container.gateways.engine())
+        accounts = container.services.accounts()
+        accounts.ensure_account(CREATOR)
+        site = accounts.add_site(CREATOR, ["example.com"])
+        for n, age in enumerate([45, 2]):
+            container.services.tracking().record(
+                TrackerEvent(
+                    site_key=site.public_key,
+                    client_event_id=f"event{n:05d}",
+                    kind=EventKind.PAGEVIEW,
+                    visitor_key="visitor-0001",
+                    url=f"https://example.com/p{n}",
+                    received_at=datetime.now(UTC) - timedelta(days=age),
+                    user_agent=BROWSER,
+                )
+            )
+        job_queue = container.gateways.job_queue()
+        job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
+        registry = ScheduledJobRegistry(queue_name, connection=redis)
+        (scheduled,) = registry.get_job_ids()
+        assert scheduled.startswith(f"coursesignal-every-{RETENTION_TASK}-")
+
+        Queue(queue_name, connection=redis).enqueue(run_periodically, RETENTION_TASK, RETENTION_EVERY_SECONDS)
+        assert SimpleWorker([queue_name], connection=redis).work(burst=True)
+        with container.gateways.engine().connect() as connection:
+            assert list(connection.execute(select(t.events.c.url)).scalars()) == ["https://example.com/p1"]
+        assert registry.get_job_ids() == [scheduled]
+    finally:
+        Queue(queue_name, connection=redis).delete(delete_jobs=True)
+        leftover = ScheduledJobRegistry(queue_name, connection=redis)
+        for job_id in leftover.get_job_ids():
+            leftover.remove(job_id, delete_job=True)
+        container.unwire()
+        container.gateways.engine().dispose()
