@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -15,6 +16,7 @@ from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
+from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
@@ -147,6 +149,7 @@ def worker(ctx: _Context, queue_name: str) -> None:
     redis = ctx.container.gateways.redis()
     job_queue = ctx.container.gateways.job_queue()
     job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
+    job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
     Worker([job_queue.name], connection=redis).work(with_scheduler=True)
 
 
@@ -283,3 +286,96 @@ def reattribute(ctx: _Context, account_email: str | None, everything: bool) -> N
         account_id = account.id
     count = ctx.container.services.attribution().reattribute_all(account_id, force=everything)
     click.echo(f"Attributed {count} purchases again under rules version {RULES_VERSION}.")
+
+
+@main.group()
+def privacy() -> None:
+    """Data subject requests (export, erase) and retention; see docs/privacy.md."""
+
+
+def _account_id(ctx: _Context, account_email: str) -> int:
+    from core.domain.visitors import normalize_email
+
+    with ctx.container.gateways.unit_of_work() as uow:
+        account = uow.accounts.get_by_email(normalize_email(account_email) or "")
+    if account is None or account.id is None:
+        raise click.ClickException(f"No account for {account_email}; check the email the creator signed up with.")
+    return account.id
+
+
+def _write_json(payload: object, output: Path | None) -> None:
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n")
+        click.echo(f"Wrote {output}.", err=True)
+
+
+_person_options = [
+    click.argument("account_email"),
+    click.option("--email", default=None, help="The student's email address."),
+    click.option("--visitor-id", "visitor_key", default=None, help="Or the visitor id their browser keeps."),
+]
+
+
+def _person(function: Any) -> Any:
+    for option in reversed(_person_options):
+        function = option(function)
+    return function
+
+
+@privacy.command("export")
+@_person
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
+@pass_context
+def privacy_export(
+    ctx: _Context, account_email: str, email: str | None, visitor_key: str | None, output: Path | None
+) -> None:
+    """Everything the creator's account holds about one student, as JSON."""
+    from core.services.privacy import PersonNotFound, PrivacyRequestInvalid
+
+    account_id = _account_id(ctx, account_email)
+    try:
+        payload = ctx.container.services.privacy().export_person(account_id, email=email, visitor_key=visitor_key)
+    except (PrivacyRequestInvalid, PersonNotFound) as error:
+        raise click.ClickException(str(error)) from None
+    _write_json(payload, output)
+
+
+@privacy.command("erase")
+@_person
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def privacy_erase(ctx: _Context, account_email: str, email: str | None, visitor_key: str | None, yes: bool) -> None:
+    """Erase one student from the creator's account: visits, events, identities; purchases lose the buyer."""
+    from core.services.privacy import PrivacyRequestInvalid
+
+    account_id = _account_id(ctx, account_email)
+    if not yes:
+        click.confirm("Erase this person for good? Their purchases stay, without them", abort=True)
+    try:
+        report = ctx.container.services.privacy().erase_person(account_id, email=email, visitor_key=visitor_key)
+    except PrivacyRequestInvalid as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Erased {report.visitors_erased} browsers, detached the buyer from {report.purchases_detached} purchases, "
+        f"attributed {report.purchases_reattributed} others again (request {report.request_id})."
+    )
+
+
+@privacy.command("export-account")
+@click.argument("account_email")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
+@pass_context
+def privacy_export_account(ctx: _Context, account_email: str, output: Path | None) -> None:
+    """Everything held for a creator's own account, as JSON (secrets left out)."""
+    _write_json(ctx.container.services.privacy().export_account(_account_id(ctx, account_email)), output)
+
+
+@privacy.command("delete-expired-events")
+@pass_context
+def privacy_delete_expired_events(ctx: _Context) -> None:
+    """Delete raw tracker events older than COURSESIGNAL_EVENT_RETENTION_DAYS now (the worker does it daily)."""
+    count = ctx.container.services.privacy().delete_expired_events()
+    click.echo(f"Deleted {count} tracker events older than {ctx.settings.event_retention_days} days.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import ModuleType
 
 from dependency_injector import containers, providers
@@ -16,6 +17,7 @@ from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_database_engine
+from adapters.persistence.personal_data import SqlPersonalDataReader
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.platforms import kajabi
@@ -34,6 +36,7 @@ from core.services.attribution import Attribution
 from core.services.connections import POLL_ALL_TASK, Connections
 from core.services.fingerprints import FingerprintSalts
 from core.services.onboarding import Onboarding
+from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Privacy
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.subscriptions import Subscriptions
@@ -52,6 +55,7 @@ class Gateways(containers.DeclarativeContainer):
     engine = providers.Singleton(create_database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine=engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
+    personal_data = providers.Singleton(SqlPersonalDataReader, engine=engine)
     clock = providers.Singleton(SystemClock)
     redis = providers.Selector(
         config.job_backend,
@@ -137,6 +141,15 @@ class Services(containers.DeclarativeContainer):
         clock=gateways.clock,
         billing_page_url=config.billing_page_url,
     )
+    privacy = providers.Singleton(
+        Privacy,
+        uow=gateways.unit_of_work.provider,
+        reader=gateways.personal_data,
+        accounts=accounts,
+        subscriptions=subscriptions,
+        clock=gateways.clock,
+        event_retention=providers.Factory(timedelta, days=config.event_retention_days),
+    )
     connections = providers.Singleton(
         Connections,
         uow=gateways.unit_of_work.provider,
@@ -177,6 +190,7 @@ def create_container(settings: Settings, *, queue_name: str = DEFAULT_QUEUE) -> 
             "stripe_price_id": settings.stripe_price_id,
             "stripe_api_base": settings.stripe_api_base,
             "billing_page_url": f"{settings.base_url}/billing",
+            "event_retention_days": settings.event_retention_days,
             "encryption_keys": list(settings.encryption_keys),
             "platforms": {"api_urls": dict(settings.platform_api_urls)},
         }
@@ -207,4 +221,5 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         # The embedded default polls platforms from this process; production's RQ scheduler does it
         # in `coursesignal worker`.
         job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
+        job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
     return app

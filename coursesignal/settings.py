@@ -87,6 +87,8 @@ class Settings:
     platform_api_urls: dict[str, str] = field(default_factory=dict)
     # How often connected platforms are polled for refunds and missed webhooks.
     platform_poll_seconds: int = 300
+    # How long raw tracker events are kept before the retention job deletes them (about 25 months).
+    event_retention_days: int = 761
 
     @property
     def uses_sqlite(self) -> bool:
@@ -128,6 +130,9 @@ class Settings:
         poll = get("PLATFORM_POLL_SECONDS", "300") or "300"
         if not poll.isdigit() or int(poll) < 10:
             raise SettingsError(f"{PREFIX}PLATFORM_POLL_SECONDS must be a whole number of seconds, 10 or more")
+        retention = get("EVENT_RETENTION_DAYS", "761") or "761"
+        if not retention.isdigit() or int(retention) < 1:
+            raise SettingsError(f"{PREFIX}EVENT_RETENTION_DAYS must be a whole number of days, 1 or more")
         api_urls = {
             match.group(1).lower(): value.rstrip("/")
             for name, value in environ.items()
@@ -150,4 +155,5 @@ class Settings:
             encryption_keys=_encryption_keys(raw_keys),
             platform_api_urls=api_urls,
             platform_poll_seconds=int(poll),
+            event_retention_days=int(retention),
         )

@@ -129,6 +129,17 @@ class StripeBilling:
             log.error("Stripe subscription %s could not be read: %r", subscription_id, error)
             raise BillingUnavailable(_UNREACHABLE) from None
 
+    def cancel_subscription(self, subscription_id: str) -> None:
+        try:
+            with self._client() as client:
+                client.v1.subscriptions.cancel(subscription_id)
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                return  # nothing left to charge
+            raise self._failed(f"cancel subscription {subscription_id}", error) from None
+        except stripe.StripeError as error:
+            raise self._failed(f"cancel subscription {subscription_id}", error) from None
+
     def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
         if not self._webhook_secret:
             raise BillingUnavailable(_NOT_CONFIGURED.format(names="STRIPE_WEBHOOK_SECRET"))

@@ -12,6 +12,7 @@ from dependency_injector.wiring import Provide, inject
 
 from core.services.attribution import Attribution
 from core.services.connections import Connections
+from core.services.privacy import Privacy
 
 
 @inject
@@ -40,6 +41,12 @@ def reattribute_visitor(
 ) -> int:
     """An identify, a hand-off, a checkout reach or a late visit arrived for this visitor."""
     return attribution.reattribute_visitor(account_id, visitor_id)
+
+
+@inject
+def delete_expired_events(privacy: Privacy = Provide["services.privacy"]) -> int:
+    """Raw tracker events past their retention age go; sessions and report rollups stay."""
+    return privacy.delete_expired_events()
 
 
 def task_function(name: str) -> Callable[..., object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -12,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
 from adapters.persistence.revenue_lines import refresh_revenue_lines
-from adapters.persistence.visitor_counts import store_changes
+from adapters.persistence.visitor_counts import forget_visitor_counts, store_changes
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit, Model
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection as PlatformConnection
@@ -250,8 +252,10 @@ class SqlVisitors:
         return {row.id: row.visitor_key for row in rows}
 
     def delete(self, visitor_id: int) -> None:
-        # Foreign keys cascade to sessions, events, identity facts, reaches and journeys (SQLite has
-        # foreign_keys=ON); purchases keep their row and lose the link.
+        # The visitor leaves the reports' counts as if it had never come, then foreign keys cascade to
+        # sessions, events, identity facts, reaches and journeys (SQLite has foreign_keys=ON); purchases
+        # keep their row and lose the link.
+        forget_visitor_counts(self._c, visitor_id)
         self._c.execute(delete(t.visitors).where(t.visitors.c.id == visitor_id))
 
 
@@ -501,6 +505,19 @@ class SqlEvents:
         }
         return insert_ignoring_duplicates(self._c, t.events, values, ["site_id", "client_event_id"])
 
+    def delete_older_than(self, moment: datetime, limit: int) -> int:
+        # Site by site, so each lookup is a range of the (site_id, occurred_at) index, never a table scan.
+        e = t.events.c
+        ids: list[int] = []
+        for site_id in self._c.execute(select(t.sites.c.id).order_by(t.sites.c.id)).scalars():
+            old = select(e.id).where(e.site_id == site_id, e.occurred_at < moment).limit(limit - len(ids))
+            ids += self._c.execute(old).scalars()
+            if len(ids) >= limit:
+                break
+        if ids:
+            self._c.execute(delete(t.events).where(e.id.in_(ids)))
+        return len(ids)
+
 
 class SqlPurchases:
     def __init__(self, connection: Connection) -> None:
@@ -706,6 +723,21 @@ class SqlPurchases:
             )
         # The reports' flat copy of this purchase follows its credits in the same transaction.
         refresh_revenue_lines(self._c, purchase_id)
+
+    def store_buyer_details(self, purchase: Purchase) -> None:
+        assert purchase.id is not None
+        self._c.execute(
+            update(t.purchases)
+            .where(t.purchases.c.id == purchase.id)
+            .values(
+                email=purchase.email,
+                recipient_email=purchase.recipient_email,
+                visitor_key=purchase.visitor_key,
+                referrer_hint=purchase.referrer_hint,
+                **self._match_values(purchase),
+            )
+        )
+        refresh_revenue_lines(self._c, purchase.id)
 
     def count_for_account(self, account_id: int) -> int:
         return int(
@@ -956,3 +988,35 @@ class SqlWebhookDeliveries:
             .limit(limit)
         )
         return [self._delivery(row) for row in rows]
+
+    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
+        # Bodies are bytes (PostgreSQL's bytea has no case-insensitive search), so the account's deliveries
+        # are read and searched here: an erasure is rare, and a connection keeps a few thousand at most.
+        pattern = re.compile(b"|".join(re.escape(n.encode()) for n in sorted(needles, key=len, reverse=True)), re.I)
+        text_pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)), re.I)
+        d = t.webhook_deliveries.c
+        rows = self._c.execute(
+            select(d.id, d.body, d.headers, d.outcome)
+            .select_from(
+                t.webhook_deliveries.join(t.platform_integrations, t.platform_integrations.c.id == d.integration_id)
+            )
+            .where(t.platform_integrations.c.user_id == account_id)
+        ).all()
+        changed = 0
+        for row in rows:
+            body = bytes(row.body)
+            headers = json.dumps(row.headers)
+            outcome = row.outcome or ""
+            if not (pattern.search(body) or text_pattern.search(headers) or text_pattern.search(outcome)):
+                continue
+            self._c.execute(
+                update(t.webhook_deliveries)
+                .where(d.id == row.id)
+                .values(
+                    body=pattern.sub(replacement.encode(), body),
+                    headers=json.loads(text_pattern.sub(replacement, headers)),
+                    outcome=text_pattern.sub(replacement, outcome) if row.outcome is not None else None,
+                )
+            )
+            changed += 1
+        return changed

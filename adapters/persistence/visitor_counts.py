@@ -97,3 +97,18 @@ def rebuild_visitor_counts(connection: Connection, account_id: int | None = None
             account[row] = account.get(row, 0) + delta
     for user_id, net in totals.items():
         store_net_counts(connection, user_id, {row: delta for row, delta in net.items() if delta})
+
+
+def forget_visitor_counts(connection: Connection, visitor_id: int) -> None:
+    """Take one visitor's part out of the counts (an erasure): what a rebuild without them would keep."""
+    rows = connection.execute(
+        select(*_SESSION_COLUMNS).where(t.sessions.c.visitor_id == visitor_id).order_by(t.sessions.c.started_at)
+    ).all()
+    if not rows:
+        return
+    account_id = rows[0].user_id
+    net = net_changes(replay_visitor([_touch(row) for row in rows]))
+    store_net_counts(connection, account_id, {row: -delta for row, delta in net.items()})
+    # A count the visitor alone made is gone, not kept as a zero naming its source, campaign or page.
+    c = t.visitor_counts.c
+    connection.execute(delete(t.visitor_counts).where(c.user_id == account_id, c.visitors == 0))

@@ -15,8 +15,10 @@ from wtforms.validators import DataRequired, Length
 
 from adapters.web.sessions import start_session
 from core.domain.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
+from core.ports.billing import BillingUnavailable
 from core.ports.mailer import MailError
 from core.services.accounts import AccountError, Accounts, InvalidLink, WrongPassword
+from core.services.privacy import Privacy
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
@@ -291,16 +293,23 @@ def confirm_email_change(token: str, accounts: Accounts = Provide["services.acco
 @blueprint.post("/account/delete")
 @login_required
 @inject
-def delete_account(accounts: Accounts = Provide["services.accounts"]) -> Any:
+def delete_account(privacy: Privacy = Provide["services.privacy"]) -> Any:
     form = DeleteAccountForm(prefix="del")
     if form.validate_on_submit():
         if form.confirm.data.strip().lower() != "delete":
             form.confirm.errors.append('Type the word "delete" to confirm.')
         else:
             try:
-                accounts.delete_account(current_user.id, form.password.data)
+                # Ends the paid plan at Stripe first, so a deleted account is never charged again.
+                privacy.erase_account(current_user.id, form.password.data)
             except AccountError as error:
                 form.password.errors.append(str(error))
+            except BillingUnavailable:
+                flash(
+                    "We could not reach Stripe to end your paid plan, so nothing was deleted. "
+                    "Try again in a few minutes.",
+                    "error",
+                )
             except MailError:
                 log.warning("account deleted but the goodbye mail was not sent")
                 return _signed_out_after_deletion()

@@ -14,6 +14,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.events import DropReason, EventKind, TrackerEvent
 from core.domain.fingerprints import is_derived_visitor_key
 from core.domain.touches import MAX_URL_LENGTH
@@ -130,6 +131,9 @@ def collect(
     clock: Clock = Provide["gateways.clock"],
     salts: FingerprintSalts = Provide["services.fingerprint_salts"],
 ) -> Response:
+    if request.cookies.get(OPT_OUT_COOKIE) == "1":
+        # Opted out on our hosted page (docs/privacy.md): nothing is read, stored or counted.
+        return _reply(204)
     body = _read_body()
     if body is None:
         return _reply(413, f"body larger than {MAX_BODY_BYTES} bytes")

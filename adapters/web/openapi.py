@@ -120,7 +120,11 @@ _PURCHASE = {
         "net_amount": {"type": "integer"},
         "currency": {"type": "string"},
         "purchased_at": {"type": "string", "format": "date-time"},
-        "status": {"type": "string", "enum": ["matched", "unmatched"]},
+        "status": {
+            "type": "string",
+            "enum": ["matched", "unmatched", "erased"],
+            "description": "erased: the buyer asked to be erased; the sale counts in the totals as unmatched.",
+        },
         "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
         "first_touch": _TOUCH,
         "last_touch": _TOUCH,
@@ -149,6 +153,18 @@ _AUTH_ERRORS = {
 }
 _CSV = {"text/csv": {"schema": {"type": "string"}}}
 _SECURITY = [{"bearer": []}, {"session": []}]
+
+_PERSON_EXPORT = {
+    "type": "object",
+    "required": ["kind", "exported_at", "emails", "visitor_ids", "tables"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["coursesignal.person_export"]},
+        "exported_at": {"type": "string", "format": "date-time"},
+        "emails": {"type": "array", "items": {"type": "string"}},
+        "visitor_ids": {"type": "array", "items": {"type": "string"}},
+        "tables": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object"}}},
+    },
+}
 
 _COLLECT_EVENT = {
     "type": "object",
@@ -449,6 +465,81 @@ DOCUMENT: dict[str, Any] = {
                     },
                     "401": _AUTH_ERRORS["401"],
                     "404": {"description": "No purchase with this id in your account.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/api/v1/privacy/export": {
+            "get": {
+                "summary": "Everything stored about one student (a data subject access request), as JSON",
+                "security": _SECURITY,
+                "parameters": [
+                    {"name": "email", "in": "query", "schema": {"type": "string", "format": "email"}},
+                    {
+                        "name": "visitor_id",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Instead of email: the id the tracker keeps in the browser's _csv cookie.",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The person's emails and visitor ids, and every stored row about them by table "
+                        "(visitors, sessions, events, visitor_emails, visitor_handoffs, checkout_reaches, purchases, "
+                        "refunds, attributions, purchase_touches, revenue_lines).",
+                        "content": _json(_PERSON_EXPORT),
+                    },
+                    "400": {"description": "Neither or both of email and visitor_id.", "content": _json(_ERROR)},
+                    "401": _AUTH_ERRORS["401"],
+                    "404": {"description": "Nothing is stored about this person.", "content": _json(_ERROR)},
+                },
+            }
+        },
+        "/api/v1/privacy/erase": {
+            "post": {
+                "summary": "Erase one student: visits, events and identities go; their purchases lose the buyer",
+                "description": "Bearer token only (a session cookie is refused). Purchases stay in the revenue "
+                "totals with status erased; purchases the erased visits took part in are attributed again.",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": _json(
+                        {
+                            "type": "object",
+                            "properties": {"email": {"type": "string"}, "visitor_id": {"type": "string"}},
+                        }
+                    ),
+                },
+                "responses": {
+                    "200": {
+                        "description": "What was erased, in counts; request_id names the erasure in the log.",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "request_id": {"type": "string"},
+                                    "visitors_erased": {"type": "integer"},
+                                    "purchases_detached": {"type": "integer"},
+                                    "purchases_reattributed": {"type": "integer"},
+                                },
+                            }
+                        ),
+                    },
+                    "400": {"description": "Neither or both of email and visitor_id.", "content": _json(_ERROR)},
+                    "401": _AUTH_ERRORS["401"],
+                },
+            }
+        },
+        "/api/v1/privacy/account": {
+            "get": {
+                "summary": "Everything held for your own account, as JSON (secrets left out)",
+                "security": _SECURITY,
+                "responses": {
+                    "200": {
+                        "description": "The account, its sites, connections, billing state, purchases and their "
+                        "attribution by table, and how many visitor-level rows it holds.",
+                        "content": _json({"type": "object"}),
+                    },
+                    "401": _AUTH_ERRORS["401"],
                 },
             }
         },

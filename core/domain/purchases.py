@@ -12,6 +12,8 @@ from core.domain.money import Money
 class AttributionStatus(StrEnum):
     MATCHED = "matched"
     UNMATCHED = "unmatched"
+    # The buyer asked to be erased: the sale stays for the revenue totals, with no one attached to it.
+    ERASED = "erased"
 
 
 class MatchMethod(StrEnum):
@@ -108,6 +110,23 @@ class Purchase:
         self.match_method = None
         self.match_confidence = None
         self.status = AttributionStatus.UNMATCHED
+
+    def erase_buyer(self) -> None:
+        """Detach the person (an erasure request): the amount, time and course stay, who bought goes.
+
+        The platform's purchase id stays so the same sale delivered again is recognised, not imported anew
+        with the buyer's email.
+        """
+        self.unmatch()
+        self.email = None
+        self.recipient_email = None
+        self.visitor_key = None
+        self.referrer_hint = None
+        self.status = AttributionStatus.ERASED
+
+    @property
+    def is_erased(self) -> bool:
+        return self.status is AttributionStatus.ERASED
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,10 @@ class BillingGateway(Protocol):
         """The subscription's state now, straight from Stripe."""
         ...
 
+    def cancel_subscription(self, subscription_id: str) -> None:
+        """End the subscription now, without a refund (the account is being deleted)."""
+        ...
+
     def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
         """Verify a webhook delivery's signature on the raw body and read it; raises ForgedBillingEvent."""
         ...

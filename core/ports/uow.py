@@ -71,7 +71,8 @@ class VisitorRepository(Protocol):
         ...
 
     def delete(self, visitor_id: int) -> None:
-        """Erase a visitor with everything recorded about it: sessions, events, identities, reaches."""
+        """Erase a visitor with everything recorded about it: sessions, events, identities, reaches, its
+        part of the visitor counts; purchases lose the link."""
         ...
 
 
@@ -139,6 +140,10 @@ class EventRepository(Protocol):
         """Store an event once: False when this client event id is already stored for the site."""
         ...
 
+    def delete_older_than(self, moment: datetime, limit: int) -> int:
+        """Delete at most `limit` raw events that occurred before `moment` (retention); returns how many."""
+        ...
+
 
 class PurchaseRepository(Protocol):
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None: ...
@@ -173,6 +178,10 @@ class PurchaseRepository(Protocol):
 
     def replace_credits(self, purchase_id: int, credits: Sequence[Credit]) -> None: ...
     def count_for_account(self, account_id: int) -> int: ...
+    def store_buyer_details(self, purchase: Purchase) -> None:
+        """Store the purchase's buyer fields (email, recipient, visitor id and key, referrer hint) and its
+        match, as an erasure leaves them."""
+        ...
 
 
 class OnboardingRepository(Protocol):
@@ -228,6 +237,11 @@ class WebhookDeliveryRepository(Protocol):
     def stalled(self, before: datetime, limit: int) -> Sequence[StoredDelivery]:
         """Unprocessed, not failed deliveries whose last attempt (or arrival) is older than `before`:
         their job was lost (a restart of the embedded default) or died with its worker."""
+        ...
+
+    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
+        """Replace every occurrence (any letter case) of the needles in the account's stored deliveries
+        with `replacement`; returns how many deliveries changed."""
         ...
 
 

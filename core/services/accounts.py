@@ -385,9 +385,17 @@ class Accounts:
         )
         return account
 
-    def delete_account(self, account_id: int, password: str) -> None:
-        """Delete the account and everything it owns: sites, visitors, purchases, tokens. There is no undo."""
+    def delete_account(
+        self, account_id: int, password: str, *, before_deleting: Callable[[Account], None] | None = None
+    ) -> None:
+        """Delete the account and everything it owns: sites, visitors, purchases, tokens. There is no undo.
+
+        `before_deleting` runs once the password is checked (ending the paid plan); if it raises, nothing
+        is deleted.
+        """
         account = self._with_password(account_id, password)
+        if before_deleting is not None:
+            before_deleting(account)
         with self._uow() as uow:
             uow.accounts.delete(account_id)
             uow.commit()
@@ -459,6 +467,10 @@ class Accounts:
     def site(self, public_key: str) -> Site | None:
         with self._uow() as uow:
             return uow.sites.get_by_key(public_key)
+
+    def sites(self, account_id: int) -> list[Site]:
+        with self._uow() as uow:
+            return list(uow.sites.list_for_account(account_id))
 
     def issue_api_token(self, email: str, name: str = "cli") -> str:
         """A new personal API token; only its hash is kept, so this is the one time it is shown."""

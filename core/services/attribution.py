@@ -172,6 +172,14 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
     window wins. A purchase no rule explains stays unmatched: its revenue is shown as such.
     """
     assert purchase.id is not None
+    if purchase.is_erased:
+        # Its buyer was erased on request: no rule may pin the sale on anyone again (a timing match would
+        # guess at a stranger), so it keeps no credits and no journey.
+        purchase.rules_version = RULES_VERSION
+        uow.purchases.update(purchase)
+        uow.purchases.replace_credits(purchase.id, [])
+        uow.purchases.replace_history(purchase.id, [])
+        return
     lookback = uow.attribution_settings.lookback(purchase.account_id)
     was_strong = purchase.match_method in STRONG_METHODS
     result: AttributionResult | None = None

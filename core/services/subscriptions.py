@@ -82,6 +82,10 @@ class BillingOverview:
     first_charge_at: datetime | None  # subscribed during the free trial: the card is charged when it ends
 
 
+# A paused or unpaid subscription can still come back to life and charge; only these two never do.
+NEVER_CHARGES_AGAIN = frozenset({"canceled", "incomplete_expired"})
+
+
 class Subscriptions:
     def __init__(
         self,
@@ -121,6 +125,21 @@ class Subscriptions:
             cancel_at_period_end=current.cancel_at_period_end,
             first_charge_at=current.trial_end if current.stripe_status == "trialing" else None,
         )
+
+    def cancel_before_deletion(self, account_id: int) -> bool:
+        """End the account's paid plan at Stripe now, so a deleted account is never charged again.
+
+        True when a live subscription was cancelled. Raises BillingUnavailable when Stripe cannot be reached:
+        the caller must not delete the account then, or the charges would go on with no one to stop them.
+        """
+        with self._uow() as uow:
+            subscription = uow.billing.get(account_id)
+        if subscription is None or subscription.stripe_subscription_id is None:
+            return False
+        if subscription.stripe_status in NEVER_CHARGES_AGAIN:
+            return False
+        self._gateway.cancel_subscription(subscription.stripe_subscription_id)
+        return True
 
     def can_view_reports(self, account_id: int) -> bool:
         return self.overview(account_id).can_view_reports

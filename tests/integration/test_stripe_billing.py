@@ -215,3 +215,17 @@ def test_two_events_for_one_account_are_applied_one_after_the_other(postgres_dat
     with engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM users WHERE email = 'locked@example.com'")
     engine.dispose()
+
+
+def test_the_gateway_cancels_a_subscription_and_a_missing_one_is_no_error(fake: FakeStripe) -> None:
+    gateway = gateway_for(fake)
+    customer_id = gateway.create_customer(7, "creator@example.com")
+    url = gateway.create_checkout_session(
+        CheckoutRequest(7, "creator@example.com", customer_id, "https://app.test/ok", "https://app.test/no")
+    )
+    subscription_id = fake.complete_checkout(url.rsplit("/", 1)[1])[-1]["data"]["object"]["subscription"]
+    gateway.cancel_subscription(subscription_id)
+    assert fake.subscriptions[subscription_id]["status"] == "canceled"
+    gateway.cancel_subscription("sub_never_existed")
+    with pytest.raises(BillingUnavailable):
+        gateway_for(fake, secret_key="sk_test_revoked").cancel_subscription(subscription_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -187,7 +188,9 @@ class FakeVisitors(_Repo):
 
     def delete(self, visitor_id: int) -> None:
         s = self._s
-        s.visitors.pop(visitor_id, None)
+        gone = s.visitors.pop(visitor_id, None)
+        if gone is not None:
+            s.events = {k: e for k, e in s.events.items() if (k[0], e.visitor_key) != (gone.site_id, gone.key)}
         s.sessions = {k: v for k, v in s.sessions.items() if v.visitor_id != visitor_id}
         s.claims = {k: v for k, v in s.claims.items() if v[1].visitor_id != visitor_id}
         s.handoffs = {k: v for k, v in s.handoffs.items() if visitor_id not in k[:2]}
@@ -311,6 +314,12 @@ class FakeEvents(_Repo):
         self._s.events[key] = event
         return True
 
+    def delete_older_than(self, moment: datetime, limit: int) -> int:
+        old = sorted((e.received_at, key) for key, e in self._s.events.items() if e.received_at < moment)[:limit]
+        for _, key in old:
+            del self._s.events[key]
+        return len(old)
+
 
 class FakePurchases(_Repo):
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None:
@@ -402,6 +411,9 @@ class FakePurchases(_Repo):
 
     def count_for_account(self, account_id: int) -> int:
         return sum(1 for p in self._s.purchases.values() if p.account_id == account_id)
+
+    def store_buyer_details(self, purchase: Purchase) -> None:
+        self.update(purchase)
 
 
 class FakeOnboarding(_Repo):
@@ -521,6 +533,18 @@ class FakeWebhookDeliveries(_Repo):
             if d.processed_at is None and d.failed_at is None and (d.last_attempt_at or d.received_at) < before
         ]
         return sorted(found, key=lambda d: d.id or 0)[:limit]
+
+    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
+        pattern = re.compile("|".join(re.escape(n) for n in needles), re.I)
+        changed = 0
+        for delivery_id, delivery in list(self._s.deliveries.items()):
+            if self._s.connections[delivery.connection_id].account_id != account_id:
+                continue
+            body = delivery.body.decode()
+            if pattern.search(body):
+                self._s.deliveries[delivery_id] = replace(delivery, body=pattern.sub(replacement, body).encode())
+                changed += 1
+        return changed
 
 
 class ReversibleCipher:
@@ -707,6 +731,7 @@ class FakeBillingGateway:
         self.portals: list[tuple[str, str]] = []
         self.subscriptions: dict[str, SubscriptionSnapshot] = {}
         self.signed: dict[str, BillingEvent] = {}
+        self.cancelled: list[str] = []
         self.unavailable = False
 
     def _check(self) -> None:
@@ -733,6 +758,10 @@ class FakeBillingGateway:
         self._check()
         return self.subscriptions[subscription_id]
 
+    def cancel_subscription(self, subscription_id: str) -> None:
+        self._check()
+        self.cancelled.append(subscription_id)
+
     def sign(self, event: BillingEvent) -> tuple[bytes, str]:
         """A delivery of `event`: the payload and the only signature header this fake accepts for it."""
         self.signed[event.event_id] = event
@@ -754,3 +783,59 @@ class RecordingBillingNotifier:
         if self.fail:
             raise ConnectionError("mail server down")
         self.notices.append(notice)
+
+
+class FakePersonalDataReader:
+    """The read side of data subject requests, over the fake store: rows as plain dicts by table."""
+
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def person_rows(
+        self, account_id: int, visitor_ids: Collection[int], purchase_ids: Collection[int]
+    ) -> dict[str, list[dict[str, object]]]:
+        s = self._s
+        visitors = [v for i, v in s.visitors.items() if i in visitor_ids]
+        keys = {(v.site_id, v.key) for v in visitors}
+        return {
+            "visitors": [{"id": v.id, "visitor_key": v.key, "email": v.email} for v in visitors],
+            "sessions": [
+                {"id": i, "visitor_id": x.visitor_id, "source": x.touch.source}
+                for i, x in s.sessions.items()
+                if x.visitor_id in visitor_ids
+            ],
+            "events": [
+                {"client_event_id": e.client_event_id, "url": e.url, "kind": e.kind.value}
+                for (site_id, _), e in s.events.items()
+                if (site_id, e.visitor_key) in keys
+            ],
+            "visitor_emails": [
+                {"visitor_id": c.visitor_id, "email": c.email}
+                for _, c in s.claims.values()
+                if c.visitor_id in visitor_ids
+            ],
+            "purchases": [
+                {"id": p.id, "email": p.email, "amount": p.amount.amount, "status": p.status.value}
+                for i, p in s.purchases.items()
+                if i in purchase_ids
+            ],
+        }
+
+    def account_rows(self, account_id: int) -> dict[str, list[dict[str, object]]]:
+        s = self._s
+        return {
+            "sites": [{"id": x.id, "public_key": x.public_key} for x in s.sites.values() if x.account_id == account_id],
+            "platform_integrations": [
+                {"id": c.id, "platform": c.platform} for c in s.connections.values() if c.account_id == account_id
+            ],
+            "purchases": [
+                {"id": p.id, "email": p.email, "amount": p.amount.amount}
+                for p in s.purchases.values()
+                if p.account_id == account_id
+            ],
+        }
+
+    def tracking_counts(self, account_id: int) -> dict[str, int]:
+        s = self._s
+        mine = {i for i, site in s.sites.items() if site.account_id == account_id}
+        return {"visitors": sum(1 for v in s.visitors.values() if v.site_id in mine)}

@@ -632,6 +632,14 @@ class FakeStripe:
             subscription["metadata"].update(params["metadata"])
         return subscription
 
+    def _cancel_subscription(self, params: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+        refuse_unknown(params, ("invoice_now", "prorate", "cancellation_details"))
+        subscription = self._subscription(subscription_id)
+        if subscription["status"] == "canceled":
+            raise StripeApiError(400, "This subscription has already been canceled.")
+        self.end_subscription(subscription_id)
+        return subscription
+
     def _list_subscriptions(self, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("status")
         items = list(self.subscriptions.values())
@@ -656,6 +664,7 @@ _ROUTES = [
     _route("GET", r"/v1/customers", lambda s, p: s._list("/v1/customers", s.customers, p, ("email",))),
     _route("GET", rf"/v1/subscriptions/{_ID}", lambda s, p, i: s._retrieve("subscription", s.subscriptions, i)),
     _route("POST", rf"/v1/subscriptions/{_ID}", FakeStripe._update_subscription),
+    _route("DELETE", rf"/v1/subscriptions/{_ID}", FakeStripe._cancel_subscription),
     _route("GET", r"/v1/subscriptions", FakeStripe._list_subscriptions),
     _route("GET", r"/v1/charges", lambda s, p: s._list("/v1/charges", s.charges, p, ("customer", "payment_intent"))),
     _route("GET", rf"/v1/charges/{_ID}", lambda s, p, i: s._retrieve("charge", s.charges, i)),
@@ -681,7 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
-        return decode_params(body if self.command == "POST" else url.query)
+        return decode_params(body if self.command in ("POST", "DELETE") and body else url.query)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -729,6 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    do_DELETE = _serve
 
     # The hosted pages a creator's browser visits: enough to click through Checkout and the Portal.
 
