@@ -19,6 +19,7 @@ from coursesignal import (
     PlatformRecord,
     PurchaseRecord,
     RefundRecord,
+    RetryingHttp,
     SyncProgress,
     WebhookAuth,
     WebhookBatch,
@@ -33,7 +34,6 @@ from .deliveries import (
     TeachableEvent,
     parse_delivery,
 )
-from .retrying_http import RetryingHttp
 from .schemas import TeachableTransaction
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def records_for(transaction: TeachableTransaction, email: str | None, course_nam
     """The purchase a transaction is, and its refund when money went back.
 
     Teachable keeps one running `amount_refunded` per transaction, so its refund is one record with a
-    fixed id: the first amount seen is the one kept (a later, second partial refund of the same
-    transaction is not added on top).
+    fixed id carrying that running total: when a second partial refund raises it, the same refund id
+    comes again with a larger amount, and CourseSignal raises the stored refund to it (never adds it twice).
     """
     purchase = PurchaseRecord(
         platform=PLATFORM,
@@ -97,15 +97,16 @@ class TeachablePlatform(PlatformAdapter):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._api_url = api_url
-        self._http = http or RetryingHttp()
+        self._http = http or RetryingHttp(self.display_name)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def _client(self, credentials: Mapping[str, str], session: requests.Session) -> TeachableClient:
         key = (credentials.get("api_key") or "").strip()
         if not key:
             raise CredentialsRefused("Paste your Teachable API key (Teachable: Settings > API).")
-        # `api_url` in the credentials points one connection elsewhere (the local fake, a proxy).
-        return TeachableClient(credentials.get("api_url") or self._api_url, key, self._http, session)
+        # The API host comes from the operator (COURSESIGNAL_TEACHABLE_API_URL), never from what a creator
+        # pastes: a connection must not be able to point CourseSignal's server at another host.
+        return TeachableClient(self._api_url, key, self._http, session)
 
     # ---- connect ---------------------------------------------------------------------------------
     def check_credentials(self, credentials: Mapping[str, str]) -> ConnectionCheck:

@@ -3,6 +3,7 @@ PostgreSQL): a sync, a partial refund, then a webhook for a sale already synced.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,12 @@ from tests.integration.test_flow import _Later, send
 def teachable() -> Iterator[FakeTeachable]:
     with FakeTeachable() as fake:
         yield fake
+
+
+@pytest.fixture
+def settings(settings, teachable: FakeTeachable):  # type: ignore[no-untyped-def]
+    """The operator points Teachable at the fake, as COURSESIGNAL_TEACHABLE_API_URL would."""
+    return dataclasses.replace(settings, platform_api_urls={"teachable": teachable.api_url})
 
 
 def test_a_teachable_sync_and_webhook_reach_the_report(client, container, teachable: FakeTeachable) -> None:  # type: ignore[no-untyped-def]
@@ -37,7 +44,7 @@ def test_a_teachable_sync_and_webhook_reach_the_report(client, container, teacha
     teachable.add_purchase(stranger, plan, at=teachable.days_ago(3))
     teachable.add_purchase(stranger, plan, at=teachable.days_ago(45))  # outside the 30 days
     teachable.refund(bought, 2_900)
-    credentials = {"api_key": teachable.api_key, "api_url": teachable.api_url}
+    credentials = {"api_key": teachable.api_key}
 
     purchases = container.services.purchases()
     summary = purchases.import_from_platform(
@@ -59,3 +66,40 @@ def test_a_teachable_sync_and_webhook_reach_the_report(client, container, teacha
     (row,) = response.json["rows"]
     assert (row["source"], row["revenue"], row["purchases"]) == ("Email", 10_000, 1)  # 129.00 less the 29.00 refunded
     assert response.json["unmatched"] == {"revenue": 12_900, "purchases": 1}
+
+
+def test_a_second_partial_refund_of_a_teachable_sale_is_not_missed(container, teachable: FakeTeachable) -> None:  # type: ignore[no-untyped-def]
+    """Teachable keeps one running amount_refunded per transaction: each sync or webhook that sees it grow
+    raises the stored refund to the new total, and one seen again changes nothing."""
+    accounts = container.services.accounts()
+    account_id = accounts.ensure_account("creator@example.com").id
+    plan = teachable.add_pricing_plan(teachable.add_course("Sourdough Masterclass"), 12_900)
+    bought = teachable.add_purchase(teachable.add_user("ava@example.com"), plan, at=teachable.days_ago(2))
+    purchases = container.services.purchases()
+    since = datetime.now(UTC) - timedelta(days=30)
+
+    def sync() -> tuple[int, int]:
+        summary = purchases.import_from_platform(account_id, "teachable", {"api_key": teachable.api_key}, since, _quiet)
+        return summary.purchases_added, summary.refunds_added
+
+    teachable.refund(bought, 2_900)
+    assert sync() == (1, 1)
+    assert sync() == (0, 0)
+    teachable.refund(bought, 1_000)
+    platform = container.platforms.registry().get("teachable")
+    body = json.dumps(teachable.event_body("Transaction.refunded", bought)).encode()
+    batch = platform.read_webhook(WebhookDelivery({}, body), {"api_key": teachable.api_key})
+    assert purchases.ingest(account_id, batch.records).refunds_added == 1
+    assert sync() == (0, 0)
+
+    from sqlalchemy import select
+
+    from adapters.persistence import tables as t
+
+    with container.gateways.engine().connect() as connection:
+        amounts = connection.execute(select(t.refunds.c.amount)).scalars().all()
+    assert amounts == [3_900]  # one refund record, at the running total: 29.00 + 10.00
+
+
+def _quiet(done: int, total: int | None, *, pages: int | None = None) -> None:
+    return None

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
 from core.ports.platforms import PlatformError, WebhookDelivery, WebhookRejected
+from coursesignal import RetryingHttp
 from plugins.teachable import TeachablePlatform
-from plugins.teachable.retrying_http import RetryingHttp
 from tests.fakes.teachable import FakeTeachable
 
 SINCE_30_DAYS = timedelta(days=30)
@@ -34,12 +34,12 @@ def waits() -> list[float]:
 
 
 @pytest.fixture
-def platform(waits: list[float]) -> TeachablePlatform:
-    return TeachablePlatform(http=RetryingHttp(sleep=waits.append))
+def platform(waits: list[float], teachable: FakeTeachable) -> TeachablePlatform:
+    return TeachablePlatform(api_url=teachable.api_url, http=RetryingHttp("Teachable", sleep=waits.append))
 
 
 def credentials(fake: FakeTeachable, key: str | None = None) -> dict[str, str]:
-    return {"api_key": key or fake.api_key, "api_url": fake.api_url}
+    return {"api_key": key or fake.api_key}
 
 
 def sync(platform: TeachablePlatform, fake: FakeTeachable, since: datetime | None = None) -> list:  # type: ignore[type-arg]
@@ -72,7 +72,7 @@ def test_a_bad_key_says_where_to_create_one(platform: TeachablePlatform, teachab
 def test_an_empty_key_is_refused_without_calling_teachable(
     platform: TeachablePlatform, teachable: FakeTeachable
 ) -> None:
-    check = platform.check_credentials({"api_key": "  ", "api_url": teachable.api_url})
+    check = platform.check_credentials({"api_key": "  "})
     assert not check.ok
     assert "Paste your Teachable API key" in check.message
     assert teachable.requests == []
@@ -509,7 +509,7 @@ def shared_teachable() -> Iterator[FakeTeachable]:
 def test_read_webhook_answers_a_batch_or_rejects_whatever_the_body(
     shared_teachable: FakeTeachable, document: object
 ) -> None:
-    platform = TeachablePlatform(http=RetryingHttp(sleep=lambda seconds: None))
+    platform = TeachablePlatform(api_url=shared_teachable.api_url, http=RetryingHttp("Teachable", sleep=lambda s: None))
     body = json.dumps(document).encode()
     try:
         batch = platform.read_webhook(WebhookDelivery({}, body), credentials(shared_teachable))
