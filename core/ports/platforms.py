@@ -52,6 +52,9 @@ class CredentialField:
     label: str
     help: str = ""
     secret: bool = False
+    # An optional field may be left empty on connect and filled in later on the connection's page (Stripe's
+    # webhook signing secret exists only once the creator added the endpoint URL the connection shows).
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,9 @@ class ConnectionCheck:
 class WebhookDelivery:
     headers: Mapping[str, str]
     body: bytes
+    # When CourseSignal received it: a signature's age is measured against this, so the job that reads
+    # a stored delivery again minutes later still accepts it. None means now.
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
