@@ -102,7 +102,9 @@ def serve_app(
     *,
     page_size: int = PAGE_SIZE,
     sleep: Callable[[float], None] = lambda _: None,
+    plugins: tuple[object, ...] = (),
 ) -> Iterator[Live]:
+    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake)."""
     port = _free_port()
     settings = Settings(
         database_url=database_url,
@@ -117,6 +119,8 @@ def serve_app(
     container = create_container(settings)
     manager = build_plugin_manager(load_entry_points=False)
     manager.register(FakeKajabiPlugin(fake.base_url, page_size, sleep), name="kajabi-on-the-fake")
+    for plugin in plugins:
+        manager.register(plugin)
     container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
     app = build_app(settings, container)
     app.config["TESTING"] = True
