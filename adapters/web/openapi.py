@@ -122,6 +122,10 @@ _PURCHASE = {
         "purchased_at": {"type": "string", "format": "date-time"},
         "status": {"type": "string", "enum": ["matched", "unmatched"]},
         "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
+        "unmatched_reason": {
+            "type": ["string", "null"],
+            "description": "Why no visit is linked to an unmatched purchase (no buyer email, or no tracked visit).",
+        },
         "first_touch": _TOUCH,
         "last_touch": _TOUCH,
     },

@@ -163,6 +163,17 @@ def test_a_creator_connects_stripe_sees_30_days_and_receives_sales_and_refunds(
         )
     assert refunded == [7_000]
 
+    # A sale without any email is kept, unmatched, with the reason shown.
+    nobody = fake.sell(2_500, checkout=False)
+    assert _deliver(fake, nobody["events"][0], url) == 202
+    live.wait()
+    latest = client.get("/api/v1/purchases").json
+    latest_rows = latest["purchases"] if isinstance(latest, dict) else latest
+    (kept,) = [p for p in latest_rows if p["platform_purchase_id"] == nobody["payment_intent"]["id"]]
+    assert (kept["email"], kept["status"], kept["amount"]) == (None, "unmatched", 2_500)
+    assert kept["unmatched_reason"].startswith("The platform sent no buyer email")
+    assert "sent no buyer email" in _text(client.get(f"/dashboard/purchases/{kept['id']}"))
+
     # Bad input: a wrong signature or an unreadable body is a 400 with its reason, stored nowhere.
     stored = live.count(t.webhook_deliveries)
     forged = _deliver(fake, fake.sell(500, email="x@example.com")["events"][0], url, secret="whsec_forger")
