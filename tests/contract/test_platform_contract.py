@@ -31,6 +31,8 @@ from coursesignal import (
     WebhookDelivery,
     WebhookRejected,
 )
+from tests.conftest import require
+from tests.example_plugin.conftest import example_plugin_installed
 from tests.example_plugin.fake_shop import FakeShop
 from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.stripe import FakeStripe, signature_header
@@ -178,6 +180,8 @@ HARNESSES = [KajabiHarness, TeachableHarness, StripeHarness, ExampleShopHarness]
 @pytest.fixture(params=HARNESSES, ids=lambda h: h.name)
 def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Harness, PlatformAdapter]]:
     """The platform as the application loads it: the built-ins plus every installed entry point."""
+    if request.param is ExampleShopHarness:
+        require(example_plugin_installed(), "the example plugin is not installed: run `make install`")
     with ExitStack() as stack:
         world = request.param()
         api_url = world.start(stack)
@@ -200,6 +204,7 @@ def _sync(platform: PlatformAdapter, credentials: dict[str, str], progress: Any 
 
 
 def test_every_platform_we_ship_or_test_is_in_the_contract() -> None:
+    require(example_plugin_installed(), "the example plugin is not installed: run `make install`")
     registry = PlatformRegistry(build_plugin_manager(builtins=(kajabi,)))
     connectable = {p.name for p in registry.all() if p.credential_fields}
     assert connectable == {h.name for h in HARNESSES}
