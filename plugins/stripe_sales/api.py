@@ -5,7 +5,7 @@ read page by page so a sync can report its progress."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,7 +28,10 @@ RESOURCE_NAMES = {
     "customers": "Customers",
     "checkout_sessions": "Checkout Sessions",
     "events": "Events",
+    "webhook_endpoints": "Webhook Endpoints",
 }
+#: What the sync and the webhooks read: the key must have Read on each.
+READ_RESOURCES = ("charges", "payment_intents", "customers", "checkout_sessions", "events")
 
 BAD_KEY = (
     "Stripe refused this key. In Stripe open Developers > API keys, create a restricted key (or roll the "
@@ -91,21 +94,31 @@ class StripeAccount:
             query["starting_after"] = data[-1]["id"]
         log.warning("Stripe: stopped after %d pages of %s", MAX_PAGES, resource)
 
-    def retrieve(self, resource: str, object_id: str) -> dict[str, Any] | None:
+    def retrieve(self, resource: str, object_id: str) -> dict[str, Any]:
+        return dict(self._call(resource, lambda: self._service(resource).retrieve(object_id)).to_dict())
+
+    def create_webhook_endpoint(self, url: str, events: Sequence[str]) -> dict[str, Any]:
+        """A webhook endpoint delivering `events` to `url`; its answer is the only time Stripe shows its secret."""
+        params = {"url": url, "enabled_events": list(events), "description": "CourseSignal: course sales"}
+        endpoint = self._call("webhook_endpoints", lambda: self._client.v1.webhook_endpoints.create(params=params))
+        return dict(endpoint.to_dict())
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> None:
         try:
-            found = self._call(resource, lambda: self._service(resource).retrieve(object_id))
-        except PlatformError:
+            self._call("webhook_endpoints", lambda: self._client.v1.webhook_endpoints.delete(endpoint_id))
+        except (CredentialsRejected, PlatformUnavailable):
             raise
-        return dict(found.to_dict()) if found is not None else None
+        except PlatformError:
+            pass  # already gone
 
     def customer_email(self, customer_id: str) -> str | None:
         if customer_id not in self._customer_emails:
             try:
                 customer = self._call("customers", lambda: self._client.v1.customers.retrieve(customer_id))
-            except PlatformError as error:
-                if isinstance(error, CredentialsRejected | PlatformUnavailable):
-                    raise
-                customer = None  # a deleted customer: the purchase stays without this email
+            except (CredentialsRejected, PlatformUnavailable):
+                raise
+            except PlatformError:
+                customer = None  # no such customer any more: the purchase stays without this email
             email = customer["email"] if customer is not None and "email" in customer else None
             self._customer_emails[customer_id] = email if isinstance(email, str) else None
         return self._customer_emails[customer_id]

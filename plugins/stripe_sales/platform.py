@@ -27,7 +27,7 @@ from coursesignal import (
     WebhookRejected,
 )
 
-from .api import RESOURCE_NAMES, StripeAccount, stripe_account
+from .api import READ_RESOURCES, StripeAccount, stripe_account
 from .sales import (
     PLATFORM,
     Sale,
@@ -51,8 +51,9 @@ SESSION_LEAD = timedelta(days=1)
 
 KEY_HELP = (
     "In Stripe open Developers > API keys and click “Create restricted key”. Name it CourseSignal and set "
-    "Read on Charges, PaymentIntents, Customers, Checkout Sessions and Events (everything else None), then "
-    "create it and paste it here: it starts with rk_live_. CourseSignal never needs to write to your account."
+    "Read on Charges, PaymentIntents, Customers, Checkout Sessions and Events (nothing else is needed), then "
+    "create it and paste it here: it starts with rk_live_. Optionally, Write on Webhook Endpoints lets "
+    "CourseSignal add its webhook endpoint for you; it never writes anything else."
 )
 SIGNING_HELP = (
     "In Stripe open Developers > Webhooks, click “Add endpoint”, paste the webhook URL CourseSignal shows "
@@ -102,7 +103,7 @@ class StripeSalesPlatform(PlatformAdapter):
             return ConnectionCheck(False, SIGNING_MISTAKE)
         try:
             with self._account(credentials) as account:
-                for resource in RESOURCE_NAMES:
+                for resource in READ_RESOURCES:
                     account.peek(resource)
         except PlatformError as problem:
             return ConnectionCheck(False, str(problem))
@@ -203,6 +204,26 @@ class StripeSalesPlatform(PlatformAdapter):
             raise WebhookRejected(f"{kind}: {error}.") from None
         return WebhookBatch(event_id=event["id"], records=tuple(records))
 
+    def register_webhooks(self, credentials: Credentials, target_url: str) -> tuple[str, ...]:
+        """Add the endpoint in Stripe when the key may (Write on Webhook Endpoints), keeping the signing
+        secret Stripe shows once; otherwise register nothing, and the creator adds it by hand."""
+        try:
+            with self._account(credentials) as account:
+                endpoint = account.create_webhook_endpoint(target_url, EVENTS)
+        except PlatformError as error:
+            log.info("Stripe endpoint not created (the creator adds it by hand): %s", error)
+            return ()
+        secret = endpoint.get("secret")
+        if not isinstance(secret, str) or not secret.startswith("whsec_"):
+            return ()
+        credentials["webhook_secret"] = secret
+        return (str(endpoint["id"]),)
+
+    def remove_webhooks(self, credentials: Credentials, webhook_ids: Sequence[str]) -> None:
+        with self._account(credentials) as account:
+            for endpoint_id in webhook_ids:
+                account.delete_webhook_endpoint(endpoint_id)
+
     def confirm_records(self, credentials: Credentials, records: Sequence[PlatformRecord]) -> Sequence[PlatformRecord]:
         """Stripe signed the delivery, so its amounts count as they are; what the event lacked (an email
         kept only on the Customer, a course named only in the Checkout line items) is looked up. A sale
@@ -221,8 +242,6 @@ class StripeSalesPlatform(PlatformAdapter):
         try:
             resource = "payment_intents" if key.startswith("pi_") else "charges"
             found = account.retrieve(resource, key)
-            if found is None:
-                return record
             sales = [sale_from_payment_intent(found) if resource == "payment_intents" else sale_from_charge(found)]
             if key.startswith("pi_") and record.course_name is None:
                 session = account.session_of(key)

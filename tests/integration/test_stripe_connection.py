@@ -217,3 +217,25 @@ def test_a_sale_told_by_the_session_before_the_payment_is_still_one_purchase(
     live.container.services.connections().poll(connection_id)
     assert live.count(t.purchases) == 1
     assert json.loads(json.dumps(rows[0][1])) == "visitor-77"
+
+
+def test_a_key_that_may_write_endpoints_gets_the_endpoint_made_and_removed_on_disconnect(
+    live: Live, stripe_fake: FakeStripe
+) -> None:
+    fake = stripe_fake
+    client, _ = live.client("creator@example.com")
+    key = fake.add_restricted_key([*SALES_PERMISSIONS, "webhook_endpoint_write"])
+    created = post_form(client, "/connections/new/stripe", {"api_key": key, "webhook_secret": ""})
+    assert created.status_code == 302
+    show = created.headers["Location"]
+    connection_id = int(show.rstrip("/").split("/")[-1])
+    live.wait()
+    (endpoint,) = fake.webhook_endpoints.values()
+    assert endpoint["url"] == f"{live.base_url}/webhooks/stripe/{connection_id}"
+    assert "webhook-url" not in _text(client.get(show))  # nothing for the creator to paste
+    sale = fake.sell(4_900, email="auto@example.com")
+    assert _deliver(fake, sale["events"][0], endpoint["url"], secret=endpoint["secret"]) == 202
+    live.wait()
+    assert live.count(t.purchases) == 1
+    post_form(client, f"{show}/disconnect", {}, form_page=show)
+    assert fake.webhook_endpoints == {}

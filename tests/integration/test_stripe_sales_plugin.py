@@ -289,3 +289,31 @@ def test_a_signed_but_malformed_body_is_rejected_with_a_reason(
     with pytest.raises(WebhookRejected) as rejected:
         platform.read_webhook(WebhookDelivery(headers, body), credentials)
     assert str(rejected.value)
+
+
+def test_a_key_that_may_write_webhook_endpoints_gets_its_endpoint_made(
+    platform: StripeSalesPlatform, fake: FakeStripe
+) -> None:
+    credentials = {"api_key": fake.add_restricted_key([*SALES_PERMISSIONS, "webhook_endpoint_write"])}
+    url = "https://app.example/webhooks/stripe/7"
+    (endpoint_id,) = platform.register_webhooks(credentials, url)
+    endpoint = fake.webhook_endpoints[endpoint_id]
+    assert endpoint["url"] == url
+    assert sorted(endpoint["enabled_events"]) == sorted(
+        ["payment_intent.succeeded", "charge.refunded", "checkout.session.completed"]
+    )
+    assert credentials["webhook_secret"] == endpoint["secret"]
+    event = fake.sell(4_900, email="a@example.com")["events"][0]
+    body, headers = fake.sign(event, secret=endpoint["secret"])
+    assert platform.read_webhook(WebhookDelivery(headers, body), credentials).event_id == event["id"]
+    platform.remove_webhooks(credentials, [endpoint_id, "we_already_gone"])
+    assert fake.webhook_endpoints == {}
+
+
+def test_a_read_only_key_leaves_the_endpoint_to_the_creator(
+    platform: StripeSalesPlatform, fake: FakeStripe, credentials: dict[str, str]
+) -> None:
+    before = dict(credentials)
+    assert platform.register_webhooks(credentials, "https://app.example/webhooks/stripe/7") == ()
+    assert credentials == before
+    assert fake.webhook_endpoints == {}

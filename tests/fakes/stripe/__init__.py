@@ -8,9 +8,11 @@ API (Bearer secret key, else 401; form bodies in bracket notation; Stripe-shaped
 with limit/starting_after/ending_before/created[gt|gte|lt|lte] and has_more):
 POST /v1/checkout/sessions, POST /v1/billing_portal/sessions, POST|GET /v1/customers[/{id}],
 GET /v1/subscriptions[/{id}], POST /v1/subscriptions/{id}, GET /v1/charges[/{id}], GET /v1/payment_intents[/{id}],
-GET /v1/checkout/sessions[/{id}[/line_items]] (filter payment_intent), GET /v1/events.
+GET /v1/checkout/sessions[/{id}[/line_items]] (filter payment_intent), GET /v1/events,
+POST /v1/webhook_endpoints, DELETE /v1/webhook_endpoints/{id} (kept in `webhook_endpoints`, with their secrets).
 Restricted keys: add_restricted_key(permissions) gives an `rk_test_...` key that may only GET the resources
-named (SALES_PERMISSIONS by default); anything else is a 403 naming the missing permission, as Stripe answers.
+named (SALES_PERMISSIONS by default; `<name>_write` for Write); anything else is a 403 naming the missing
+permission, as Stripe answers.
 Unknown parameters are refused, as Stripe does, so a misspelt parameter fails the test that sends it.
 
 Acting out Stripe's side, each returning the events Stripe would send: complete_checkout(session_id),

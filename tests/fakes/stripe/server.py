@@ -46,6 +46,7 @@ PERMISSIONS = {
     "/v1/events": "event",
     "/v1/subscriptions": "subscription",
     "/v1/billing_portal/sessions": "billing_portal_session",
+    "/v1/webhook_endpoints": "webhook_endpoint",
 }
 #: What the Stripe sales plugin asks a creator's restricted key to read.
 SALES_PERMISSIONS = ("charge", "payment_intent", "customer", "checkout_session", "event")
@@ -101,6 +102,7 @@ class FakeStripe:
         self.payment_intents: dict[str, dict[str, Any]] = {}
         # Restricted keys (rk_test_...) a creator made, each with the resources it may read.
         self.restricted_keys: dict[str, frozenset[str]] = {}
+        self.webhook_endpoints: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -246,8 +248,10 @@ class FakeStripe:
         return intent
 
     def add_restricted_key(self, permissions: Iterable[str] = SALES_PERMISSIONS) -> str:
-        """A restricted key (`rk_test_...`) with Read on these resources (names as in `PERMISSIONS`)."""
-        unknown = set(permissions) - set(PERMISSIONS.values())
+        """A restricted key (`rk_test_...`) with Read on these resources (names as in `PERMISSIONS`), and
+        Write on those named `<name>_write` (`"webhook_endpoint_write"` lets it create webhook endpoints)."""
+        known = {*PERMISSIONS.values(), *(f"{name}_write" for name in PERMISSIONS.values())}
+        unknown = set(permissions) - known
         if unknown:
             raise ValueError(f"unknown permissions {sorted(unknown)}")
         key = "rk_test_" + secrets.token_hex(12)
@@ -781,6 +785,32 @@ class FakeStripe:
             )
         return list_page(f"/v1/checkout/sessions/{session_id}/line_items", items, params)
 
+    def _create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        refuse_unknown(params, ("url", "enabled_events", "description", "api_version", "metadata", "expand"))
+        if urlsplit(params.get("url", "")).scheme not in ("http", "https"):
+            raise invalid("url", f"Invalid URL: {params.get('url')}")
+        events = params.get("enabled_events")
+        if not isinstance(events, list) or not events:
+            raise StripeApiError(400, "Missing required param: enabled_events.", param="enabled_events")
+        endpoint = {
+            "id": new_id("we"),
+            "object": "webhook_endpoint",
+            "url": params["url"],
+            "enabled_events": events,
+            "description": params.get("description"),
+            "status": "enabled",
+            "secret": "whsec_" + secrets.token_hex(16),  # shown only in the answer to its creation
+            "created": self.now(),
+            "livemode": False,
+        }
+        self.webhook_endpoints[endpoint["id"]] = endpoint
+        return endpoint
+
+    def _delete_webhook_endpoint(self, params: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+        if self.webhook_endpoints.pop(endpoint_id, None) is None:
+            raise missing("webhook_endpoint", endpoint_id)
+        return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
+
     def _retrieve(self, kind: str, store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
         if object_id not in store:
             raise missing(kind, object_id)
@@ -834,6 +864,8 @@ _ROUTES = [
     _route("GET", rf"/v1/checkout/sessions/{_ID}/line_items", FakeStripe._checkout_line_items),
     _route("GET", r"/v1/checkout/sessions", FakeStripe._list_checkout_sessions),
     _route("GET", r"/v1/events", lambda s, p: s._list("/v1/events", s.events, p, ("type",))),
+    _route("POST", r"/v1/webhook_endpoints", FakeStripe._create_webhook_endpoint),
+    _route("DELETE", rf"/v1/webhook_endpoints/{_ID}", FakeStripe._delete_webhook_endpoint),
     _route("POST", r"/v1/billing_portal/sessions", FakeStripe._create_portal_session),
     _route("POST", r"/v1/customers", FakeStripe._create_customer),
     _route("GET", rf"/v1/customers/{_ID}", lambda s, p, i: s._retrieve("customer", s.customers, i)),
@@ -896,9 +928,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.stripe.requests.append(RecordedRequest(self.command, path, params, authorized))
         if restricted is not None:
             needed = _permission_for(path)
-            if self.command != "GET" or needed not in restricted:
+            writes = self.command != "GET"
+            if needed is None or (f"{needed}_write" not in restricted and (writes or needed not in restricted)):
                 resource = needed or path
-                access = "read" if self.command == "GET" else "write"
+                access = "write" if writes else "read"
                 message = (
                     f"The provided key '{given_key[:8]}****{given_key[-4:]}' does not have the required permissions "
                     f"for this endpoint on account 'acct_fake'. Having the 'rak_{resource}_{access}' permission "
@@ -927,6 +960,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    do_DELETE = _serve
 
     # The hosted pages a creator's browser visits: enough to click through Checkout and the Portal.
 
