@@ -1,10 +1,11 @@
 """Platform webhooks: `POST /webhooks/{platform}/{connection_id}[/{token}]`.
 
 Authenticity comes first: a wrong or missing URL token, or an unknown connection, is answered 404; a
-wrong signature or an unreadable body 400 with the reason. Neither is stored. An authentic delivery is
-stored raw and acknowledged at once;
-a job confirms it through the platform's API before it counts. A repeat of the same platform event id is
-accepted and ignored; a delivery for a disconnected connection gets 410, which tells platforms to stop.
+wrong signature or an unreadable body 400 with the reason. Neither is stored, and the attempt is logged
+with the connection. An authentic delivery is stored raw and acknowledged at once; a job confirms it
+through the platform's API before it counts. A repeat of the same platform event id is accepted and
+ignored; a delivery for a disconnected connection gets 410, which tells platforms to stop; 503 when the
+platform's API, needed to read it, fails, so the platform sends it again.
 """
 
 from __future__ import annotations
