@@ -82,7 +82,9 @@ class FakeStripe:
         retries: int = 3,
         retry_days: tuple[int, ...] = (3, 5, 7),
         clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
+        self.port = port  # 0: any free port
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
         # The Dashboard's retry schedule: how many times a failed renewal is retried, and when.
@@ -115,7 +117,7 @@ class FakeStripe:
         class Handler(_Handler):
             stripe = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         # A short poll interval: shutting the fake down at the end of each test takes a moment, not half a second.
         self._thread = threading.Thread(
