@@ -596,7 +596,7 @@ class Connections:
             batch = adapter.read_webhook(
                 WebhookDelivery(delivery.headers, delivery.body, received_at=delivery.received_at), credentials
             )
-            confirmed = adapter.confirm_records(credentials, batch.records)
+            confirmed = adapter.confirm_batch(credentials, batch)
         except WebhookRejected as error:
             return self._processed(delivery_id, f"rejected: {error}")
         except CredentialsRejected as error:
@@ -607,7 +607,7 @@ class Connections:
             self._save_credentials(connection.id, credentials)
         summary = self._purchases.ingest(connection.account_id, confirmed)
         return self._processed(
-            delivery_id, f"{summary.purchases_added} added, {len(batch.records) - len(confirmed)} not confirmed"
+            delivery_id, f"{summary.purchases_added} added, {max(0, len(batch.records) - len(confirmed))} not confirmed"
         )
 
     def _processed(self, delivery_id: int, outcome: str) -> str:

@@ -4,7 +4,7 @@ dashboard-registered webhooks, every amount confirmed through the API."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -13,6 +13,7 @@ import requests
 from coursesignal import (
     ConnectionCheck,
     CredentialField,
+    Credentials,
     Money,
     PlatformAdapter,
     PlatformError,
@@ -178,26 +179,33 @@ class TeachablePlatform(PlatformAdapter):
 
     # ---- webhooks --------------------------------------------------------------------------------
     def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
-        """Parse the delivery, then read each transaction it names back from the API: Teachable signs
-        nothing, so amounts and emails come from the API, never from the body. An event whose
-        transaction the API does not show (yet: new ones take up to two minutes, or a free
-        enrolment) yields no record; a later sync brings it. Raises WebhookRejected for an unreadable
-        body, and PlatformError when Teachable itself cannot be read (then the delivery is worth
-        retrying, not rejecting)."""
+        """Parse the delivery into the events that carry money, with no API call (this runs while Teachable
+        waits for the answer). Teachable signs nothing, so the body's amounts and emails are never used:
+        each event is kept as a reference that `confirm_batch` reads back through the API, in a job.
+        Raises WebhookRejected for an unreadable body."""
         events = parse_delivery(delivery.body)
         event_id = ",".join(str(event.id) for event in events)
+        references = tuple(event.reference() for event in events if event.carries_money)
+        return WebhookBatch(event_id=event_id, references=references)
+
+    def confirm_batch(self, credentials: Credentials, batch: WebhookBatch) -> Sequence[PlatformRecord]:
+        """Each event's transaction as the API has it, with its buyer's email and course. An event whose
+        transaction the API does not show (yet: new ones take up to two minutes, or a free enrolment)
+        yields no record; a later sync brings it. Raises PlatformError when Teachable cannot be read (the
+        job is then worth retrying)."""
+        events = [TeachableEvent.from_reference(reference) for reference in batch.references]
         records: list[PlatformRecord] = []
-        money_events = [event for event in events if event.carries_money]
-        if money_events:
-            with requests.Session() as session:
-                client = self._client(credentials, session)
-                for event in money_events:
-                    transaction = self._find_transaction(client, event)
-                    if transaction is None:
-                        log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
-                        continue
-                    records.extend(self._records(client, transaction))
-        return WebhookBatch(event_id=event_id, records=tuple(records))
+        if not events:
+            return records
+        with requests.Session() as session:
+            client = self._client(credentials, session)
+            for event in events:
+                transaction = self._find_transaction(client, event)
+                if transaction is None:
+                    log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
+                    continue
+                records.extend(self._records(client, transaction))
+        return records
 
     def _find_transaction(self, client: TeachableClient, event: TeachableEvent) -> TeachableTransaction | None:
         if event.type == SALE_CREATED:

@@ -270,7 +270,7 @@ def test_a_webhook_names_the_sale_by_the_id_the_sync_uses(harness: tuple[Harness
     batch = platform.read_webhook(delivery, credentials)
     assert batch.event_id
     assert platform.read_webhook(delivery, credentials).event_id == batch.event_id  # a repeat is recognised
-    confirmed = platform.confirm_records(credentials, batch.records)
+    confirmed = platform.confirm_batch(credentials, batch)  # what the job does with the stored delivery
     assert purchase_id in {r.platform_purchase_id for r in confirmed if isinstance(r, PurchaseRecord)}
     synced = {r.platform_purchase_id for r in _sync(platform, credentials) if isinstance(r, PurchaseRecord)}
     assert purchase_id in synced

@@ -55,7 +55,7 @@ def test_a_teachable_sync_and_webhook_reach_the_report(client, container, teacha
     platform = container.platforms.registry().get("teachable")
     body = json.dumps(teachable.event_body("Transaction.created", bought)).encode()
     batch = platform.read_webhook(WebhookDelivery({}, body), credentials)
-    again = purchases.ingest(site.account_id, batch.records)
+    again = purchases.ingest(site.account_id, platform.confirm_batch(credentials, batch))
     assert (again.purchases_added, again.purchases_already_known, again.refunds_added) == (0, 1, 0)
 
     container.gateways.clock.override(_Later())
@@ -89,7 +89,9 @@ def test_a_second_partial_refund_of_a_teachable_sale_is_not_missed(container, te
     platform = container.platforms.registry().get("teachable")
     body = json.dumps(teachable.event_body("Transaction.refunded", bought)).encode()
     batch = platform.read_webhook(WebhookDelivery({}, body), {"api_key": teachable.api_key})
-    assert purchases.ingest(account_id, batch.records).refunds_added == 1
+    assert (
+        purchases.ingest(account_id, platform.confirm_batch({"api_key": teachable.api_key}, batch)).refunds_added == 1
+    )
     assert sync() == (0, 0)
 
     from sqlalchemy import select
