@@ -105,3 +105,35 @@ def test_a_second_partial_refund_of_a_teachable_sale_is_not_missed(container, te
 
 def _quiet(done: int, total: int | None, *, pages: int | None = None) -> None:
     return None
+
+
+def test_a_teachable_connection_receives_a_webhook_at_the_url_it_shows(
+    client, container, teachable: FakeTeachable
+) -> None:  # type: ignore[no-untyped-def]
+    """Connected from the service as the page does; the URL shown is pasted into Teachable; a delivery is
+    answered at once (no call to Teachable), and the job reads its transaction through the API."""
+    from tests.conftest import sign_in
+
+    account_id = sign_in(client, container)
+    plan = teachable.add_pricing_plan(teachable.add_course("Sourdough Masterclass"), 12_900)
+    teachable.add_purchase(teachable.add_user("early@example.com"), plan, at=teachable.days_ago(3))
+    connections = container.services.connections()
+    connection_id = connections.connect(account_id, "teachable", {"api_key": teachable.api_key}).connection.id
+    container.gateways.job_queue().wait_until_idle()
+    setup = connections.webhook_setup(account_id, connection_id)
+    assert setup is not None
+    assert setup.url.startswith(f"http://coursesignal.test/webhooks/teachable/{connection_id}/")
+    assert setup.url in client.get(f"/connections/{connection_id}").get_data(as_text=True)
+
+    txn = teachable.add_purchase(teachable.add_user("ava@example.com"), plan)
+    body = json.dumps(teachable.event_body("Transaction.created", txn)).encode()
+    path = setup.url.removeprefix("http://coursesignal.test")
+    before = len(teachable.requests)
+    assert client.post(path, data=body).status_code == 202
+    assert len(teachable.requests) == before  # answered without asking Teachable
+    assert client.post(path, data=body).status_code == 200  # the same event again: ignored
+    assert client.post(path, data=b"{").status_code == 400
+    container.gateways.job_queue().wait_until_idle()
+    rows = client.get("/api/v1/purchases").json
+    rows = rows["purchases"] if isinstance(rows, dict) else rows
+    assert sorted(row["email"] for row in rows) == ["ava@example.com", "early@example.com"]
