@@ -14,9 +14,16 @@ $(BIN)/coursesignal: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/coursesignal
+# The example third-party plugin (tests/example_plugin) is installed for the tests by its own entry point,
+# exactly as a plugin author's package would be; `make run` removes it, so it never shows up in a real app.
+EXAMPLE_PLUGIN := coursesignal-example-shop
 
-run: install
+install: $(BIN)/coursesignal
+	@$(BIN)/python -m pip show --quiet $(EXAMPLE_PLUGIN) >/dev/null 2>&1 || \
+		$(BIN)/python -m pip install --quiet --no-deps -e tests/example_plugin
+
+run: $(BIN)/coursesignal
+	@$(BIN)/python -m pip uninstall --quiet --yes $(EXAMPLE_PLUGIN) >/dev/null 2>&1 || true
 	$(BIN)/coursesignal run $(ARGS)
 
 services:

@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from coursesignal import RetryingHttp
 from plugins.teachable import TeachablePlatform
-from plugins.teachable.retrying_http import RetryingHttp
 from tests.fakes.teachable import FakeTeachable
 
 
@@ -24,11 +24,11 @@ def main() -> None:
     args = parser.parse_args()
 
     waits: list[float] = []
-    platform = TeachablePlatform(http=RetryingHttp(sleep=waits.append))
     with FakeTeachable() as fake:
+        platform = TeachablePlatform(api_url=fake.api_url, http=RetryingHttp("Teachable", sleep=waits.append))
         fake.seed_random(args.purchases, days=29, seed=1)
         fake.throttle_next(args.throttled, reset=1)
-        credentials = {"api_key": fake.api_key, "api_url": fake.api_url}
+        credentials = {"api_key": fake.api_key}
         started = time.perf_counter()
         records = list(platform.fetch_purchases(credentials, datetime.now(UTC) - timedelta(days=30), lambda d, t: None))
         elapsed = time.perf_counter() - started

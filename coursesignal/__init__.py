@@ -1,10 +1,14 @@
 """CourseSignal: which channel sold the course.
 
 This module is the public plugin API: a platform plugin imports what it needs from here and nothing
-else (`from coursesignal import hookimpl, PlatformAdapter, PurchaseRecord, Money`).
+else (`from coursesignal import hookimpl, PlatformAdapter, PurchaseRecord, Money`). Plugins never import
+`core`, `adapters` or another plugin (an import-linter contract enforces it); what is named below is
+kept stable for them. docs/plugins.md is the guide.
 """
 
-from adapters.platforms.hookspecs import hookimpl
+from adapters.platforms.hookspecs import ENTRY_POINT_GROUP, hookimpl
+from adapters.platforms.http import DEFAULT_TIMEOUT, RetryableStatus, RetryingHttp, raise_for_retryable
+from adapters.platforms.webhook_auth import UrlTokenAuth
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
 from core.ports.platforms import (
@@ -27,6 +31,8 @@ from core.ports.platforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
+    "ENTRY_POINT_GROUP",
     "ConnectChoice",
     "ConnectionCheck",
     "CredentialField",
@@ -39,11 +45,15 @@ __all__ = [
     "PlatformUnavailable",
     "PurchaseRecord",
     "RefundRecord",
+    "RetryableStatus",
+    "RetryingHttp",
     "SyncProgress",
+    "UrlTokenAuth",
     "WebhookAuth",
     "WebhookBatch",
     "WebhookDelivery",
     "WebhookRejected",
     "__version__",
     "hookimpl",
+    "raise_for_retryable",
 ]

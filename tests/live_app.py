@@ -104,7 +104,9 @@ def serve_app(
     page_size: int = PAGE_SIZE,
     sleep: Callable[[float], None] = lambda _: None,
     retry_delays: Sequence[float] | None = None,
+    plugins: tuple[object, ...] = (),
 ) -> Iterator[Live]:
+    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake)."""
     port = _free_port()
     settings = Settings(
         database_url=database_url,
@@ -119,6 +121,8 @@ def serve_app(
     container = create_container(settings)
     manager = build_plugin_manager(load_entry_points=False)
     manager.register(FakeKajabiPlugin(fake.base_url, page_size, sleep), name="kajabi-on-the-fake")
+    for plugin in plugins:
+        manager.register(plugin)
     container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
     if retry_delays is not None:  # failing jobs retried at once, not after 10 s, 1 min, ...
         container.gateways.job_queue.override(providers.Singleton(InProcessJobQueue, retry_delays=retry_delays))

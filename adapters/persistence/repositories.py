@@ -588,8 +588,16 @@ class SqlPurchases:
         return purchase
 
     def update(self, purchase: Purchase) -> None:
+        # What a later record of the same sale may add (Stripe's Checkout Session brings the visitor id
+        # after the payment), and how it is matched.
+        details = {
+            "email": purchase.email,
+            "course_name": purchase.course_name,
+            "visitor_key": purchase.visitor_key,
+            "recipient_email": purchase.recipient_email,
+        }
         self._c.execute(
-            update(t.purchases).where(t.purchases.c.id == purchase.id).values(**self._match_values(purchase))
+            update(t.purchases).where(t.purchases.c.id == purchase.id).values(**details, **self._match_values(purchase))
         )
         assert purchase.id is not None
         refresh_revenue_lines(self._c, purchase.id)
@@ -702,6 +710,17 @@ class SqlPurchases:
             "refunded_at": refund.refunded_at,
         }
         stored = insert_ignoring_duplicates(self._c, t.refunds, values, ["purchase_id", "platform_refund_id"])
+        if not stored:
+            # A running total (Teachable's and Stripe's amount_refunded) grew with a later partial refund.
+            r = t.refunds.c
+            raised = self._c.execute(
+                update(t.refunds)
+                .where(r.purchase_id == purchase_id, r.platform_refund_id == refund.platform_refund_id)
+                .where(r.amount < refund.amount.amount)
+                .values(amount=refund.amount.amount, refunded_at=refund.refunded_at)
+                .returning(r.id)
+            ).first()
+            stored = raised is not None
         if stored:
             refresh_revenue_lines(self._c, purchase_id)
         return stored

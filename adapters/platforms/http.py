@@ -1,5 +1,6 @@
 """Calling a platform's HTTP API: timeouts, and bounded retries with backoff on 429 (honouring
-Retry-After), on 5xx and on network errors. Every platform adapter uses this one helper."""
+Retry-After or RateLimit-Reset), on 5xx and on network errors. Every platform adapter, built in or plugin,
+uses this one helper (plugins get it as `coursesignal.RetryingHttp`)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,15 @@ def raise_for_retryable(response: requests.Response) -> requests.Response:
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """Retry-After as seconds (it may be a number or an HTTP date), or None when absent or unreadable."""
+    """Retry-After as seconds (it may be a number or an HTTP date), else RateLimit-Reset (seconds until the
+    window resets, as Teachable sends), or None when absent or unreadable."""
     value = response.headers.get("Retry-After")
     if not value:
-        return None
+        reset = response.headers.get("RateLimit-Reset")
+        try:
+            return max(0.0, float(reset)) if reset else None
+        except ValueError:
+            return None
     try:
         return max(0.0, float(value))
     except ValueError:

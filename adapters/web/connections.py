@@ -138,15 +138,35 @@ def _choose_page(view: ConnectionView, error: str | None, status: int) -> Any:
 @login_required
 def show(connection_id: int) -> Any:
     view = _view(connection_id)
-    unfinished = _service().unfinished_deliveries(_account_id(), connection_id)
-    return render_template(
+    return _show_page(view, None, 200)
+
+
+def _show_page(view: ConnectionView, error: str | None, status: int) -> Any:
+    unfinished = _service().unfinished_deliveries(_account_id(), view.id)
+    setup = _service().webhook_setup(_account_id(), view.id)
+    page = render_template(
         "connections/show.html",
         connection=view,
         label=STATUS_LABELS[view.status.value],
         data=as_json(view),
         failed=sum(d.state is DeliveryState.FAILED for d in unfinished),
         retrying=sum(d.state is DeliveryState.RETRYING for d in unfinished),
+        setup=setup,
+        error=error,
     )
+    return page, status
+
+
+@blueprint.post("/<int:connection_id>/credentials")
+@login_required
+def complete(connection_id: int) -> Any:
+    """The optional credentials pasted after connecting (Stripe's webhook signing secret)."""
+    view = _view(connection_id)
+    try:
+        _service().complete_credentials(_account_id(), connection_id, request.form)
+    except ConnectionFailed as error:
+        return _show_page(view, str(error), 422)
+    return redirect(url_for("connections.show", connection_id=connection_id))
 
 
 @blueprint.get("/<int:connection_id>/deliveries")

@@ -126,6 +126,10 @@ _PURCHASE = {
             "description": "erased: the buyer asked to be erased; the sale counts in the totals as unmatched.",
         },
         "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
+        "unmatched_reason": {
+            "type": ["string", "null"],
+            "description": "Why no visit is linked to an unmatched purchase (no buyer email, or no tracked visit).",
+        },
         "first_touch": _TOUCH,
         "last_touch": _TOUCH,
     },
@@ -222,13 +226,18 @@ _WEBHOOK_PARAMETERS = [
 _WEBHOOK_RESPONSES = {
     "200": {"description": "A repeat of an event id already received: accepted and ignored.", "content": _json({})},
     "202": {"description": "Stored; confirmed through the platform's API and counted by a job.", "content": _json({})},
-    "400": {"description": "Authentic, but not a delivery this webhook understands.", "content": _json(_ERROR)},
-    "404": {
-        "description": "Unknown connection, wrong token or signature: stored nowhere.",
+    "400": {
+        "description": "A wrong signature, or a body that is not a delivery this webhook understands; `reason` "
+        "says which. Stored nowhere.",
         "content": _json(_ERROR),
     },
+    "404": {"description": "Unknown connection or wrong URL token: stored nowhere.", "content": _json(_ERROR)},
     "410": {"description": "The connection was disconnected: remove the webhook.", "content": _json(_ERROR)},
     "413": {"description": "Body larger than 1 MiB.", "content": _json(_ERROR)},
+    "503": {
+        "description": "The platform's API, needed to read it, failed: send it again later.",
+        "content": _json(_ERROR),
+    },
 }
 
 

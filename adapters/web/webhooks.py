@@ -1,9 +1,11 @@
 """Platform webhooks: `POST /webhooks/{platform}/{connection_id}[/{token}]`.
 
-Authenticity comes first (the per-connection URL token, or the platform's signature): a wrong or unknown
-one is answered 404 and stored nowhere. An authentic delivery is stored raw and acknowledged at once;
-a job confirms it through the platform's API before it counts. A repeat of the same platform event id is
-accepted and ignored; a delivery for a disconnected connection gets 410, which tells platforms to stop.
+Authenticity comes first: a wrong or missing URL token, or an unknown connection, is answered 404; a
+wrong signature or an unreadable body 400 with the reason. Neither is stored, and the attempt is logged
+with the connection. An authentic delivery is stored raw and acknowledged at once; a job confirms it
+through the platform's API before it counts. A repeat of the same platform event id is accepted and
+ignored; a delivery for a disconnected connection gets 410, which tells platforms to stop; 503 when the
+platform's API, needed to read it, fails, so the platform sends it again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, jsonify, request
 
 from core.ports.platforms import WebhookDelivery
-from core.services.connections import Connections, WebhookOutcome
+from core.services.connections import Connections, WebhookOutcome, WebhookReceipt
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -28,6 +30,7 @@ _ANSWERS: dict[WebhookOutcome, tuple[int, str]] = {
     WebhookOutcome.UNKNOWN: (404, "no such webhook"),
     WebhookOutcome.GONE: (410, "this connection was disconnected; remove the webhook"),
     WebhookOutcome.REJECTED: (400, "not a delivery this webhook understands"),
+    WebhookOutcome.RETRY_LATER: (503, "cannot be read just now; send it again later"),
 }
 
 
@@ -38,8 +41,8 @@ def _receive(
     token: str | None,
     delivery: WebhookDelivery,
     connections: Connections = Provide["services.connections"],
-) -> WebhookOutcome:
-    return connections.receive_webhook(platform, connection_id, token, delivery)
+) -> WebhookReceipt:
+    return connections.receive_webhook_with_reason(platform, connection_id, token, delivery)
 
 
 @blueprint.post("/<platform>/<int:connection_id>/<token>")
@@ -51,8 +54,8 @@ def receive(platform: str, connection_id: int, token: str | None = None) -> Any:
     if len(body) > MAX_WEBHOOK_BYTES:
         return jsonify(error="body too large"), 413
     headers = {name: value for name, value in request.headers.items() if name.lower() not in _DROPPED_HEADERS}
-    outcome = _receive(platform, connection_id, token, WebhookDelivery(headers=headers, body=body))
-    status, message = _ANSWERS[outcome]
+    receipt = _receive(platform, connection_id, token, WebhookDelivery(headers=headers, body=body))
+    status, message = _ANSWERS[receipt.outcome]
     if status >= 400:
-        return jsonify(error=message), status
+        return jsonify(error=message, reason=receipt.reason or None), status
     return jsonify(status=message), status

@@ -95,6 +95,17 @@ class Purchase:
             recipient_email=record.recipient_email,
         )
 
+    def complete_from(self, record: PurchaseRecord) -> bool:
+        """Fill what this purchase lacks from a later record of the same sale (Stripe tells of one sale in
+        a payment and in a Checkout Session, in either order: the session brings our visitor id). Nothing
+        known is overwritten; True when something was added, so the purchase is attributed again."""
+        added = False
+        for name in ("email", "course_name", "visitor_key", "recipient_email"):
+            if getattr(self, name) is None and getattr(record, name) is not None:
+                setattr(self, name, getattr(record, name))
+                added = True
+        return added
+
     def match(self, visitor_id: int, method: MatchMethod, *, derived_visitor: bool = False) -> None:
         """`derived_visitor`: the buyer's browser kept no id of its own, so its visits were pieced together
         by the server for a day at a time: the match is weaker and says so."""

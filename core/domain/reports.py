@@ -272,6 +272,18 @@ class PurchaseRow:
     def net_amount(self) -> int:
         return self.amount - self.refunded
 
+    @property
+    def unmatched_reason(self) -> str | None:
+        """Why no visit is linked to this purchase, in a creator's words; None when one is."""
+        if self.status != "unmatched":
+            return None
+        if self.email is None:
+            return (
+                "The platform sent no buyer email (and no visitor id), so no visit can be linked to this purchase. "
+                "Ask buyers for an email at checkout, or pass the visitor id through checkout."
+            )
+        return "No visit by this buyer was tracked before the purchase, within the lookback window."
+
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:

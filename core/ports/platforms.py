@@ -52,6 +52,9 @@ class CredentialField:
     label: str
     help: str = ""
     secret: bool = False
+    # An optional field may be left empty on connect and filled in later on the connection's page (Stripe's
+    # webhook signing secret exists only once the creator added the endpoint URL the connection shows).
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +84,18 @@ class ConnectionCheck:
 class WebhookDelivery:
     headers: Mapping[str, str]
     body: bytes
+    # When CourseSignal received it: a signature's age is measured against this, so the job that reads
+    # a stored delivery again minutes later still accepts it. None means now.
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookBatch:
     event_id: str  # the platform's id for this delivery: a repeat with the same id changes nothing
     records: Sequence[PlatformRecord] = field(default_factory=tuple)
+    # What the delivery names but does not carry (Teachable's events hold ids, no amounts), in the
+    # platform's own opaque form: `confirm_batch` reads each through the API, in the job, not the request.
+    references: Sequence[str] = field(default_factory=tuple)
 
 
 Credentials = MutableMapping[str, str]
@@ -152,6 +161,13 @@ class PlatformAdapter(ABC):
         default trusts the delivery, which is right for platforms whose signature `read_webhook` checked.
         """
         return records
+
+    def confirm_batch(self, credentials: Credentials, batch: WebhookBatch) -> Sequence[PlatformRecord]:
+        """What a stored delivery counts for, run in a job: by default `confirm_records` of its records.
+
+        A platform whose deliveries only name what happened (`batch.references`) reads it here.
+        """
+        return self.confirm_records(credentials, batch.records)
 
     def register_webhooks(self, credentials: Credentials, target_url: str) -> tuple[str, ...]:
         """Ask the platform to deliver its events to `target_url`; return the ids it gave the hooks.

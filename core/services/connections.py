@@ -29,6 +29,7 @@ from core.ports.jobs import ATTEMPTS, RETRY_DELAYS, JobQueue
 from core.ports.platforms import (
     ConnectChoice,
     ConnectionCheck,
+    CredentialField,
     Credentials,
     CredentialsRejected,
     PlatformAdapter,
@@ -50,6 +51,8 @@ POLL_ALL_TASK = "poll_platform_connections"
 SYNC_TASK = "sync_connection"
 POLL_TASK = "poll_connection"
 DELIVERY_TASK = "process_webhook_delivery"
+#: Where the credentials keep the webhook URL the creator pastes into a platform that registers none itself.
+MANUAL_WEBHOOK_URL = "coursesignal_webhook_url"
 
 #: A delivery with no attempt finished for this long lost its job (the embedded default restarted, or a
 #: worker died holding it): the periodic poll queues it again. Longer than the longest retry delay.
@@ -84,7 +87,14 @@ class WebhookOutcome(StrEnum):
     DUPLICATE = "duplicate"  # this event id was already received: accepted and ignored
     UNKNOWN = "unknown"  # no such connection, or the token is wrong: stored nowhere
     GONE = "gone"  # the creator disconnected: the platform should stop sending
-    REJECTED = "rejected"  # authentic enough to read, but not a delivery we can parse
+    REJECTED = "rejected"  # a wrong signature, or a body that is not a delivery we can read: stored nowhere
+    RETRY_LATER = "retry_later"  # the platform's API (needed to read it) failed: the platform should retry
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceipt:
+    outcome: WebhookOutcome
+    reason: str = ""  # why it was refused, said to the sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +125,16 @@ class DeliveryView:
     last_attempt_at: datetime | None
     error: str | None
     failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSetup:
+    """What the creator does by hand when the platform was not asked to send its webhooks itself: add
+    `url` in the platform, then fill in `missing` (the optional fields still empty, such as Stripe's
+    signing secret) on the connection's page."""
+
+    url: str
+    missing: tuple[CredentialField, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +224,7 @@ class Connections:
 
     # ---- connecting ------------------------------------------------------------------------------
     def _check(self, adapter: PlatformAdapter, credentials: Credentials) -> ConnectionCheck:
-        missing = [f.label for f in adapter.credential_fields if not credentials.get(f.name, "").strip()]
+        missing = [f.label for f in adapter.credential_fields if f.required and not credentials.get(f.name, "").strip()]
         if missing:
             raise ConnectionFailed(f"Fill in {' and '.join(missing)}.")
         try:
@@ -244,6 +264,7 @@ class Connections:
             connection = self._owned(uow, account_id, connection_id)
         adapter = self._platform(connection.platform)
         values: Credentials = {k: v.strip() for k, v in credentials.items()}
+        self._keep_optional(adapter, connection, values)
         check = self._check(adapter, values)
         old_hooks = connection.webhook_ids
         if old_hooks:
@@ -260,6 +281,16 @@ class Connections:
             uow.connections.update(connection)
             uow.commit()
         return self._after_check(adapter, connection, values, check, keep=connection.external_account_id)
+
+    def _keep_optional(self, adapter: PlatformAdapter, connection: Connection, values: Credentials) -> None:
+        """An optional field left empty on reconnect keeps its stored value (a signing secret still valid)."""
+        try:
+            stored = self._open(connection)
+        except (CredentialsRejected, ValueError):
+            return
+        for field in adapter.credential_fields:
+            if not field.required and not values.get(field.name) and stored.get(field.name):
+                values[field.name] = stored[field.name]
 
     def _after_check(
         self,
@@ -321,16 +352,18 @@ class Connections:
         token: str | None = None
         if adapter.webhook_auth is WebhookAuth.URL_TOKEN:
             token, connection.webhook_token_hash = self._tokens.issue()
+        url = self._webhook_url(adapter, connection.id, token)
         try:
-            connection.webhook_ids = tuple(
-                adapter.register_webhooks(credentials, self._webhook_url(adapter, connection.id, token))
-            )
+            connection.webhook_ids = tuple(adapter.register_webhooks(credentials, url))
         except PlatformError as error:
             connection.sealed_credentials = self._seal(credentials)
             with self._uow() as uow:
                 uow.connections.update(connection)
                 uow.commit()
             raise ConnectionFailed(str(error)) from None
+        if not connection.webhook_ids:
+            # Pasted by hand into the platform: kept (encrypted, with its token) to show on the connection's page.
+            credentials[MANUAL_WEBHOOK_URL] = url
         connection.sealed_credentials = self._seal(credentials)
         connection.start_sync(self._clock.now())
         with self._uow() as uow:
@@ -360,6 +393,43 @@ class Connections:
             f"{connection.external_account_name or 'This site'} is already connected. Open that connection "
             f"to reconnect it with new {adapter.display_name} credentials instead."
         )
+
+    def webhook_setup(self, account_id: int, connection_id: int) -> WebhookSetup | None:
+        """The webhook URL to add in the platform by hand, and what is still to fill in; None when the
+        platform registered its webhooks itself (or the connection is not live)."""
+        with self._uow() as uow:
+            connection = self._owned(uow, account_id, connection_id)
+        if not connection.is_live and connection.status is not ConnectionStatus.NEEDS_ATTENTION:
+            return None
+        try:
+            adapter = self._platforms.get(connection.platform)
+            credentials = self._open(connection)
+        except (KeyError, CredentialsRejected):
+            return None
+        url = credentials.get(MANUAL_WEBHOOK_URL)
+        if not url:
+            return None
+        missing = tuple(f for f in adapter.credential_fields if not f.required and not credentials.get(f.name))
+        return WebhookSetup(url=url, missing=missing)
+
+    def complete_credentials(self, account_id: int, connection_id: int, values: Mapping[str, str]) -> ConnectionView:
+        """Fill in optional credential fields after connecting (Stripe's signing secret, which exists only
+        once the creator added the webhook URL): checked with the rest, then stored, encrypted."""
+        with self._uow() as uow:
+            connection = self._owned(uow, account_id, connection_id)
+        adapter = self._platform(connection.platform)
+        optional = {f.name for f in adapter.credential_fields if not f.required}
+        given = {k: v.strip() for k, v in values.items() if k in optional and v.strip()}
+        if not given:
+            raise ConnectionFailed("Paste the value first.")
+        try:
+            credentials = self._open(connection)
+        except CredentialsRejected as error:
+            raise ConnectionFailed(str(error)) from None
+        credentials.update(given)
+        self._check(adapter, credentials)
+        self._save_credentials(connection.id, credentials)
+        return self._view(connection)
 
     def disconnect(self, account_id: int, connection_id: int) -> ConnectionView:
         """Remove the platform's hooks (as far as the platform lets us) and forget the credentials."""
@@ -560,35 +630,48 @@ class Connections:
         self, platform: str, connection_id: int, token: str | None, delivery: WebhookDelivery
     ) -> WebhookOutcome:
         """Authenticate first, then store the raw delivery once and queue its processing."""
+        return self.receive_webhook_with_reason(platform, connection_id, token, delivery).outcome
+
+    def receive_webhook_with_reason(
+        self, platform: str, connection_id: int, token: str | None, delivery: WebhookDelivery
+    ) -> WebhookReceipt:
+        """`receive_webhook`, with the reason a delivery was refused, for the answer's body and the log."""
         try:
             adapter = self._platforms.get(platform)
         except KeyError:
-            return WebhookOutcome.UNKNOWN
+            return WebhookReceipt(WebhookOutcome.UNKNOWN)
         with self._uow() as uow:
             connection = uow.connections.get(connection_id)
         if connection is None or connection.platform != platform:
-            return WebhookOutcome.UNKNOWN
+            return WebhookReceipt(WebhookOutcome.UNKNOWN)
         if adapter.webhook_auth is WebhookAuth.URL_TOKEN:
             stored = connection.webhook_token_hash
             if token is None or stored is None or not self._tokens.matches(token, stored):
-                return WebhookOutcome.UNKNOWN
+                log.warning("webhook for %s connection %s: wrong or missing URL token", platform, connection_id)
+                return WebhookReceipt(WebhookOutcome.UNKNOWN)
         elif token is not None:
-            return WebhookOutcome.UNKNOWN
+            return WebhookReceipt(WebhookOutcome.UNKNOWN)
         if connection.status is ConnectionStatus.DISCONNECTED:
-            return WebhookOutcome.GONE
+            return WebhookReceipt(WebhookOutcome.GONE)
         if connection.status is ConnectionStatus.CHOOSING:
-            return WebhookOutcome.UNKNOWN
+            return WebhookReceipt(WebhookOutcome.UNKNOWN)
         credentials = self._open(connection)
+        received_at = delivery.received_at or self._clock.now()
+        delivery = replace(delivery, received_at=received_at)
         try:
             event_id = adapter.read_webhook(delivery, credentials).event_id
         except WebhookRejected as error:
-            log.info("webhook for connection %s rejected: %s", connection_id, error)
-            return WebhookOutcome.UNKNOWN if adapter.webhook_auth is WebhookAuth.SIGNATURE else WebhookOutcome.REJECTED
+            # A wrong signature or an unreadable body: refused (400), stored nowhere, logged with the connection.
+            log.warning("webhook for %s connection %s rejected: %s", platform, connection_id, error)
+            return WebhookReceipt(WebhookOutcome.REJECTED, str(error))
         except PlatformError as error:
             # Reading it needed the platform's API, which failed: keep the delivery anyway (by a digest of
             # its body, so a repeat is still one) and let the job's retries read it.
-            log.warning("webhook for connection %s stored unread: %s", connection_id, error)
+            log.warning("webhook for %s connection %s stored unread: %s", platform, connection_id, error)
             event_id = "sha256:" + hashlib.sha256(delivery.body).hexdigest()
+        except Exception:
+            log.exception("webhook for %s connection %s: the platform failed to read it", platform, connection_id)
+            return WebhookReceipt(WebhookOutcome.RETRY_LATER, "CourseSignal could not read this delivery just now.")
         with self._uow() as uow:
             stored_delivery = uow.webhook_deliveries.add(
                 StoredDelivery(
@@ -596,15 +679,15 @@ class Connections:
                     event_id=event_id,
                     body=delivery.body,
                     headers=dict(delivery.headers),
-                    received_at=self._clock.now(),
+                    received_at=received_at,
                 )
             )
             uow.commit()
         if stored_delivery is None:
-            return WebhookOutcome.DUPLICATE
+            return WebhookReceipt(WebhookOutcome.DUPLICATE)
         assert stored_delivery.id is not None
         self._jobs.enqueue(DELIVERY_TASK, stored_delivery.id)
-        return WebhookOutcome.ACCEPTED
+        return WebhookReceipt(WebhookOutcome.ACCEPTED)
 
     def process_delivery(self, delivery_id: int) -> str:
         """Confirm a stored delivery's records through the platform's API, then count them.
@@ -638,8 +721,10 @@ class Connections:
         adapter = self._platform(connection.platform)
         credentials = self._open(connection)
         try:
-            batch = adapter.read_webhook(WebhookDelivery(delivery.headers, delivery.body), credentials)
-            confirmed = adapter.confirm_records(credentials, batch.records)
+            batch = adapter.read_webhook(
+                WebhookDelivery(delivery.headers, delivery.body, received_at=delivery.received_at), credentials
+            )
+            confirmed = adapter.confirm_batch(credentials, batch)
         except WebhookRejected as error:
             return self._processed(delivery.id, f"rejected: {error}")
         except CredentialsRejected as error:
@@ -655,7 +740,7 @@ class Connections:
                     f"A refund arrived before its purchase; {adapter.display_name}'s purchase is not in "
                     "CourseSignal yet. It is tried again on its own, and the next sync brings the purchase."
                 )
-            outcome = f"{summary.purchases_added} added, {len(batch.records) - len(confirmed)} not confirmed"
+            outcome = f"{summary.purchases_added} added, {max(0, len(batch.records) - len(confirmed))} not confirmed"
             if not uow.webhook_deliveries.mark_processed(delivery.id, self._clock.now(), outcome):
                 return "already processed"  # another run got there first; leaving the block rolls back
             uow.commit()

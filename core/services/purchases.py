@@ -24,7 +24,10 @@ class IngestSummary:
 
 
 def _ingest_purchase(uow: UnitOfWork, account_id: int, record: PurchaseRecord) -> bool:
-    if uow.purchases.get_by_platform_id(account_id, record.platform, record.platform_purchase_id):
+    known = uow.purchases.get_by_platform_id(account_id, record.platform, record.platform_purchase_id)
+    if known is not None:
+        if known.complete_from(record):
+            attribute_purchase(uow, known)  # stores what was added, with the match it now allows
         return False
     purchase = uow.purchases.add(Purchase.from_record(account_id, record))
     attribute_purchase(uow, purchase)

@@ -12,9 +12,8 @@ from typing import Any
 import requests
 from marshmallow import Schema, ValidationError
 
-from coursesignal import PlatformError
+from coursesignal import CredentialsRejected, PlatformError, RetryingHttp
 
-from .retrying_http import RetryingHttp
 from .schemas import (
     CourseSchema,
     PricingPlanSchema,
@@ -49,11 +48,11 @@ NO_API_ACCESS = (
 )
 
 
-class CredentialsRefused(PlatformError):
+class CredentialsRefused(CredentialsRejected):
     """401: the key is wrong, deleted or from another school."""
 
 
-class ApiNotInPlan(PlatformError):
+class ApiNotInPlan(CredentialsRejected):
     """403 with a valid key: the school's plan has no Admin API."""
 
 
@@ -90,7 +89,7 @@ class TeachableClient:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         url = f"{self._api_url}{path}"
-        response = self._http.get(self._session, url, params or {}, self._headers)
+        response = self._http.request(self._session, "GET", url, params=dict(params or {}), headers=self._headers)
         if response.status_code == 401:
             raise CredentialsRefused(BAD_KEY)
         if response.status_code == 403:

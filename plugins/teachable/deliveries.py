@@ -44,6 +44,19 @@ class TeachableEvent:
     def carries_money(self) -> bool:
         return self.type in MONEY_EVENTS
 
+    def reference(self) -> str:
+        """This event as a string kept with the delivery, for the job that reads its transaction."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values["happened_at"] = self.happened_at.isoformat() if self.happened_at else None
+        return json.dumps(values, sort_keys=True)
+
+    @classmethod
+    def from_reference(cls, reference: str) -> TeachableEvent:
+        values = json.loads(reference)
+        moment = values.get("happened_at")
+        values["happened_at"] = datetime.fromisoformat(moment) if moment else None
+        return cls(**values)
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")

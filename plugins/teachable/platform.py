@@ -4,7 +4,7 @@ dashboard-registered webhooks, every amount confirmed through the API."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -13,12 +13,14 @@ import requests
 from coursesignal import (
     ConnectionCheck,
     CredentialField,
+    Credentials,
     Money,
     PlatformAdapter,
     PlatformError,
     PlatformRecord,
     PurchaseRecord,
     RefundRecord,
+    RetryingHttp,
     SyncProgress,
     WebhookAuth,
     WebhookBatch,
@@ -33,7 +35,6 @@ from .deliveries import (
     TeachableEvent,
     parse_delivery,
 )
-from .retrying_http import RetryingHttp
 from .schemas import TeachableTransaction
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ def records_for(transaction: TeachableTransaction, email: str | None, course_nam
     """The purchase a transaction is, and its refund when money went back.
 
     Teachable keeps one running `amount_refunded` per transaction, so its refund is one record with a
-    fixed id: the first amount seen is the one kept (a later, second partial refund of the same
-    transaction is not added on top).
+    fixed id carrying that running total: when a second partial refund raises it, the same refund id
+    comes again with a larger amount, and CourseSignal raises the stored refund to it (never adds it twice).
     """
     purchase = PurchaseRecord(
         platform=PLATFORM,
@@ -97,15 +98,16 @@ class TeachablePlatform(PlatformAdapter):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._api_url = api_url
-        self._http = http or RetryingHttp()
+        self._http = http or RetryingHttp(self.display_name)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def _client(self, credentials: Mapping[str, str], session: requests.Session) -> TeachableClient:
         key = (credentials.get("api_key") or "").strip()
         if not key:
             raise CredentialsRefused("Paste your Teachable API key (Teachable: Settings > API).")
-        # `api_url` in the credentials points one connection elsewhere (the local fake, a proxy).
-        return TeachableClient(credentials.get("api_url") or self._api_url, key, self._http, session)
+        # The API host comes from the operator (COURSESIGNAL_TEACHABLE_API_URL), never from what a creator
+        # pastes: a connection must not be able to point CourseSignal's server at another host.
+        return TeachableClient(self._api_url, key, self._http, session)
 
     # ---- connect ---------------------------------------------------------------------------------
     def check_credentials(self, credentials: Mapping[str, str]) -> ConnectionCheck:
@@ -177,26 +179,33 @@ class TeachablePlatform(PlatformAdapter):
 
     # ---- webhooks --------------------------------------------------------------------------------
     def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
-        """Parse the delivery, then read each transaction it names back from the API: Teachable signs
-        nothing, so amounts and emails come from the API, never from the body. An event whose
-        transaction the API does not show (yet: new ones take up to two minutes, or a free
-        enrolment) yields no record; a later sync brings it. Raises WebhookRejected for an unreadable
-        body, and PlatformError when Teachable itself cannot be read (then the delivery is worth
-        retrying, not rejecting)."""
+        """Parse the delivery into the events that carry money, with no API call (this runs while Teachable
+        waits for the answer). Teachable signs nothing, so the body's amounts and emails are never used:
+        each event is kept as a reference that `confirm_batch` reads back through the API, in a job.
+        Raises WebhookRejected for an unreadable body."""
         events = parse_delivery(delivery.body)
         event_id = ",".join(str(event.id) for event in events)
+        references = tuple(event.reference() for event in events if event.carries_money)
+        return WebhookBatch(event_id=event_id, references=references)
+
+    def confirm_batch(self, credentials: Credentials, batch: WebhookBatch) -> Sequence[PlatformRecord]:
+        """Each event's transaction as the API has it, with its buyer's email and course. An event whose
+        transaction the API does not show (yet: new ones take up to two minutes, or a free enrolment)
+        yields no record; a later sync brings it. Raises PlatformError when Teachable cannot be read (the
+        job is then worth retrying)."""
+        events = [TeachableEvent.from_reference(reference) for reference in batch.references]
         records: list[PlatformRecord] = []
-        money_events = [event for event in events if event.carries_money]
-        if money_events:
-            with requests.Session() as session:
-                client = self._client(credentials, session)
-                for event in money_events:
-                    transaction = self._find_transaction(client, event)
-                    if transaction is None:
-                        log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
-                        continue
-                    records.extend(self._records(client, transaction))
-        return WebhookBatch(event_id=event_id, records=tuple(records))
+        if not events:
+            return records
+        with requests.Session() as session:
+            client = self._client(credentials, session)
+            for event in events:
+                transaction = self._find_transaction(client, event)
+                if transaction is None:
+                    log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
+                    continue
+                records.extend(self._records(client, transaction))
+        return records
 
     def _find_transaction(self, client: TeachableClient, event: TeachableEvent) -> TeachableTransaction | None:
         if event.type == SALE_CREATED:

@@ -4,6 +4,7 @@ and replays; the in-process queue retries with backoff."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import time
@@ -68,11 +69,13 @@ class World:
 @pytest.fixture
 def world(settings) -> Iterator[World]:  # type: ignore[no-untyped-def]
     with FakeKajabi() as kajabi, FakeTeachable() as teachable:
+        # The operator points Teachable at the fake, as COURSESIGNAL_TEACHABLE_API_URL would.
+        settings = dataclasses.replace(settings, platform_api_urls={"teachable": teachable.api_url})
         container = create_container(settings)
         container.gateways.job_queue.override(providers.Singleton(InProcessJobQueue, retry_delays=QUICK_RETRIES))
         manager = build_plugin_manager()  # Teachable by its entry point, as installed
         manager.register(FakeKajabiPlugin(kajabi.base_url, PAGE_SIZE, lambda _: None), name="kajabi-on-the-fake")
-        container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
+        container.platforms.registry.override(providers.Object(PlatformRegistry(manager, settings.platform_api_urls)))
         app = build_app(settings, container)
         app.config["TESTING"] = True
         client = app.test_client()
@@ -87,7 +90,7 @@ def world(settings) -> Iterator[World]:  # type: ignore[no-untyped-def]
 
 def _connect_teachable(world: World) -> str:
     """Connect Teachable; returns the webhook path the creator would paste into Teachable."""
-    credentials = {"api_key": world.teachable.api_key, "api_url": world.teachable.api_url}
+    credentials = {"api_key": world.teachable.api_key}
     connection = world.container.services.connections().connect(world.account_id, "teachable", credentials).connection
     world.container.gateways.job_queue().wait_until_idle()
     token, token_hash = UrlTokenAuth().issue()  # the URL the page shows the creator, re-issued for the test

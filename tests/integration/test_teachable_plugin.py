@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
-from core.ports.platforms import PlatformError, WebhookDelivery, WebhookRejected
+from core.ports.platforms import PlatformError, WebhookBatch, WebhookDelivery, WebhookRejected
+from coursesignal import RetryingHttp
 from plugins.teachable import TeachablePlatform
-from plugins.teachable.retrying_http import RetryingHttp
 from tests.fakes.teachable import FakeTeachable
 
 SINCE_30_DAYS = timedelta(days=30)
@@ -34,17 +34,23 @@ def waits() -> list[float]:
 
 
 @pytest.fixture
-def platform(waits: list[float]) -> TeachablePlatform:
-    return TeachablePlatform(http=RetryingHttp(sleep=waits.append))
+def platform(waits: list[float], teachable: FakeTeachable) -> TeachablePlatform:
+    return TeachablePlatform(api_url=teachable.api_url, http=RetryingHttp("Teachable", sleep=waits.append))
 
 
 def credentials(fake: FakeTeachable, key: str | None = None) -> dict[str, str]:
-    return {"api_key": key or fake.api_key, "api_url": fake.api_url}
+    return {"api_key": key or fake.api_key}
 
 
 def sync(platform: TeachablePlatform, fake: FakeTeachable, since: datetime | None = None) -> list:  # type: ignore[type-arg]
     since = since or datetime.now(UTC) - SINCE_30_DAYS
     return list(platform.fetch_purchases(credentials(fake), since, lambda done, total: None))
+
+
+def read(platform: TeachablePlatform, delivery: WebhookDelivery, creds: dict[str, str]) -> tuple[WebhookBatch, tuple]:  # type: ignore[type-arg]
+    """A delivery as CourseSignal handles it: read in the request, then confirmed through the API in a job."""
+    batch = platform.read_webhook(delivery, creds)
+    return batch, tuple(platform.confirm_batch(creds, batch))
 
 
 def purchases(records: list) -> list[PurchaseRecord]:  # type: ignore[type-arg]
@@ -72,7 +78,7 @@ def test_a_bad_key_says_where_to_create_one(platform: TeachablePlatform, teachab
 def test_an_empty_key_is_refused_without_calling_teachable(
     platform: TeachablePlatform, teachable: FakeTeachable
 ) -> None:
-    check = platform.check_credentials({"api_key": "  ", "api_url": teachable.api_url})
+    check = platform.check_credentials({"api_key": "  "})
     assert not check.ok
     assert "Paste your Teachable API key" in check.message
     assert teachable.requests == []
@@ -329,10 +335,10 @@ def test_transaction_created_delivered_over_http_is_confirmed_through_the_api(
     delivery = teachable.deliver("Transaction.created", txn)
     assert delivery.status == 200
     (body,) = receiver.bodies
-    batch = platform.read_webhook(WebhookDelivery(headers={}, body=body), credentials(teachable))
+    batch, records = read(platform, WebhookDelivery(headers={}, body=body), credentials(teachable))
 
     assert batch.event_id == str(json.loads(body)["id"])
-    (record,) = batch.records
+    (record,) = records
     assert isinstance(record, PurchaseRecord)
     assert (record.platform_purchase_id, record.amount, record.email, record.course_name) == (
         str(txn.id),
@@ -344,15 +350,29 @@ def test_transaction_created_delivered_over_http_is_confirmed_through_the_api(
     assert lookup.query["user_id"] == str(txn.buyer.id)
 
 
+def test_reading_a_delivery_calls_no_api_the_job_confirms_it(
+    platform: TeachablePlatform, teachable: FakeTeachable
+) -> None:
+    """read_webhook runs while Teachable waits for the answer: it only parses; the lookups happen in the job."""
+    plan = teachable.add_pricing_plan(teachable.add_course("C"), 4_900)
+    txn = teachable.add_purchase(teachable.add_user("ava@example.com"), plan)
+    body = json.dumps(teachable.event_body("Transaction.created", txn)).encode()
+    batch = platform.read_webhook(WebhookDelivery({}, body), credentials(teachable))
+    assert (batch.records, len(batch.references)) == ((), 1)
+    assert teachable.requests == []
+    (record,) = platform.confirm_batch(credentials(teachable), batch)
+    assert record.platform_purchase_id == str(txn.id)
+
+
 def test_a_forged_amount_in_the_body_counts_for_nothing(platform: TeachablePlatform, teachable: FakeTeachable) -> None:
     plan = teachable.add_pricing_plan(teachable.add_course("C"), 4_900)
     txn = teachable.add_purchase(teachable.add_user("ava@example.com"), plan)
     body = teachable.event_body("Transaction.created", txn)
     body["object"].update(final_price=999_999, charge=999_999, user={"id": txn.buyer.id, "email": "x@evil.example"})
 
-    batch = platform.read_webhook(WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
+    _batch, records = read(platform, WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
 
-    (record,) = batch.records
+    (record,) = records
     assert isinstance(record, PurchaseRecord)
     assert (record.amount, record.email) == (Money(4_900, "USD"), "ava@example.com")
 
@@ -365,9 +385,9 @@ def test_an_event_for_a_transaction_the_api_does_not_know_yields_nothing(
     body = teachable.event_body("Transaction.created", txn)
     body["object"]["id"] = 999_999_999
 
-    batch = platform.read_webhook(WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
+    batch, records = read(platform, WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
 
-    assert batch.records == ()
+    assert records == ()
     assert batch.event_id == str(body["id"])
 
 
@@ -379,9 +399,9 @@ def test_transaction_refunded_gives_the_refund_with_its_purchase(
     teachable.refund(txn, 3_000)
     body = json.dumps(teachable.event_body("Transaction.refunded", txn)).encode()
 
-    batch = platform.read_webhook(WebhookDelivery({}, body), credentials(teachable))
+    _batch, records = read(platform, WebhookDelivery({}, body), credentials(teachable))
 
-    purchase, refund = batch.records
+    purchase, refund = records
     assert isinstance(purchase, PurchaseRecord)
     assert isinstance(refund, RefundRecord)
     assert (refund.platform_purchase_id, refund.amount) == (str(txn.id), Money(3_000, "USD"))
@@ -394,9 +414,9 @@ def test_sale_created_for_a_gift_is_the_buyers_purchase(platform: TeachablePlatf
     body = teachable.event_body("Sale.created", txn.sale)
     del body["object"]["buyer"], body["object"]["transaction_id"]  # only the student and the sale named
 
-    batch = platform.read_webhook(WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
+    _batch, records = read(platform, WebhookDelivery({}, json.dumps(body).encode()), credentials(teachable))
 
-    (record,) = batch.records
+    (record,) = records
     assert isinstance(record, PurchaseRecord)
     assert (record.platform_purchase_id, record.email) == (str(txn.id), "parent@example.com")
     (lookup,) = teachable.requests_to("/v1/transactions")
@@ -411,9 +431,9 @@ def test_sale_created_for_a_free_enrolment_yields_nothing(
     sale = teachable.enroll_free(teachable.add_user("free@example.com"), plan)
     body = json.dumps(teachable.event_body("Sale.created", sale)).encode()
 
-    batch = platform.read_webhook(WebhookDelivery({}, body), credentials(teachable))
+    _batch, records = read(platform, WebhookDelivery({}, body), credentials(teachable))
 
-    assert batch.records == ()
+    assert records == ()
 
 
 def test_an_array_body_and_other_events_are_read(platform: TeachablePlatform, teachable: FakeTeachable) -> None:
@@ -422,18 +442,18 @@ def test_an_array_body_and_other_events_are_read(platform: TeachablePlatform, te
     money = teachable.event_body("Transaction.created", txn)
     other = {"id": 5, "type": "User.created", "created": "2026-11-20T10:00:00Z", "object": {"id": 1}}
 
-    batch = platform.read_webhook(WebhookDelivery({}, json.dumps([money, other]).encode()), credentials(teachable))
+    batch, records = read(platform, WebhookDelivery({}, json.dumps([money, other]).encode()), credentials(teachable))
 
     assert batch.event_id == f"{money['id']},5"
-    assert len(batch.records) == 1
+    assert len(records) == 1
 
 
 def test_an_event_that_carries_no_money_needs_no_api_call(
     platform: TeachablePlatform, teachable: FakeTeachable
 ) -> None:
     body = {"id": 5, "type": "LectureProgress.created", "object": {}}
-    batch = platform.read_webhook(WebhookDelivery({}, json.dumps(body).encode()), {"api_key": ""})
-    assert (batch.event_id, batch.records) == ("5", ())
+    batch, records = read(platform, WebhookDelivery({}, json.dumps(body).encode()), {"api_key": ""})
+    assert (batch.event_id, records) == ("5", ())
     assert teachable.requests == []
 
 
@@ -509,13 +529,13 @@ def shared_teachable() -> Iterator[FakeTeachable]:
 def test_read_webhook_answers_a_batch_or_rejects_whatever_the_body(
     shared_teachable: FakeTeachable, document: object
 ) -> None:
-    platform = TeachablePlatform(http=RetryingHttp(sleep=lambda seconds: None))
+    platform = TeachablePlatform(api_url=shared_teachable.api_url, http=RetryingHttp("Teachable", sleep=lambda s: None))
     body = json.dumps(document).encode()
     try:
-        batch = platform.read_webhook(WebhookDelivery({}, body), credentials(shared_teachable))
+        batch, records = read(platform, WebhookDelivery({}, body), credentials(shared_teachable))
     except WebhookRejected as rejected:
         outcome, records = str(rejected), []
     else:
-        outcome, records = batch.event_id, list(batch.records)
+        outcome, records = batch.event_id, list(records)
     assert outcome
     assert all(isinstance(r, PurchaseRecord | RefundRecord) for r in records)

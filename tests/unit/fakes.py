@@ -401,7 +401,7 @@ class FakePurchases(_Repo):
 
     def add_refund(self, purchase_id: int, refund: RefundRecord) -> bool:
         key = (purchase_id, refund.platform_refund_id)
-        if key in self._s.refunds:
+        if key in self._s.refunds and self._s.refunds[key].amount.amount >= refund.amount.amount:
             return False
         self._s.refunds[key] = refund
         return True

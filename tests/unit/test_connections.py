@@ -22,6 +22,7 @@ from core.ports.platforms import (
     PlatformRecord,
     PlatformUnavailable,
     SyncProgress,
+    WebhookAuth,
     WebhookBatch,
     WebhookDelivery,
     WebhookRejected,
@@ -110,11 +111,11 @@ class Catalog:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, platform: ScriptedPlatform | None = None) -> None:
         self.store = Store()
         self.clock = FixedClock()
         self.jobs = RecordingJobQueue()
-        self.platform = ScriptedPlatform()
+        self.platform = platform or ScriptedPlatform()
         self.cipher = ReversibleCipher()
         uow = lambda: FakeUnitOfWork(self.store)  # noqa: E731
         catalog = Catalog(self.platform)
@@ -306,3 +307,94 @@ def test_a_sync_that_died_with_its_worker_is_started_again_by_the_poll(world: Wo
     assert world.jobs.jobs == [(SYNC_TASK, (connection_id,))]
     world.run_jobs()
     assert world.connections.status(1, connection_id).status is ConnectionStatus.CONNECTED
+
+
+class ManualHookPlatform(ScriptedPlatform):
+    """A signing platform the creator sets up by hand: a webhook URL to paste, and a secret that exists only
+    once they did, filled in afterwards."""
+
+    name = "scripted"
+    credential_fields = (
+        CredentialField("key", "API key", secret=True),
+        CredentialField("signing_secret", "Signing secret", secret=True, required=False),
+    )
+    webhook_auth = WebhookAuth.SIGNATURE
+
+    def check_credentials(self, credentials: Credentials) -> ConnectionCheck:
+        if credentials.get("signing_secret") and not credentials["signing_secret"].startswith("sec_"):
+            return ConnectionCheck(False, "The signing secret starts with sec_.")
+        return super().check_credentials(credentials)
+
+    def register_webhooks(self, credentials: Credentials, target_url: str) -> tuple[str, ...]:
+        return ()
+
+    def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
+        if delivery.headers.get("Signature") != credentials.get("signing_secret"):
+            raise WebhookRejected("The signature does not match.")
+        if delivery.body == b"boom":
+            raise RuntimeError("a bug in the plugin")
+        if delivery.body == b"later":
+            raise PlatformUnavailable("Scripted is down.")
+        return super().read_webhook(delivery, credentials)
+
+
+@pytest.fixture
+def manual() -> World:
+    return World(ManualHookPlatform())
+
+
+def test_an_optional_field_is_filled_in_after_connecting_beside_the_url_to_paste(manual: World) -> None:
+    connection_id = manual.connections.connect(1, "scripted", {"key": "good", "signing_secret": ""}).connection.id
+    manual.run_jobs()
+    setup = manual.connections.webhook_setup(1, connection_id)
+    assert setup is not None
+    assert setup.url == f"https://app.example/webhooks/scripted/{connection_id}"
+    assert [f.name for f in setup.missing] == ["signing_secret"]
+    with pytest.raises(ConnectionFailed, match="starts with sec_"):
+        manual.connections.complete_credentials(1, connection_id, {"signing_secret": "typo"})
+    with pytest.raises(ConnectionFailed, match="Paste the value"):
+        manual.connections.complete_credentials(1, connection_id, {"key": "not-optional", "signing_secret": " "})
+    manual.connections.complete_credentials(1, connection_id, {"signing_secret": "sec_1"})
+    setup = manual.connections.webhook_setup(1, connection_id)
+    assert setup is not None
+    assert setup.missing == ()
+    with pytest.raises(UnknownConnection):
+        manual.connections.complete_credentials(2, connection_id, {"signing_secret": "sec_2"})
+    # A reconnect that leaves the optional field empty keeps the stored one.
+    manual.connections.reconnect(1, connection_id, {"key": "good", "signing_secret": ""})
+    assert manual.connections.webhook_setup(1, connection_id).missing == ()  # type: ignore[union-attr]
+
+
+def test_a_platform_that_registers_its_hooks_has_nothing_to_paste(world: World) -> None:
+    connection_id = world.connections.connect(1, "scripted", {"key": "good"}).connection.id
+    assert world.connections.webhook_setup(1, connection_id) is None
+
+
+def test_a_bad_signature_or_body_is_refused_with_its_reason_and_a_failing_plugin_asks_for_a_retry(
+    manual: World,
+) -> None:
+    manual.platform.records = [manual.purchase("p1")]
+    credentials = {"key": "good", "signing_secret": "sec_1"}
+    connection_id = manual.connections.connect(1, "scripted", credentials).connection.id
+    manual.run_jobs()
+    receive = manual.connections.receive_webhook_with_reason
+    good = {"Signature": "sec_1"}
+    forged = receive("scripted", connection_id, None, WebhookDelivery({"Signature": "sec_x"}, b'{"id": "e"}'))
+    assert (forged.outcome, forged.reason) == (WebhookOutcome.REJECTED, "The signature does not match.")
+    unreadable = receive("scripted", connection_id, None, WebhookDelivery(good, b"{}"))
+    assert (unreadable.outcome, unreadable.reason) == (WebhookOutcome.REJECTED, "no id")
+    assert (
+        receive("scripted", connection_id, None, WebhookDelivery(good, b"boom")).outcome is WebhookOutcome.RETRY_LATER
+    )
+    assert receive("scripted", connection_id, "a-token", WebhookDelivery(good, b"{}")).outcome is WebhookOutcome.UNKNOWN
+    assert manual.store.deliveries == {}
+    body = json.dumps({"id": "evt-1", "ids": ["p1"]}).encode()
+    assert receive("scripted", connection_id, None, WebhookDelivery(good, body)).outcome is WebhookOutcome.ACCEPTED
+    (stored,) = manual.store.deliveries.values()
+    assert stored.received_at == manual.clock.now()
+    # A platform that cannot be reached while reading: the delivery is kept (once, by its body's digest) for
+    # the job's retries to read, rather than lost to a platform that might not send it again.
+    later = WebhookDelivery(good, b"later")
+    assert receive("scripted", connection_id, None, later).outcome is WebhookOutcome.ACCEPTED
+    assert receive("scripted", connection_id, None, later).outcome is WebhookOutcome.DUPLICATE
+    assert sorted(d.event_id[:7] for d in manual.store.deliveries.values()) == ["evt-1", "sha256:"]

@@ -177,6 +177,42 @@ def test_purchases_and_refunds_are_stored_once(world: World) -> None:
     assert len(world.store.refunds) == 1
 
 
+def test_a_running_refund_total_that_grows_raises_the_stored_refund(world: World) -> None:
+    account_id = world.account.id or 0
+    world.purchases.ingest(account_id, [world.purchase("p1", "buyer@example.com", 5000)])
+
+    def refunded(cents: int) -> RefundRecord:
+        return RefundRecord("csv", "p1", "p1:refunded", Money(cents, "USD"), world.clock.now())
+
+    assert world.purchases.ingest(account_id, [refunded(2000)]).refunds_added == 1
+    assert world.purchases.ingest(account_id, [refunded(3500)]).refunds_added == 1  # a second partial refund
+    assert world.purchases.ingest(account_id, [refunded(2000)]).refunds_added == 0  # an old event, late
+    assert world.purchases.ingest(account_id, [refunded(3500)]).refunds_added == 0
+    ((_, stored),) = world.store.refunds.items()
+    assert stored.amount == Money(3500, "USD")
+
+
+def test_a_later_record_of_the_same_sale_brings_the_visitor_and_the_match(world: World) -> None:
+    """Stripe tells of one sale in the payment (no visitor) and in the Checkout Session (with it), in any order."""
+    account_id = world.account.id or 0
+    world.tracking.record(world.event(EventKind.PAGEVIEW, "visitor01", "https://example.com/?utm_source=yt"))
+    world.clock.advance(minutes=5)
+    payment = world.purchase("pi_1", None, 5000)
+    assert world.purchases.ingest(account_id, [payment]).purchases_added == 1
+    (purchase,) = world.store.purchases.values()
+    assert purchase.status is AttributionStatus.UNMATCHED
+
+    session = replace(payment, visitor_key="visitor01", email="buyer@example.com", amount=Money(1, "USD"))
+    summary = world.purchases.ingest(account_id, [session])
+    assert (summary.purchases_added, summary.purchases_already_known) == (0, 1)
+    (purchase,) = world.store.purchases.values()
+    assert (purchase.status, purchase.match_method) == (AttributionStatus.MATCHED, MatchMethod.VISITOR_ID)
+    assert (purchase.visitor_key, purchase.email) == ("visitor01", "buyer@example.com")
+    assert purchase.amount == Money(5000, "USD")  # what the first record said stays: nothing is overwritten
+    world.purchases.ingest(account_id, [replace(payment, email="other@example.com")])
+    assert next(iter(world.store.purchases.values())).email == "buyer@example.com"
+
+
 def test_api_tokens_resolve_to_their_account_only(world: World) -> None:
     token = world.accounts.issue_api_token("creator@example.com")
     assert world.accounts.account_for_token(token) == world.account.id

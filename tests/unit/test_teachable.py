@@ -60,8 +60,15 @@ def test_teachable_is_found_through_its_entry_point() -> None:
 
 def test_the_hook_returns_platform_adapters() -> None:
     assert hookimpl  # the same marker the plugin imports through `coursesignal`
-    (platform,) = coursesignal_platforms()
+    (platform,) = coursesignal_platforms({})
     assert isinstance(platform, PlatformAdapter)
+
+
+def test_the_operator_points_teachable_at_another_host_and_a_creator_cannot() -> None:
+    (platform,) = coursesignal_platforms({"teachable": "http://127.0.0.1:9/v1"})
+    assert isinstance(platform, TeachablePlatform)
+    client = platform._client({"api_key": "k", "api_url": "http://169.254.169.254"}, None)  # type: ignore[arg-type]
+    assert client._api_url == "http://127.0.0.1:9/v1"
 
 
 def test_the_plugin_imports_only_the_public_api() -> None:

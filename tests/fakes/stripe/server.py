@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -34,6 +35,28 @@ from tests.fakes.stripe.wire import (
 DAY = 86_400
 MONTH = 30 * DAY
 _MISSING_PAYMENT_METHOD = ("cancel", "create_invoice", "pause")
+
+
+#: The restricted-key permission each API path needs (Stripe's Dashboard names, shortened).
+PERMISSIONS = {
+    "/v1/charges": "charge",
+    "/v1/payment_intents": "payment_intent",
+    "/v1/customers": "customer",
+    "/v1/checkout/sessions": "checkout_session",
+    "/v1/events": "event",
+    "/v1/subscriptions": "subscription",
+    "/v1/billing_portal/sessions": "billing_portal_session",
+    "/v1/webhook_endpoints": "webhook_endpoint",
+}
+#: What the Stripe sales plugin asks a creator's restricted key to read.
+SALES_PERMISSIONS = ("charge", "payment_intent", "customer", "checkout_session", "event")
+
+
+def _permission_for(path: str) -> str | None:
+    for prefix, permission in PERMISSIONS.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return permission
+    return None
 
 
 def new_id(prefix: str) -> str:
@@ -59,7 +82,9 @@ class FakeStripe:
         retries: int = 3,
         retry_days: tuple[int, ...] = (3, 5, 7),
         clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
+        self.port = port  # 0: any free port
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
         # The Dashboard's retry schedule: how many times a failed renewal is retried, and when.
@@ -77,6 +102,9 @@ class FakeStripe:
         self.portal_sessions: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.payment_intents: dict[str, dict[str, Any]] = {}
+        # Restricted keys (rk_test_...) a creator made, each with the resources it may read.
+        self.restricted_keys: dict[str, frozenset[str]] = {}
+        self.webhook_endpoints: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -89,7 +117,7 @@ class FakeStripe:
         class Handler(_Handler):
             stripe = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         # A short poll interval: shutting the fake down at the end of each test takes a moment, not half a second.
         self._thread = threading.Thread(
@@ -221,6 +249,126 @@ class FakeStripe:
         self.payment_intents[intent_id] = intent
         return intent
 
+    def add_restricted_key(self, permissions: Iterable[str] = SALES_PERMISSIONS) -> str:
+        """A restricted key (`rk_test_...`) with Read on these resources (names as in `PERMISSIONS`), and
+        Write on those named `<name>_write` (`"webhook_endpoint_write"` lets it create webhook endpoints)."""
+        known = {*PERMISSIONS.values(), *(f"{name}_write" for name in PERMISSIONS.values())}
+        unknown = set(permissions) - known
+        if unknown:
+            raise ValueError(f"unknown permissions {sorted(unknown)}")
+        key = "rk_test_" + secrets.token_hex(12)
+        self.restricted_keys[key] = frozenset(permissions)
+        return key
+
+    def sell(
+        self,
+        amount: int,
+        *,
+        currency: str = "usd",
+        email: str | None = None,
+        customer_email: str | None = None,
+        course_name: str | None = None,
+        metadata: dict[str, str] | None = None,
+        client_reference_id: str | None = None,
+        checkout: bool = True,
+        created: int | None = None,
+    ) -> dict[str, Any]:
+        """A one-time sale, as a creator's Checkout (or a custom payment form when `checkout=False`) makes one.
+
+        `email` is the receipt email the buyer typed; `customer_email`, when given, lives only on a Customer
+        object. Returns {"payment_intent", "charge", "session", "customer", "events"}, the events being what
+        Stripe sends: payment_intent.succeeded, charge.succeeded, then checkout.session.completed.
+        """
+        with self._lock:
+            when = self.now() if created is None else created
+            customer = self.add_customer(customer_email, created=when) if customer_email else None
+            intent = self.add_payment_intent(
+                amount,
+                currency=currency,
+                created=when,
+                email=email,
+                customer=customer["id"] if customer else None,
+                metadata=metadata,
+                description=None if checkout else course_name,
+            )
+            charge = self.charges[intent["latest_charge"]]
+            if not checkout:
+                charge["description"] = course_name
+            session = None
+            if checkout:
+                session_id = "cs_test_" + secrets.token_hex(16)
+                session = {
+                    "id": session_id,
+                    "object": "checkout.session",
+                    "mode": "payment",
+                    "status": "complete",
+                    "payment_status": "paid",
+                    "amount_subtotal": amount,
+                    "amount_total": amount,
+                    "currency": currency,
+                    "customer": intent["customer"],
+                    "customer_email": email,
+                    "customer_details": {"email": email or customer_email, "name": None},
+                    "client_reference_id": client_reference_id,
+                    "metadata": dict(metadata or {}),
+                    "payment_intent": intent["id"],
+                    "subscription": None,
+                    "invoice": None,
+                    "url": None,
+                    "created": when,
+                    "expires_at": when + DAY,
+                    "livemode": False,
+                    "_line_items": [{"description": course_name or "Course", "amount_total": amount, "quantity": "1"}],
+                    "_subscription_data": {},
+                }
+                self.checkout_sessions[session_id] = session
+            events = [self.event("payment_intent.succeeded", intent), self.event("charge.succeeded", charge)]
+            if session is not None:
+                events.append(self.event("checkout.session.completed", self._public(session)))
+            return {
+                "payment_intent": intent,
+                "charge": charge,
+                "session": session,
+                "customer": customer,
+                "events": events,
+            }
+
+    def refund(self, charge_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund `amount` (the rest when None) of a charge; returns the charge.refunded event. Stripe keeps
+        one running `amount_refunded` per charge."""
+        with self._lock:
+            charge = self.charges[charge_id]
+            rest = charge["amount"] - charge["amount_refunded"]
+            value = rest if amount is None else amount
+            if not 0 < value <= rest:
+                raise ValueError(f"can refund between 1 and {rest}, not {value}")
+            charge["amount_refunded"] += value
+            charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+            return self.event("charge.refunded", charge, {"amount_refunded": charge["amount_refunded"] - value})
+
+    def seed_sales(self, n: int, *, days: int = 30, seed: int | None = None) -> list[dict[str, Any]]:
+        """`n` sales spread over the last `days` (a few refunded, some without any email); no events kept."""
+        rng = random.Random(seed)
+        courses = ["Watercolour Basics", "Sourdough Masterclass", "Email List Accelerator", "Python for Poets"]
+        sales = []
+        with self._lock:
+            for number in range(n):
+                created = self.now() - rng.randrange(days * DAY - 60)
+                with_email = rng.random() > 0.05
+                sale = self.sell(
+                    rng.choice([4_900, 9_900, 19_700, 49_700]),
+                    email=f"buyer{number}@example.com" if with_email else None,
+                    course_name=rng.choice(courses),
+                    client_reference_id=f"visitor{number:08d}" if rng.random() < 0.5 else None,
+                    checkout=rng.random() < 0.8,
+                    created=created,
+                )
+                if rng.random() < 0.06:
+                    self.refund(sale["charge"]["id"], None if rng.random() < 0.5 else 1_000)
+                sales.append(sale)
+            self.events.clear()
+        return sales
+
     # --- events --------------------------------------------------------------------------------------
 
     def event(
@@ -246,10 +394,17 @@ class FakeStripe:
         return event
 
     def sign(
-        self, event: dict[str, Any], *, timestamp: int | None = None, secret: str | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        rolled_from: tuple[str, ...] = (),
     ) -> tuple[bytes, dict[str, str]]:
-        """The body and headers of a delivery of `event`, signed with the endpoint secret (or `secret`)."""
-        return sign(event, secret or self.webhook_secret, timestamp if timestamp is not None else int(time.time()))
+        """The body and headers of a delivery of `event`, signed with the endpoint secret (or `secret`), and
+        with each of `rolled_from` too (several v1 signatures, as during a secret roll)."""
+        when = timestamp if timestamp is not None else int(time.time())
+        return sign(event, secret or self.webhook_secret, when, rolled_from)
 
     def deliver(self, event: dict[str, Any], url: str | None = None, **signing: Any) -> int:
         """POST a signed delivery of `event` to `url` (default: `webhook_url`); returns the HTTP status."""
@@ -600,6 +755,64 @@ class FakeStripe:
     def _retrieve_checkout_session(self, params: dict[str, Any], session_id: str) -> dict[str, Any]:
         return self._public(self._retrieve("checkout.session", self.checkout_sessions, session_id))
 
+    def _list_checkout_sessions(self, params: dict[str, Any]) -> dict[str, Any]:
+        page = self._list(
+            "/v1/checkout/sessions", self.checkout_sessions, params, ("payment_intent", "customer", "status")
+        )
+        expand = params.get("expand") or []
+        sessions = []
+        for session in page["data"]:
+            public = self._public(session)
+            if "data.line_items" in expand:
+                public["line_items"] = self._checkout_line_items({}, session["id"])
+            sessions.append(public)
+        return {**page, "data": sessions}
+
+    def _checkout_line_items(self, params: dict[str, Any], session_id: str) -> dict[str, Any]:
+        session = self._retrieve("checkout.session", self.checkout_sessions, session_id)
+        items = []
+        for index, line in enumerate(session["_line_items"]):
+            price = self.prices.get(line.get("price", ""))
+            items.append(
+                {
+                    "id": f"li_{session_id[-12:]}{index}",
+                    "object": "item",
+                    "description": line.get("description") or (price or {}).get("id"),
+                    "amount_total": int(line.get("amount_total") or (price or {}).get("unit_amount") or 0),
+                    "currency": session.get("currency") or (price or {}).get("currency"),
+                    "quantity": int(line.get("quantity") or 1),
+                    "price": price,
+                    "created": session["created"],
+                }
+            )
+        return list_page(f"/v1/checkout/sessions/{session_id}/line_items", items, params)
+
+    def _create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        refuse_unknown(params, ("url", "enabled_events", "description", "api_version", "metadata", "expand"))
+        if urlsplit(params.get("url", "")).scheme not in ("http", "https"):
+            raise invalid("url", f"Invalid URL: {params.get('url')}")
+        events = params.get("enabled_events")
+        if not isinstance(events, list) or not events:
+            raise StripeApiError(400, "Missing required param: enabled_events.", param="enabled_events")
+        endpoint = {
+            "id": new_id("we"),
+            "object": "webhook_endpoint",
+            "url": params["url"],
+            "enabled_events": events,
+            "description": params.get("description"),
+            "status": "enabled",
+            "secret": "whsec_" + secrets.token_hex(16),  # shown only in the answer to its creation
+            "created": self.now(),
+            "livemode": False,
+        }
+        self.webhook_endpoints[endpoint["id"]] = endpoint
+        return endpoint
+
+    def _delete_webhook_endpoint(self, params: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+        if self.webhook_endpoints.pop(endpoint_id, None) is None:
+            raise missing("webhook_endpoint", endpoint_id)
+        return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
+
     def _retrieve(self, kind: str, store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
         if object_id not in store:
             raise missing(kind, object_id)
@@ -658,6 +871,11 @@ _ID = r"([A-Za-z0-9_]+)"
 _ROUTES = [
     _route("POST", r"/v1/checkout/sessions", FakeStripe._create_checkout_session),
     _route("GET", rf"/v1/checkout/sessions/{_ID}", FakeStripe._retrieve_checkout_session),
+    _route("GET", rf"/v1/checkout/sessions/{_ID}/line_items", FakeStripe._checkout_line_items),
+    _route("GET", r"/v1/checkout/sessions", FakeStripe._list_checkout_sessions),
+    _route("GET", r"/v1/events", lambda s, p: s._list("/v1/events", s.events, p, ("type",))),
+    _route("POST", r"/v1/webhook_endpoints", FakeStripe._create_webhook_endpoint),
+    _route("DELETE", rf"/v1/webhook_endpoints/{_ID}", FakeStripe._delete_webhook_endpoint),
     _route("POST", r"/v1/billing_portal/sessions", FakeStripe._create_portal_session),
     _route("POST", r"/v1/customers", FakeStripe._create_customer),
     _route("GET", rf"/v1/customers/{_ID}", lambda s, p, i: s._retrieve("customer", s.customers, i)),
@@ -715,8 +933,23 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/v1/"):
             self._hosted_page(path)
             return
-        authorized = self.headers.get("Authorization", "") == f"Bearer {self.stripe.secret_key}"
+        given_key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        restricted = self.stripe.restricted_keys.get(given_key)
+        authorized = given_key == self.stripe.secret_key or restricted is not None
         self.stripe.requests.append(RecordedRequest(self.command, path, params, authorized))
+        if restricted is not None:
+            needed = _permission_for(path)
+            writes = self.command != "GET"
+            if needed is None or (f"{needed}_write" not in restricted and (writes or needed not in restricted)):
+                resource = needed or path
+                access = "write" if writes else "read"
+                message = (
+                    f"The provided key '{given_key[:8]}****{given_key[-4:]}' does not have the required permissions "
+                    f"for this endpoint on account 'acct_fake'. Having the 'rak_{resource}_{access}' permission "
+                    "would allow this request to continue."
+                )
+                self._json(403, {"error": {"type": "invalid_request_error", "message": message}})
+                return
         if not authorized:
             given = self.headers.get("Authorization", "")
             message = (

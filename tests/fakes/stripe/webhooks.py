@@ -22,11 +22,17 @@ def signature_header(body: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def sign(event: dict[str, Any], secret: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
+def sign(
+    event: dict[str, Any], secret: str, timestamp: int, rolled_from: tuple[str, ...] = ()
+) -> tuple[bytes, dict[str, str]]:
+    """`rolled_from`: older secrets still valid during a roll; Stripe then sends one v1 per secret."""
     body = json.dumps(event, indent=2).encode()
+    header = signature_header(body, secret, timestamp)
+    for old in rolled_from:
+        header += "," + signature_header(body, old, timestamp).split(",", 1)[1]
     return body, {
         "Content-Type": "application/json; charset=utf-8",
-        "Stripe-Signature": signature_header(body, secret, timestamp),
+        "Stripe-Signature": header,
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
     }
 

@@ -8,7 +8,8 @@ Built from the facts in /work/shared/research/platforms.md §2. Standard library
         plan = teachable.add_pricing_plan(teachable.add_course("Sourdough Masterclass"), 12_900)
         buyer = teachable.add_user("ava@example.com", "Ava Johnson")
         txn = teachable.add_purchase(buyer, plan)
-        credentials = {"api_key": teachable.api_key, "api_url": teachable.api_url}
+        platform = TeachablePlatform(api_url=teachable.api_url)   # or COURSESIGNAL_TEACHABLE_API_URL
+        credentials = {"api_key": teachable.api_key}
         teachable.deliver("Transaction.created", txn, url=webhook_url)
 
 Run standalone: ``python -m tests.fakes.teachable --port 8766 --seed 100``.
