@@ -707,8 +707,13 @@ def score(traffic: Traffic, uow: Callable[[], UnitOfWork], account_id: int, hits
             keys = work.visitors.keys({h.visitor_id for h in history} | {purchase.visitor_id or 0})
             people = {truth.journey_person, truth.payer}
             anchor_owners = traffic.visitor_owners.get(keys.get(purchase.visitor_id or 0, ""), set())
-            first_owner = traffic.hit_owner.get((keys.get(history[0].visitor_id, ""), history[0].touch.occurred_at))
-            false += not (anchor_owners & people) or (first_owner is not None and first_owner not in people)
+            # False: the buyer's browser is someone else's, or either credited visit was someone else's.
+            credited_owners = {
+                traffic.hit_owner.get((keys.get(h.visitor_id, ""), h.touch.occurred_at))
+                for h in history
+                if h.touch in (first, last)
+            }
+            false += not (anchor_owners & people) or bool(credited_owners - people - {None})
     sources = sorted(set(true_revenue) | set(credited_revenue))
     revenue = tuple(SourceRevenue(s, true_revenue[s], credited_revenue[s]) for s in sources)
     return Score(
