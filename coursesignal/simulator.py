@@ -25,6 +25,7 @@ from core.services.simulation import (
     combine,
     report,
     simulate,
+    visitor_key_of,
 )
 from coursesignal.container import Container, build_app, create_container
 from coursesignal.settings import Settings
@@ -67,9 +68,10 @@ def simulation_services(container: Container) -> SimulationServices:
 
 def _http_delivery(settings: Settings, container: Container) -> Callable[[str], Deliver]:
     client = build_app(settings, container).test_client()
+    salts = container.services.fingerprint_salts()
 
     def for_site(site_key: str) -> Deliver:
-        def deliver(hit: Hit) -> None:
+        def deliver(hit: Hit) -> str:
             response = client.post(
                 "/t/e",
                 data=json.dumps(collect_body(hit, site_key)),
@@ -79,6 +81,8 @@ def _http_delivery(settings: Settings, container: Container) -> Callable[[str], 
             )
             if response.status_code != 204:
                 raise RuntimeError(f"/t/e answered {response.status_code}: {response.get_data(as_text=True)}")
+            # The id the endpoint stored the hit under (it derives one when `v` is absent), for the scoring.
+            return visitor_key_of(hit, salts, site_key)
 
         return deliver
 

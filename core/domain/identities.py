@@ -6,8 +6,11 @@ facts each time it is needed, so it does not depend on the order they arrived in
 and shrinks again when a visitor is erased (its facts go with it).
 
 A shared computer keeps one visitor id for several people. An identify with an email different from the
-visitor's current one starts a new person from that moment: the visitor's history is cut into segments,
-one per run of the same email, and identities join segments, not whole visitors.
+visitor's current one starts a new person with the visit (session) it was given in: the visitor's history
+is cut into segments, one per run of the same email, and identities join segments, not whole visitors.
+On such a browser the anonymous visits before the first email could be anyone's, so they belong to nobody
+(a browser that only ever gave one email keeps them: they are the visits that led to the sign-up). And
+two different emails are never joined into one person by a hand-off: that would merge two buyers.
 """
 
 from __future__ import annotations
@@ -62,24 +65,57 @@ class IdentityTouch:
     touch: Touch
 
 
-def segments_of(visitor_id: int, claims: Iterable[EmailClaim]) -> list[Segment]:
+@dataclass(slots=True)
+class _Run:
+    email: str
+    first: datetime
+    last: datetime
+
+
+def segments_of(
+    visitor_id: int, claims: Iterable[EmailClaim], session_starts: Iterable[datetime] = ()
+) -> list[Segment]:
     """Cut a visitor's history where it identified with a new email.
 
-    The first email also owns the anonymous time before it (the visits that led to the sign-up).
+    A browser that gave one email is one person: the email owns the anonymous visits before it too (the
+    visits that led to the sign-up). A browser that gave several is shared: each email's run starts with the
+    session it was first given in (`session_starts`: when the visitor's sessions began), unless that session
+    also holds the previous email's last identify (then at the identify itself); the visits before the
+    first run belong to nobody.
     """
     ordered = sorted((c for c in claims if c.visitor_id == visitor_id), key=lambda c: (c.claimed_at, c.email))
-    runs: list[tuple[datetime | None, str | None]] = []
+    runs: list[_Run] = []
     for claim in ordered:
-        if not runs:
-            runs.append((None, claim.email))
-        elif runs[-1][1] != claim.email:
-            runs.append((claim.claimed_at, claim.email))
+        if runs and runs[-1].email == claim.email:
+            runs[-1].last = claim.claimed_at
+        else:
+            runs.append(_Run(claim.email, claim.claimed_at, claim.claimed_at))
     if not runs:
         return [Segment(visitor_id, None, None, None)]
-    return [
-        Segment(visitor_id, starts, runs[index + 1][0] if index + 1 < len(runs) else None, email)
-        for index, (starts, email) in enumerate(runs)
+    if len({run.email for run in runs}) == 1:
+        return [Segment(visitor_id, None, None, runs[0].email)]
+    starts = sorted(session_starts)
+    cuts: list[datetime] = []
+    for index, run in enumerate(runs):
+        session = next((moment for moment in reversed(starts) if moment <= run.first), None)
+        previous = runs[index - 1].last if index else None
+        if session is None or (previous is not None and session <= previous):
+            session = run.first
+        cuts.append(session)
+    segments = [Segment(visitor_id, None, cuts[0], None)]
+    segments += [
+        Segment(visitor_id, cut, cuts[index + 1] if index + 1 < len(cuts) else None, run.email)
+        for index, (cut, run) in enumerate(zip(cuts, runs, strict=True))
     ]
+    return segments
+
+
+def shared_visitors(claims: Iterable[EmailClaim]) -> set[int]:
+    """The visitors that gave more than one email: their segments depend on when their sessions began."""
+    emails: dict[int, set[str]] = {}
+    for claim in claims:
+        emails.setdefault(claim.visitor_id, set()).add(claim.email)
+    return {visitor_id for visitor_id, found in emails.items() if len(found) > 1}
 
 
 def segment_at(segments: Iterable[Segment], visitor_id: int, moment: datetime) -> Segment | None:
@@ -87,20 +123,38 @@ def segment_at(segments: Iterable[Segment], visitor_id: int, moment: datetime) -
 
 
 class IdentityGraph:
-    """Segments joined when they share an email or a hand-off links them."""
+    """Segments joined when they share an email or a hand-off links them.
 
-    def __init__(self, visitor_ids: Iterable[int], claims: Iterable[EmailClaim], handoffs: Iterable[Handoff]) -> None:
+    A hand-off never joins two people who gave different emails (a shared computer handed to another of
+    the creator's domains): each identity carries at most one email. Hand-offs are applied in time order,
+    so which one is refused depends only on the facts, never on the order they arrived in.
+    """
+
+    def __init__(
+        self,
+        visitor_ids: Iterable[int],
+        claims: Iterable[EmailClaim],
+        handoffs: Iterable[Handoff],
+        session_starts: dict[int, list[datetime]] | None = None,
+    ) -> None:
         claims = list(claims)
-        self.segments: list[Segment] = [s for v in sorted(set(visitor_ids)) for s in segments_of(v, claims)]
+        starts = session_starts or {}
+        self.segments: list[Segment] = [
+            s for v in sorted(set(visitor_ids)) for s in segments_of(v, claims, starts.get(v, ()))
+        ]
         self._parent = {s: s for s in self.segments}
+        self._email = {s: s.email for s in self.segments}
         by_email: dict[str, Segment] = {}
         for segment in self.segments:
             if segment.email is not None:
                 self._union(by_email.setdefault(segment.email, segment), segment)
-        for handoff in handoffs:
+        for handoff in sorted(handoffs, key=lambda h: (h.handed_at, h.from_visitor_id, h.to_visitor_id)):
             one = segment_at(self.segments, handoff.from_visitor_id, handoff.handed_at)
             other = segment_at(self.segments, handoff.to_visitor_id, handoff.handed_at)
-            if one is not None and other is not None:
+            if one is None or other is None:
+                continue
+            emails = {self._email[self._root(one)], self._email[self._root(other)]} - {None}
+            if len(emails) <= 1:
                 self._union(one, other)
 
     def _root(self, segment: Segment) -> Segment:
@@ -115,6 +169,7 @@ class IdentityGraph:
             # Deterministic roots keep the result independent of the order facts were added in.
             low, high = sorted((a, b), key=_segment_order)
             self._parent[high] = low
+            self._email[low] = self._email[low] or self._email[high]
 
     def identity_of(self, segment: Segment) -> list[Segment]:
         root = self._root(segment)

@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 from core.domain.attribution import MATCH_ORDER, RULES_VERSION, AttributionResult, attribute, lookback_from_days
 from core.domain.checkout import CHECKOUT_WINDOW, CheckoutReach, checkout_candidate
 from core.domain.fingerprints import is_derived_visitor_key
-from core.domain.identities import EmailClaim, Handoff, IdentityGraph, IdentityTouch, Segment, identity_touches
+from core.domain.identities import (
+    EmailClaim,
+    Handoff,
+    IdentityGraph,
+    IdentityTouch,
+    Segment,
+    identity_touches,
+    shared_visitors,
+)
 from core.domain.purchases import MatchMethod, Purchase
 from core.ports.uow import UnitOfWork
 
@@ -60,7 +68,11 @@ def _closure(uow: UnitOfWork, account_id: int, visitor_ids: Iterable[int] = (), 
             handoffs[(handoff.from_visitor_id, handoff.to_visitor_id, handoff.handed_at)] = handoff
             found |= {handoff.from_visitor_id, handoff.to_visitor_id}
         new_visitors = found - seen_visitors
-    graph = IdentityGraph(seen_visitors, claims.values(), handoffs.values())
+    # A browser that gave several emails is cut where each starts: at the session it was first given in.
+    shared = shared_visitors(claims.values()) & seen_visitors
+    touches = uow.sessions.touches_of(shared) if shared else {}
+    starts = {v: [t.occurred_at for t in found] for v, found in touches.items()}
+    graph = IdentityGraph(seen_visitors, claims.values(), handoffs.values(), starts)
     return _Closure(graph, frozenset(seen_visitors), frozenset(seen_emails))
 
 

@@ -4,7 +4,8 @@ Each simulated person has devices (a phone, a laptop, a shared family computer),
 from channels (YouTube, Instagram, Facebook ads, Google, a newsletter, podcasts, direct) over days or
 weeks, and may opt in, buy on Kajabi, Teachable or Stripe, buy a gift, clear cookies, lose storage to
 Safari's 7-day expiry or browse with storage blocked. The browsers are emulated the way the tracker
-behaves, the hits go through the tracking service (or the HTTP endpoint, with a different `deliver`),
+behaves (a browser that can keep no id sends none, and the server derives one exactly as the collect
+endpoint does), the hits go through the tracking service (or the HTTP endpoint, with a different `deliver`),
 purchases through the purchases service, and the stored results are scored against the truth.
 
 Seeded: the same seed and scenario always produce the same traffic and the same figures.
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from core.domain.attribution import Model
+from core.domain.attribution import DEFAULT_LOOKBACK, Model
 from core.domain.events import EventKind, TrackerEvent
 from core.domain.money import Money
 from core.domain.purchases import AttributionStatus, MatchMethod, PurchaseRecord, RefundRecord
@@ -149,7 +150,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("gift", "bought by someone else for the student", gift=1.0),
         Scenario("cookie_clearing", "buyers who clear cookies between visits", cookie_clearing=1.0),
         Scenario("safari_expiry", "Safari only, visits often more than 7 days apart", safari=1.0, mean_gap_days=9),
-        Scenario("storage_blocked", "the tracker cannot store an id: a new one on every page", storage_blocked=1.0),
+        Scenario(
+            "storage_blocked",
+            "the tracker cannot store an id and sends none: the server derives one per address, browser and day",
+            storage_blocked=1.0,
+        ),
         Scenario("shared_computer", "two people buying from one family computer", shared_computer=1.0),
         Scenario(
             "email_at_checkout",
@@ -187,7 +192,8 @@ class Device:
     visitor_ids: dict[str, str] = field(default_factory=dict)
     last_seen: dict[str, datetime] = field(default_factory=dict)
     owners: list[int] = field(default_factory=list)
-    page_keys: dict[str, str] = field(default_factory=dict)  # the id the open page sends, per domain
+    # The id the open page sends, per domain; None when the browser can keep none (`v` is left out).
+    page_keys: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -221,7 +227,7 @@ class Hit:
     at: datetime
     kind: EventKind
     url: str
-    visitor_key: str
+    visitor_key: str | None  # None: storage blocked, the server derives an id from address and browser
     user_agent: str
     language: str
     address: str
@@ -247,8 +253,10 @@ class Traffic:
     scenario: Scenario
     timeline: list[tuple[datetime, int, Hit | PurchaseRecord | RefundRecord]]
     truths: dict[str, Truth]
-    hit_owner: dict[tuple[str, datetime], int]  # (visitor id, page view time) -> person
-    visitor_owners: dict[str, set[int]]
+    hit_person: dict[str, int]  # event id -> the person who sent it
+    # Filled as the traffic plays, once every hit's visitor id is known (the server derives some):
+    hit_owner: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (visitor id, page view) -> person
+    visitor_owners: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 class _Generator:
@@ -258,8 +266,7 @@ class _Generator:
         self.offices = [self._network() for _ in range(6)]
         self.timeline: list[tuple[datetime, int, Hit | PurchaseRecord | RefundRecord]] = []
         self.truths: dict[str, Truth] = {}
-        self.hit_owner: dict[tuple[str, datetime], int] = {}
-        self.visitor_owners: dict[str, set[int]] = defaultdict(set)
+        self.hit_person: dict[str, int] = {}
         self.sequence = 0
 
     # -- small random helpers
@@ -384,9 +391,9 @@ class _Generator:
         return visits
 
     # -- the browser, as the tracker behaves in it
-    def _visitor_key(self, device: Device, domain: str, at: datetime, new_visit: bool) -> str:
+    def _visitor_key(self, device: Device, domain: str, at: datetime, new_visit: bool) -> str | None:
         if device.storage_blocked:
-            return self._token()  # kept in memory for one page only
+            return None  # the tracker keeps nothing and leaves `v` out: the server derives an id
         current = device.visitor_ids.get(domain)
         seen = device.last_seen.get(domain)
         expired = device.safari and seen is not None and at - seen > SAFARI_STORAGE_LIMIT
@@ -415,15 +422,12 @@ class _Generator:
         email: str | None = None,
         new_visit: bool = False,
         address: str,
-    ) -> str:
+    ) -> str | None:
         domain = _page_domain_of_click(url) if kind is EventKind.CLICK else url.split("/")[2]
         if kind is EventKind.PAGEVIEW or domain not in visit.device.page_keys:
             key = visit.device.page_keys[domain] = self._visitor_key(visit.device, domain, at, new_visit)
         else:
             key = visit.device.page_keys[domain]  # clicks and forms belong to the page they happen on
-        self.visitor_owners[key].add(visit.person.number)
-        if kind is EventKind.PAGEVIEW:
-            self.hit_owner[(key, at)] = visit.person.number
         hit = Hit(
             at=at,
             kind=kind,
@@ -436,10 +440,13 @@ class _Generator:
             email=email,
             event_id=f"ev{self.sequence + 1:09d}{self._token(6)}",
         )
+        self.hit_person[hit.event_id] = visit.person.number
         self._emit(at, hit)
         return key
 
-    def play(self, visit: Visit, price: int, truth: tuple[str, str, int] | None, recipient: str | None = None) -> None:
+    def play(
+        self, visit: Visit, price: int, journey: tuple[Person, list[Visit]] | None, recipient: str | None = None
+    ) -> None:
         """Expand one visit into the tracker's hits and, for a buyer, the platform's purchase."""
         channel = CHANNELS[visit.channel]
         address = self._address(visit.device)
@@ -489,20 +496,17 @@ class _Generator:
                     self._hit(visit, at, EventKind.IDENTIFY, checkout_url, email=checkout_email, address=address)
         elif visit.checkout == "teachable":
             handed = visit.device.page_keys[MAIN_DOMAIN]
-            school = f"https://{SCHOOL_DOMAIN}/p/launch-course?_csv={handed}.{int(at.timestamp())}"
+            # The tracker decorates links to the creator's other domains only when it has an id to hand.
+            handoff = f"?_csv={handed}.{int(at.timestamp())}" if handed else ""
+            school = f"https://{SCHOOL_DOMAIN}/p/launch-course{handoff}"
             at += timedelta(seconds=1)
             self._hit(visit, at, EventKind.PAGEVIEW, school, referrer=previous, address=address)
             at += timedelta(seconds=self.rng.randint(10, 120))
             self._hit(visit, at, EventKind.CLICK, "https://sso.teachable.com/secure/4242/checkout/777", address=address)
         else:
             carried = visit.device.page_keys[MAIN_DOMAIN]
-            self._hit(
-                visit,
-                at,
-                EventKind.CLICK,
-                f"https://buy.stripe.com/launch-course?client_reference_id={carried}",
-                address=address,
-            )
+            reference = f"?client_reference_id={carried}" if carried else ""  # nothing to carry without an id
+            self._hit(visit, at, EventKind.CLICK, f"https://buy.stripe.com/launch-course{reference}", address=address)
         if not visit.buys:
             return
         at += timedelta(seconds=self.rng.randint(60, 420))
@@ -524,10 +528,11 @@ class _Generator:
             refunded = price
             later = at + timedelta(days=self.rng.uniform(1, 14))
             self._emit(later, RefundRecord(visit.checkout, pid, f"r-{pid}", Money(price, "USD"), later))
-        assert truth is not None
-        first, last, journey_person = truth
+        assert journey is not None
+        journey_person, journey_visits = journey  # a gift's journey is the student's
+        first, last = _truth_of(journey_visits, at)
         self.truths[pid] = Truth(
-            pid, price, refunded, journey_person, buyer.number, first, last, _traits(visit, buyer, self.s)
+            pid, price, refunded, journey_person.number, buyer.number, first, last, _traits(visit, buyer, self.s)
         )
         if visit.checkout == "teachable" and student is not None and self._chance(self.s.late_login):
             # The new student signs in to the school: the tracker there sees their email, after the sale.
@@ -560,9 +565,14 @@ def _page_domain_of_click(url: str) -> str:
     return SCHOOL_DOMAIN if "teachable.com" in url else MAIN_DOMAIN
 
 
-def _truth_of(visits: list[Visit], purchase_visit: Visit) -> tuple[str, str]:
-    # A gift's journey is the student's visits and the payer's visit to buy it.
-    journey = [v for v in visits if v.at <= purchase_visit.at]
+def _truth_of(visits: list[Visit], purchased_at: datetime) -> tuple[str, str]:
+    """The true first source and last non-direct source of a journey: its visits before the purchase and
+    inside the lookback window (the simulated creator keeps the default), as the credit models define them.
+
+    A gift's journey is the student's visits and the payer's visit to buy it.
+    """
+    since = purchased_at - DEFAULT_LOOKBACK
+    journey = [v for v in visits if since <= v.at <= purchased_at]
     sources = [CHANNELS[v.channel].source for v in sorted(journey, key=lambda v: v.at)]
     non_direct = [s for s in sources if s != "Direct"]
     return sources[0], (non_direct or sources)[-1]
@@ -577,16 +587,12 @@ def generate(scenario: Scenario, seed: int) -> Traffic:
         key=lambda item: (item[0].at, item[1].number),
     )
     for visit, person, visits in flat:
-        truth = None
         price = generator.rng.choice(PRICES)
-        if visit.buys:
-            first, last = _truth_of(visits, visit)
-            truth = (first, last, person.number)
         # A gift's platform record names the student (the person whose visits led to it) as recipient.
         recipient = person.email if visit.paid_by is not None else None
-        generator.play(visit, price, truth, recipient)
+        generator.play(visit, price, (person, visits) if visit.buys else None, recipient)
     timeline = sorted(generator.timeline, key=lambda item: (item[0], item[1]))
-    return Traffic(scenario, timeline, generator.truths, generator.hit_owner, dict(generator.visitor_owners))
+    return Traffic(scenario, timeline, generator.truths, generator.hit_person)
 
 
 # --- running the traffic through the services --------------------------------------------------------
@@ -605,7 +611,8 @@ class SimulatedClock:
         self._now = moment
 
 
-Deliver = Callable[[Hit], None]
+# Sends one hit and says which visitor id it was stored under (the server derives one when `v` is absent).
+Deliver = Callable[[Hit], str]
 Ingest = Callable[[Iterable[PurchaseRecord | RefundRecord]], object]
 
 
@@ -657,7 +664,11 @@ def run(traffic: Traffic, *, deliver: Deliver, ingest: Ingest, clock: SimulatedC
     for at, _, item in traffic.timeline:
         clock.set(at)
         if isinstance(item, Hit):
-            deliver(item)
+            key = deliver(item)
+            person = traffic.hit_person[item.event_id]
+            traffic.visitor_owners[key].add(person)
+            if item.kind is EventKind.PAGEVIEW:
+                traffic.hit_owner[(key, at)] = person
             hits += 1
         else:
             ingest([item])
@@ -696,8 +707,13 @@ def score(traffic: Traffic, uow: Callable[[], UnitOfWork], account_id: int, hits
             keys = work.visitors.keys({h.visitor_id for h in history} | {purchase.visitor_id or 0})
             people = {truth.journey_person, truth.payer}
             anchor_owners = traffic.visitor_owners.get(keys.get(purchase.visitor_id or 0, ""), set())
-            first_owner = traffic.hit_owner.get((keys.get(history[0].visitor_id, ""), history[0].touch.occurred_at))
-            false += not (anchor_owners & people) or (first_owner is not None and first_owner not in people)
+            # False: the buyer's browser is someone else's, or either credited visit was someone else's.
+            credited_owners = {
+                traffic.hit_owner.get((keys.get(h.visitor_id, ""), h.touch.occurred_at))
+                for h in history
+                if h.touch in (first, last)
+            }
+            false += not (anchor_owners & people) or bool(credited_owners - people - {None})
     sources = sorted(set(true_revenue) | set(credited_revenue))
     revenue = tuple(SourceRevenue(s, true_revenue[s], credited_revenue[s]) for s in sources)
     return Score(
@@ -781,16 +797,27 @@ def expected_source(channel: str) -> str:
     return touch.source
 
 
-def tracker_delivery(tracking: Tracking, salts: FingerprintSalts, site_key: str) -> Deliver:
-    """Hand hits straight to the tracking service, fingerprinted the way the web edge does it."""
+def visitor_key_of(hit: Hit, salts: FingerprintSalts, site_key: str) -> str:
+    """The visitor id a hit is stored under: the tracker's own, or, when it sent none, the one the collect
+    endpoint derives from the sender's address and browser with the day's salt (the same function)."""
+    if hit.visitor_key is not None:
+        return hit.visitor_key
+    derived = salts.derived_visitor_key(address=hit.address, user_agent=hit.user_agent, site_key=site_key)
+    assert derived is not None, "simulated hits always have an address and a User-Agent"
+    return derived
 
-    def deliver(hit: Hit) -> None:
+
+def tracker_delivery(tracking: Tracking, salts: FingerprintSalts, site_key: str) -> Deliver:
+    """Hand hits straight to the tracking service, identified and fingerprinted the way the web edge does it."""
+
+    def deliver(hit: Hit) -> str:
+        key = visitor_key_of(hit, salts, site_key)
         tracking.record(
             TrackerEvent(
                 site_key=site_key,
                 client_event_id=hit.event_id,
                 kind=hit.kind,
-                visitor_key=hit.visitor_key,
+                visitor_key=key,
                 url=hit.url,
                 received_at=hit.at,
                 referrer=hit.referrer,
@@ -799,13 +826,16 @@ def tracker_delivery(tracking: Tracking, salts: FingerprintSalts, site_key: str)
                 fingerprint=salts.fingerprint(address=hit.address, user_agent=hit.user_agent, language=hit.language),
             )
         )
+        return key
 
     return deliver
 
 
 def collect_body(hit: Hit, site_key: str) -> dict[str, str]:
     """The JSON body the tracker script posts to /t/e for a hit."""
-    body = {"s": site_key, "n": hit.kind.value, "i": hit.event_id, "v": hit.visitor_key, "u": hit.url}
+    body = {"s": site_key, "n": hit.kind.value, "i": hit.event_id, "u": hit.url}
+    if hit.visitor_key is not None:
+        body["v"] = hit.visitor_key
     if hit.referrer:
         body["r"] = hit.referrer
     if hit.email:

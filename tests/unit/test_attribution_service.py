@@ -131,6 +131,54 @@ def test_a_shared_computer_splits_two_buyers_by_time(world: AttributionWorld) ->
     assert world.credited("p-bob") == {"first_touch": "Instagram", "last_touch": "Instagram"}
 
 
+def test_a_shared_computer_gives_each_buyer_the_visit_they_signed_up_in_and_nobody_the_visits_before(
+    world: AttributionWorld,
+) -> None:
+    world.visit("family001", "youtube")  # someone, before anyone gave an email: could be either of them
+    world.clock.advance(days=1)
+    world.visit("family001", "google")
+    world.clock.advance(minutes=4)
+    world.identify("family001", "alice@example.com")
+    world.clock.advance(days=2)
+    world.visit("family001", "ig")  # Bob lands from Instagram and signs up in the same visit
+    world.clock.advance(minutes=3)
+    world.identify("family001", "bob@example.com")
+    world.clock.advance(minutes=20)
+    world.buy("p-bob", email="bob@example.com")
+    world.clock.advance(days=1)
+    world.buy("p-alice", email="alice@example.com")
+    assert world.credited("p-bob") == {"first_touch": "Instagram", "last_touch": "Instagram"}
+    assert world.credited("p-alice") == {"first_touch": "Google", "last_touch": "Google"}
+
+
+def test_a_browser_that_only_ever_gave_one_email_keeps_the_visits_that_led_to_it(world: AttributionWorld) -> None:
+    world.visit("laptop001", "youtube")
+    world.clock.advance(days=2)
+    world.visit("laptop001", "google")
+    world.identify("laptop001", "ann@example.com")
+    world.clock.advance(hours=1)
+    world.buy("p1", email="ann@example.com")
+    assert world.credited("p1") == {"first_touch": "YouTube", "last_touch": "Google"}
+
+
+def test_a_handoff_from_a_shared_computer_never_merges_two_buyers(world: AttributionWorld) -> None:
+    world.visit("family001", "youtube")
+    world.identify("family001", "alice@example.com")
+    world.clock.advance(days=3)
+    world.visit("family001", "ig")  # Bob, anonymous on the family computer, goes on to the school
+    world.clock.advance(minutes=1)
+    stamp = int(world.clock.now().timestamp())
+    world.send(EventKind.PAGEVIEW, "school001", f"https://school.example/p/course?_csv=family001.{stamp}")
+    world.clock.advance(minutes=5)
+    world.buy("p-bob", email="bob@example.com")
+    world.clock.advance(minutes=20)
+    world.identify("school001", "bob@example.com")  # signs in to the school after buying
+    purchase = world.purchase("p-bob")
+    assert purchase.match_method is MatchMethod.EMAIL
+    history = world.store.histories[purchase.id or 0]
+    assert {h.visitor_id for h in history} == {world.visitor_id("school001")}  # never Alice's visits
+
+
 def test_a_cross_domain_handoff_joins_the_two_visitor_ids(world: AttributionWorld) -> None:
     world.visit("mainsite1", "youtube")
     world.clock.advance(minutes=1)

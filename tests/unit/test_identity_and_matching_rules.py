@@ -54,10 +54,60 @@ def test_a_new_email_on_a_shared_computer_starts_a_new_person_from_that_moment()
         EmailClaim(1, "a@x.com", T0),
         EmailClaim(1, "a@x.com", later + timedelta(days=1)),
     ]
-    first, second, third = segments_of(1, claims)
-    assert (first.email, first.starts, first.ends) == ("a@x.com", None, later)
+    nobody, first, second, third = segments_of(1, claims)
+    # Without sessions known, each run starts at its first identify; before the first, the browser is nobody's.
+    assert (nobody.email, nobody.starts, nobody.ends) == (None, None, T0)
+    assert (first.email, first.starts, first.ends) == ("a@x.com", T0, later)
     assert (second.email, second.starts, second.ends) == ("b@x.com", later, later + timedelta(days=1))
     assert (third.email, third.ends) == ("a@x.com", None)
+
+
+def test_on_a_shared_computer_each_email_starts_with_the_session_it_was_given_in() -> None:
+    later = T0 + timedelta(days=3)
+    claims = [EmailClaim(1, "a@x.com", T0), EmailClaim(1, "b@x.com", later)]
+    sessions = [
+        T0 - timedelta(days=5),
+        T0 - timedelta(minutes=10),
+        later - timedelta(hours=30),
+        later - timedelta(minutes=4),
+    ]
+    nobody, a, b = segments_of(1, claims, sessions)
+    assert (nobody.email, nobody.ends) == (None, T0 - timedelta(minutes=10))  # whose first visit it was is unknown
+    assert (a.email, a.starts, a.ends) == ("a@x.com", T0 - timedelta(minutes=10), later - timedelta(minutes=4))
+    assert (b.email, b.starts, b.ends) == ("b@x.com", later - timedelta(minutes=4), None)
+
+
+def test_two_emails_in_one_session_cut_at_the_second_identify_not_before_the_first() -> None:
+    claims = [EmailClaim(1, "a@x.com", T0), EmailClaim(1, "b@x.com", T0 + timedelta(minutes=5))]
+    _, a, b = segments_of(1, claims, [T0 - timedelta(minutes=2)])
+    assert (a.starts, a.ends) == (T0 - timedelta(minutes=2), T0 + timedelta(minutes=5))
+    assert b.starts == T0 + timedelta(minutes=5)
+
+
+def test_a_browser_that_gave_one_email_keeps_its_anonymous_visits_before_it() -> None:
+    (segment,) = segments_of(1, [EmailClaim(1, "a@x.com", T0)], [T0 - timedelta(days=9)])
+    assert (segment.starts, segment.ends, segment.email) == (None, None, "a@x.com")
+
+
+def test_a_handoff_never_joins_two_different_emails() -> None:
+    # A family computer (1, where a@ signed up) hands its visit to the school (2, where b@ signs in).
+    claims = [EmailClaim(1, "a@x.com", T0), EmailClaim(2, "b@x.com", T0 + timedelta(hours=2))]
+    graph = IdentityGraph([1, 2], claims, [Handoff(1, 2, T0 + timedelta(hours=1))])
+    one, two = graph.segment_at(1, T0), graph.segment_at(2, T0)
+    assert one is not None
+    assert two is not None
+    assert graph.identity_of(one) == [one]
+    assert graph.identity_of(two) == [two]
+
+
+def test_a_handoff_chain_stops_before_a_second_email_whatever_order_the_facts_came_in() -> None:
+    claims = [EmailClaim(1, "a@x.com", T0), EmailClaim(3, "b@x.com", T0)]
+    handoffs = [Handoff(1, 2, T0 + timedelta(minutes=1)), Handoff(2, 3, T0 + timedelta(minutes=2))]
+    for ordered in (handoffs, handoffs[::-1]):
+        graph = IdentityGraph([3, 2, 1], claims[::-1], ordered)
+        one = graph.segment_at(1, T0)
+        assert one is not None
+        assert {s.visitor_id for s in graph.identity_of(one)} == {1, 2}  # the earlier hand-off joined first
 
 
 def test_segments_sharing_an_email_are_one_identity_and_others_are_not() -> None:
