@@ -7,19 +7,26 @@ inline code) only refreshes the recent purchases list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from adapters.web.charts import daily_revenue_svg
 from core.domain.attribution import Model
+from core.domain.connections import ConnectionStatus
 from core.domain.money import Money
 from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder
-from core.services.onboarding import Onboarding
+from core.domain.sites import Site
+from core.services.connections import Connections, ConnectionView
+from core.services.onboarding import Onboarding, OnboardingState
 from core.services.reports import Reports, UnknownSource
+from core.services.subscriptions import Subscriptions
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -110,13 +117,72 @@ def _helpers() -> dict[str, Any]:
     }
 
 
+@inject
+def _can_view_reports(account_id: int, subscriptions: Subscriptions = Provide["services.subscriptions"]) -> bool:
+    return subscriptions.can_view_reports(account_id)
+
+
+def reports_access(view: Callable[..., Any]) -> Callable[..., Any]:
+    """After login_required: an expired trial or an ended subscription gets a page (402) saying what to do.
+
+    The same rule as the JSON API's 402: tracking goes on and nothing is deleted, only the reports wait.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _can_view_reports(int(current_user.id)):
+            return render_template("dashboard/trial_ended.html"), 402
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class SetupProblems:
+    """What stands between the creator and a report worth reading, each shown with its fix."""
+
+    failing: list[ConnectionView]  # syncs that failed: the reason, and the connection to fix it on
+    no_platform: bool  # no platform connected and no purchase imported
+    site: Site | None  # the site whose snippet has sent nothing yet (None: no snippet made, or it works)
+    no_snippet: bool
+    snippet: str | None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.failing or self.no_platform or self.no_snippet or self.site)
+
+
+@inject
+def _setup_problems(
+    account_id: int,
+    state: OnboardingState,
+    connections: Connections = Provide["services.connections"],
+    onboarding: Onboarding = Provide["services.onboarding"],
+) -> SetupProblems:
+    views = connections.list(account_id)
+    failing = [c for c in views if c.status is ConnectionStatus.NEEDS_ATTENTION]
+    connected = any(c.status is not ConnectionStatus.DISCONNECTED for c in views)
+    no_platform = not connected and onboarding.purchases_count(account_id) == 0
+    site = state.site
+    silent = None
+    if site is not None and site.id is not None and not onboarding.first_visit_seen(account_id, site.id):
+        silent = site
+    snippet = None
+    if silent is not None:
+        base = current_app.config["BASE_URL"]
+        snippet = f'<script async src="{base}/t.js" data-site="{silent.public_key}"></script>'
+    return SetupProblems(failing, no_platform, silent, site is None, snippet)
+
+
 @blueprint.get("/dashboard")
 @login_required
+@reports_access
 @inject
 def index(
     reports: Reports = Provide["services.reports"], onboarding: Onboarding = Provide["services.onboarding"]
 ) -> str:
     account_id = int(current_user.id)
+    setup = onboarding.state(account_id)
     report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
@@ -131,7 +197,8 @@ def index(
         chart=chart,
         recent=reports.recent_purchases(account_id, 10),
         sort_links=_sort_links("dashboard.index", order),
-        setup=onboarding.state(account_id),
+        setup=setup,
+        problems=_setup_problems(account_id, setup),
         csv_url=url_for(
             "api.sources_csv", range=report_range.value, model=model.value, group=group.value, sort=str(order)
         ),
@@ -141,6 +208,7 @@ def index(
 
 @blueprint.get("/dashboard/sources/<path:source>")
 @login_required
+@reports_access
 @inject
 def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
     report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
@@ -165,6 +233,7 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
 
 @blueprint.get("/dashboard/purchases/<int:purchase_id>")
 @login_required
+@reports_access
 @inject
 def purchase(purchase_id: int, reports: Reports = Provide["services.reports"]) -> str:
     detail = reports.purchase(int(current_user.id), purchase_id)
