@@ -42,6 +42,14 @@ class _At:
         return END
 
 
+def database_url(database: str, events: int) -> str:
+    """Where the level's data lives (bench/page_load.py serves the app over it)."""
+    if database == "postgresql":
+        name = f"coursesignal_bench_{events}"
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    return f"sqlite:///{DATA / f'bench-{events}.db'}"
+
+
 def _postgres_engine(events: int) -> Engine:
     name = f"coursesignal_bench_{events}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -50,12 +58,12 @@ def _postgres_engine(events: int) -> Engine:
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return create_database_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    return create_database_engine(database_url("postgresql", events))
 
 
 def _sqlite_engine(events: int) -> Engine:
     DATA.mkdir(exist_ok=True)
-    return create_database_engine(f"sqlite:///{DATA / f'bench-{events}.db'}")
+    return create_database_engine(database_url("sqlite", events))
 
 
 def prepared(database: str, events: int) -> tuple[Engine, int]:

@@ -280,6 +280,7 @@ class SqlReportQueries:
             p.purchased_at,
             p.attribution_status,
             p.match_method,
+            p.match_confidence,
             *touch_columns,
         ).select_from(joined)
         return query, credits
@@ -299,6 +300,7 @@ class SqlReportQueries:
             purchased_at=m["purchased_at"],
             status=m["attribution_status"],
             match_method=m["match_method"],
+            match_confidence=m["match_confidence"],
             first_touch=touch_from(m, Model.FIRST_TOUCH.value),
             last_touch=touch_from(m, Model.LAST_TOUCH.value),
         )

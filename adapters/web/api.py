@@ -331,6 +331,7 @@ def _purchase_json(row: PurchaseRow) -> dict[str, Any]:
         "purchased_at": _iso(row.purchased_at),
         "status": row.status,
         "match_method": row.match_method,
+        "match_confidence": row.match_confidence,
         "first_touch": _touch_json(row.first_touch),
         "last_touch": _touch_json(row.last_touch),
     }

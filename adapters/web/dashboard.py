@@ -73,6 +73,13 @@ def _sort() -> SortOrder:
         return SortOrder()
 
 
+# How a purchase found its buyer, in words (the rules and their confidence: docs/attribution.md).
+MATCH_METHODS = {
+    "visitor_id": "by our visitor id, carried through checkout",
+    "email": "by the email the buyer gave on a visit",
+    "recipient_email": "by the student's (or gift recipient's) email seen on a visit",
+    "fingerprint": "by timing: the one browser that reached checkout just before the sale",
+}
 NO_VALUE = "\N{EN DASH}"  # a cell with no value (a ratio over zero visitors)
 
 
@@ -114,6 +121,7 @@ def _helpers() -> dict[str, Any]:
         "group_labels": GROUP_LABELS,
         "column_help": COLUMN_HELP,
         "columns": COLUMNS,
+        "match_methods": MATCH_METHODS,
     }
 
 

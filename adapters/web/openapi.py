@@ -121,7 +121,14 @@ _PURCHASE = {
         "currency": {"type": "string"},
         "purchased_at": {"type": "string", "format": "date-time"},
         "status": {"type": "string", "enum": ["matched", "unmatched"]},
-        "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
+        "match_method": {
+            "type": ["string", "null"],
+            "enum": ["visitor_id", "email", "recipient_email", "fingerprint", None],
+        },
+        "match_confidence": {
+            "type": ["integer", "null"],
+            "description": "How sure the match is, in percent (docs/attribution.md); null when unmatched.",
+        },
         "first_touch": _TOUCH,
         "last_touch": _TOUCH,
     },

@@ -267,6 +267,7 @@ class PurchaseRow:
     match_method: str | None  # MatchMethod value
     first_touch: Touch | None
     last_touch: Touch | None
+    match_confidence: int | None = None  # percent, how sure the match is (docs/attribution.md)
 
     @property
     def net_amount(self) -> int:
