@@ -335,7 +335,10 @@ def generate(engine: Engine, target_events: int, seed: int = 7, progress: Any = 
                 connection.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )
-            connection.execute(text("ANALYZE"))
         else:
             connection.execute(text("ANALYZE"))
+    if postgres:
+        # VACUUM sets the visibility map the report queries' index-only scans need; a bulk load leaves it empty.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
     return dict(generator.ids)
