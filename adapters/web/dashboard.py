@@ -164,13 +164,14 @@ class SetupProblems:
 def _setup_problems(
     account_id: int,
     state: OnboardingState,
+    has_purchases: bool,
     connections: Connections = Provide["services.connections"],
     onboarding: Onboarding = Provide["services.onboarding"],
 ) -> SetupProblems:
     views = connections.list(account_id)
     failing = [c for c in views if c.status is ConnectionStatus.NEEDS_ATTENTION]
     connected = any(c.status is not ConnectionStatus.DISCONNECTED for c in views)
-    no_platform = not connected and onboarding.purchases_count(account_id) == 0
+    no_platform = not connected and not has_purchases
     site = state.site
     silent = None
     if site is not None and site.id is not None and not onboarding.first_visit_seen(account_id, site.id):
@@ -195,18 +196,20 @@ def index(
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
     order = _sort()
-    sources = reports.sources(account_id, report_range, model, group=group, sort=order)
-    summary = reports.summary(account_id, report_range, sources.currency)
+    with reports.reading():
+        sources = reports.sources(account_id, report_range, model, group=group, sort=order)
+        summary = reports.summary(account_id, report_range, sources.currency)
+        recent = reports.recent_purchases(account_id, 10)  # in every currency: any purchase at all shows here
     chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG
     return render_template(
         "dashboard/overview.html",
         report=sources,
         summary=summary.summary,
         chart=chart,
-        recent=reports.recent_purchases(account_id, 10),
+        recent=recent,
         sort_links=_sort_links("dashboard.index", order),
         setup=setup,
-        problems=_setup_problems(account_id, setup),
+        problems=_setup_problems(account_id, setup, has_purchases=bool(recent)),
         csv_url=url_for(
             "api.sources_csv", range=report_range.value, model=model.value, group=group.value, sort=str(order)
         ),

@@ -12,7 +12,7 @@ import csv
 import os
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from dependency_injector import providers
 from playwright.sync_api import expect
 
+from core.domain.events import EventKind, TrackerEvent
 from tests.e2e.conftest import DESKTOP_UA
 from tests.fakes.kajabi import FakeKajabi
 from tests.integration.test_reports_api import NOW, build_world
@@ -49,11 +50,11 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
 class Browser:
     """One signed-in browser window at a given size, failing on any Content-Security-Policy violation."""
 
-    def __init__(self, browser: Any, live: Live, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Any, live: Live, viewport: dict[str, int], email: str = EMAIL) -> None:
         self.context = browser.new_context(
             user_agent=DESKTOP_UA, viewport=viewport, base_url=live.base_url, accept_downloads=True
         )
-        self.context.add_cookies([{"name": "session", "value": live.session_cookie(EMAIL), "url": live.base_url}])
+        self.context.add_cookies([{"name": "session", "value": live.session_cookie(email), "url": live.base_url}])
         self.page = self.context.new_page()
         self.width = viewport["width"]
         self.violations: list[str] = []
@@ -104,6 +105,15 @@ def test_every_number_on_the_dashboard_at_desktop_and_phone_width(windows: dict[
         expect(summary).to_contain_text("46.25 USD")  # 185 / 4 purchases
         expect(summary).to_contain_text("75.0%")  # 3 of 4 matched
         expect(page.locator("svg.chart-revenue rect.bar")).to_have_count(7)  # one bar a day of the range
+        assert page.locator("svg.chart-revenue rect.bar title").all_text_contents() == [
+            "2026-11-14: 0.00 USD",
+            "2026-11-15: 0.00 USD",
+            "2026-11-16: 50.00 USD",
+            "2026-11-17: 0.00 USD",
+            "2026-11-18: 80.00 USD",  # 100.00 less the 20.00 refunded
+            "2026-11-19: 55.00 USD",  # 35.00 and the unmatched 20.00 (the 99.00 EUR is another currency)
+            "2026-11-20: 0.00 USD",
+        ]
         table = page.get_by_role("table", name="Revenue by source")
         assert window.table_rows(table) == [
             ["Google Organic Search", "1", "85.00 USD", "1", "100.0%", "42.50 USD", "85.00 USD"],
@@ -250,3 +260,44 @@ def test_a_purchase_webhook_shows_in_the_recent_purchases_without_a_reload(
     windows["phone"].screenshot("live-feed-phone")
     page.get_by_role("link", name="$197.00").click()
     expect(page.get_by_role("heading", name="197.00 USD")).to_be_visible()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_new_account_sees_what_to_do_and_the_visit_check_turns_green(
+    browser: Any, database_url: str, tmp_path: Path
+) -> None:
+    with FakeKajabi() as fake, serve_app(database_url, tmp_path, fake) as fresh:
+        fresh.container.services.accounts().ensure_account("new@example.com")
+        site = fresh.container.services.accounts().add_site("new@example.com", ["academy.example.com"])
+        window = Browser(browser, fresh, PHONE, email="new@example.com")
+        try:
+            page = window.page
+            page.goto("/dashboard")
+            expect(page.get_by_role("heading", name="No course platform connected yet")).to_be_visible()
+            expect(page.get_by_role("link", name="Connect a platform")).to_have_attribute("href", "/connections/")
+            expect(page.get_by_role("heading", name="No visits tracked yet")).to_be_visible()
+            expect(page.locator("#snippet-code")).to_contain_text(f'data-site="{site.public_key}"')
+            expect(page.locator("#first-visit")).to_have_class("visit-check waiting")
+            assert window.fits_the_width()
+            window.screenshot("new-account-phone")
+            _first_visit(fresh, site.public_key)
+            expect(page.locator("#first-visit")).to_have_class("visit-check seen", timeout=20_000)
+            expect(page.locator("#first-visit")).to_contain_text("First visit received")
+        finally:
+            window.context.close()
+        assert window.violations == []
+
+
+def _first_visit(live: Live, site_key: str) -> None:
+    outcome = live.container.services.tracking().record(
+        TrackerEvent(
+            site_key=site_key,
+            client_event_id="first-visit-1",
+            kind=EventKind.PAGEVIEW,
+            visitor_key="first-visitor",
+            url="https://academy.example.com/",
+            received_at=datetime.now(UTC),
+            user_agent=DESKTOP_UA,
+        )
+    )
+    assert outcome.stored

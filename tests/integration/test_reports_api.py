@@ -405,3 +405,31 @@ def test_rebuilding_the_read_tables_from_history_gives_what_was_kept(container, 
         rebuild_revenue_lines(connection)
     assert kept(counts) == incremental_counts
     assert kept(lines) == incremental_lines
+
+
+def test_each_report_reads_on_one_connection(container, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from core.domain.attribution import Model
+    from core.domain.reports import ReportRange
+
+    engine = container.gateways.engine()
+    account_id = container.services.accounts().ensure_account("creator@example.com").id
+    reports = container.services.reports()
+    checkouts: list[object] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(None)
+
+    event.listen(engine, "checkout", count)
+    try:
+        detail = reports.source_detail(account_id, "YouTube", ReportRange.LAST_7_DAYS, Model.FIRST_TOUCH)
+        assert len(checkouts) == 1
+        assert detail.purchases  # eight statements ran on it
+        with reports.reading():
+            reports.sources(account_id, ReportRange.LAST_7_DAYS, Model.FIRST_TOUCH)
+            reports.summary(account_id, ReportRange.LAST_7_DAYS)
+            reports.recent_purchases(account_id, 10)
+        assert len(checkouts) == 2
+    finally:
+        event.remove(engine, "checkout", count)
