@@ -2,7 +2,9 @@
 
     .venv/bin/python -m bench.reports                          # 100K and 1M events, PostgreSQL and SQLite
     .venv/bin/python -m bench.reports --events 100000 --database postgresql --explain
-    .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (PostgreSQL: ~15 min to load)
+    .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (generating it takes ~25 min
+                                                               # on PostgreSQL on a quiet 2-core machine, hours
+                                                               # on SQLite or on a busy machine)
 
 Each level's data is generated once (bench/dataset.py, seeded) into its own database, kept for the next run:
 PostgreSQL databases named coursesignal_bench_<events> (COURSESIGNAL_BENCH_POSTGRES_URL names the server),
