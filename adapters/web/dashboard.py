@@ -26,7 +26,7 @@ from core.domain.sites import Site
 from core.services.connections import Connections, ConnectionView
 from core.services.onboarding import Onboarding, OnboardingState
 from core.services.reports import Reports, UnknownSource
-from core.services.subscriptions import Subscriptions
+from core.services.subscriptions import BillingOverview, Subscriptions
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -126,8 +126,8 @@ def _helpers() -> dict[str, Any]:
 
 
 @inject
-def _can_view_reports(account_id: int, subscriptions: Subscriptions = Provide["services.subscriptions"]) -> bool:
-    return subscriptions.can_view_reports(account_id)
+def _billing(account_id: int, subscriptions: Subscriptions = Provide["services.subscriptions"]) -> BillingOverview:
+    return subscriptions.overview(account_id)
 
 
 def reports_access(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,8 +138,9 @@ def reports_access(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not _can_view_reports(int(current_user.id)):
-            return render_template("dashboard/trial_ended.html"), 402
+        billing = _billing(int(current_user.id))
+        if not billing.can_view_reports:
+            return render_template("dashboard/trial_ended.html", billing=billing), 402
         return view(*args, **kwargs)
 
     return wrapper

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from adapters.persistence import tables as t
 from core.domain.connections import Connection, ConnectionStatus
@@ -137,3 +137,19 @@ def test_an_ended_trial_gets_a_page_that_says_how_to_see_the_reports_again(clien
         assert "Tracking keeps running and nothing is deleted" in page
         assert 'href="/billing"' in response.get_data(as_text=True)
         assert "99.00" not in page  # no report figure leaks past the gate
+
+
+def test_an_ended_subscription_says_so_and_how_to_subscribe_again(client, container) -> None:  # type: ignore[no-untyped-def]
+    account_id = sign_in(client, container, EMAIL)
+    with container.gateways.engine().begin() as connection:
+        connection.execute(
+            insert(t.billing_subscriptions).values(
+                user_id=account_id, stripe_customer_id="cus_ended", stripe_status="canceled"
+            )
+        )
+    response = client.get("/dashboard")
+    assert response.status_code == 402
+    page = text(response.get_data(as_text=True))
+    assert "Your subscription has ended" in page
+    assert "Your free trial has ended" not in page
+    assert "Subscribe to see your reports" in page
