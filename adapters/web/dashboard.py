@@ -156,10 +156,6 @@ class SetupProblems:
     no_snippet: bool
     snippet: str | None
 
-    @property
-    def any(self) -> bool:
-        return bool(self.failing or self.no_platform or self.no_snippet or self.site)
-
 
 @inject
 def _setup_problems(

@@ -50,7 +50,8 @@ def test_a_new_account_is_told_to_connect_a_platform_and_add_the_snippet(client,
     assert "upload a CSV export of your sales" in page
     assert "No visits tracked yet" in page
     assert 'href="/onboarding/snippet"' in html
-    assert "Finish setting up" not in page  # the specific states replace the generic reminder
+    assert "Finish setting up" in page  # the two states are part of the setup card, with the steps left
+    assert "Choose your platform" in page
     assert "Nothing in this range yet." in page
     assert "No purchases yet." in page
 
