@@ -335,7 +335,77 @@ def generate(engine: Engine, target_events: int, seed: int = 7, progress: Any = 
                 connection.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )
-            connection.execute(text("ANALYZE"))
         else:
             connection.execute(text("ANALYZE"))
+    if postgres:
+        # VACUUM sets the visibility map the report queries' index-only scans need; a bulk load leaves it empty.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
     return dict(generator.ids)
+
+
+# Copies of a generated level (PostgreSQL): every row again with its ids shifted past the existing ones and
+# its unique strings (visitor keys, client event ids, platform ids, emails, buyers) suffixed, so each copy is
+# another crowd of visitors and buyers with the same shape and the same times.
+_SHIFTED_IDS = {
+    "visitors": {"id": "visitors"},
+    "sessions": {"id": "sessions", "visitor_id": "visitors"},
+    "events": {"id": "events", "visitor_id": "visitors", "session_id": "sessions"},
+    "purchases": {"id": "purchases", "visitor_id": "visitors"},
+    "attributions": {"purchase_id": "purchases"},
+    "refunds": {"id": "refunds", "purchase_id": "purchases"},
+    "revenue_lines": {"purchase_id": "purchases"},
+}
+_SUFFIXED = {
+    "visitors": ("visitor_key",),
+    "events": ("client_event_id",),
+    "purchases": ("platform_purchase_id", "visitor_key"),
+    "refunds": ("platform_refund_id",),
+}
+_PREFIXED = {"visitors": ("email",), "purchases": ("email",), "revenue_lines": ("buyer",)}
+
+
+def multiply(engine: Engine, copies: int, progress: Any = print) -> None:
+    """Turn a generated PostgreSQL level into `copies` times as much data for the same creator, in SQL.
+
+    The per-day visitor counts are the sums over every visitor, so each count is multiplied instead.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ValueError("multiplying a level is done in PostgreSQL only")
+    with engine.begin() as connection:
+        highest = {
+            name: int(connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {name}")).scalar_one())
+            for name in ("visitors", "sessions", "events", "purchases", "refunds")
+        }
+    for copy in range(1, copies):
+        for name in _SHIFTED_IDS:
+            table = t.metadata.tables[name]
+            values = []
+            for column in table.columns:
+                value = column.name
+                if column.name in _SHIFTED_IDS[name]:
+                    value = f"{column.name} + {copy * highest[_SHIFTED_IDS[name][column.name]]}"
+                elif column.name in _SUFFIXED.get(name, ()):
+                    value = f"{column.name} || '-c{copy}'"
+                elif column.name in _PREFIXED.get(name, ()):
+                    value = f"'c{copy}.' || {column.name}"
+                values.append(value)
+            columns = ", ".join(c.name for c in table.columns)
+            with engine.begin() as connection:
+                selected = f"SELECT {', '.join(values)} FROM {name}{_original(name, highest)}"
+                connection.execute(text(f"INSERT INTO {name} ({columns}) {selected}"))
+            progress(f"  copy {copy}: {name}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE visitor_counts SET visitors = visitors * :copies"), {"copies": copies})
+        for name in ("visitors", "sessions", "events", "purchases", "refunds"):
+            connection.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+
+
+def _original(name: str, highest: dict[str, int]) -> str:
+    """Only the first generation's rows are copied, whatever copies were made before."""
+    key, of = next(iter(_SHIFTED_IDS[name].items()))
+    return f" WHERE {key} <= {highest[of]}"

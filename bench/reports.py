@@ -2,7 +2,9 @@
 
     .venv/bin/python -m bench.reports                          # 100K and 1M events, PostgreSQL and SQLite
     .venv/bin/python -m bench.reports --events 100000 --database postgresql --explain
-    .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (PostgreSQL: ~15 min to load)
+    .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (generating it takes ~25 min
+                                                               # on PostgreSQL on a quiet 2-core machine, hours
+                                                               # on SQLite or on a busy machine)
 
 Each level's data is generated once (bench/dataset.py, seeded) into its own database, kept for the next run:
 PostgreSQL databases named coursesignal_bench_<events> (COURSESIGNAL_BENCH_POSTGRES_URL names the server),
@@ -16,6 +18,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from adapters.persistence import tables as t
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.migrate import upgrade
 from adapters.persistence.queries import SqlReportQueries
-from bench.dataset import END, generate
+from bench.dataset import END, generate, multiply
 from core.domain.attribution import Model
 from core.domain.reports import Grouping, ReportRange
 from core.services.reports import Reports
@@ -42,6 +45,40 @@ class _At:
         return END
 
 
+def database_url(database: str, events: int, copies: int = 1) -> str:
+    """Where the level's data lives (bench/page_load.py serves the app over it)."""
+    if database == "postgresql":
+        name = f"coursesignal_bench_{events}" + (f"x{copies}" if copies > 1 else "")
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    return f"sqlite:///{DATA / f'bench-{events}.db'}"
+
+
+def prepared_copies(events: int, copies: int) -> tuple[Engine, int]:
+    """PostgreSQL: the level `events` generated once, then copied `copies` times over in SQL (a level ten times
+    as big in minutes instead of the hours generating it takes on a busy 2-core machine)."""
+    base, account = prepared("postgresql", events)
+    base.dispose()
+    name = f"coursesignal_bench_{events}x{copies}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}_loading" TEMPLATE "coursesignal_bench_{events}"'))
+    admin.dispose()
+    if not exists:
+        started = time.perf_counter()
+        print(f"copying the {events:,}-event level {copies} times on postgresql...")
+        loading = create_database_engine(database_url("postgresql", events, copies) + "_loading")
+        multiply(loading, copies)
+        loading.dispose()
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}_loading" RENAME TO "{name}"'))
+        admin.dispose()
+        print(f"  copied in {time.perf_counter() - started:.0f} s")
+    return create_database_engine(database_url("postgresql", events, copies)), account
+
+
 def _postgres_engine(events: int) -> Engine:
     name = f"coursesignal_bench_{events}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -50,12 +87,12 @@ def _postgres_engine(events: int) -> Engine:
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return create_database_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    return create_database_engine(database_url("postgresql", events))
 
 
 def _sqlite_engine(events: int) -> Engine:
     DATA.mkdir(exist_ok=True)
-    return create_database_engine(f"sqlite:///{DATA / f'bench-{events}.db'}")
+    return create_database_engine(database_url("sqlite", events))
 
 
 def prepared(database: str, events: int) -> tuple[Engine, int]:
@@ -126,6 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, action="append", help="a level (repeatable); default 100000 and 1000000")
     parser.add_argument("--ten-million", action="store_true", help="add the 10M level")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="PostgreSQL: also measure each level copied this many times over (--events 1000000 --copies 10: 10M)",
+    )
     parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--explain", action="store_true", help="print each query's plan")
@@ -135,17 +178,23 @@ def main() -> None:
         levels.append(10_000_000)
     databases = ["postgresql", "sqlite"] if args.database == "both" else [args.database]
     print(f"{'database':<11}{'events':>12}  {'report':<42}{'p50 ms':>9}{'p95 ms':>9}")
+    runs: list[tuple[str, int, Callable[[], tuple[Engine, int]]]] = []
     for events in levels:
         for database in databases:
-            engine, account = prepared(database, events)
-            reports = Reports(SqlReportQueries(engine), _At())
-            top = reports.sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines[0].label
-            for name, call in cases(reports, account, top).items():
-                p50, p95 = measure(call, args.iterations)
-                print(f"{database:<11}{events:>12,}  {name:<42}{p50:>9.1f}{p95:>9.1f}", flush=True)
-                if args.explain:
-                    explain(engine, call)
-            engine.dispose()
+            if args.copies > 1 and database == "postgresql":
+                runs.append((database, events * args.copies, partial(prepared_copies, events, args.copies)))
+            else:
+                runs.append((database, events, partial(prepared, database, events)))
+    for database, events, prepare in runs:
+        engine, account = prepare()
+        reports = Reports(SqlReportQueries(engine), _At())
+        top = reports.sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines[0].label
+        for name, call in cases(reports, account, top).items():
+            p50, p95 = measure(call, args.iterations)
+            print(f"{database:<11}{events:>12,}  {name:<42}{p50:>9.1f}{p95:>9.1f}", flush=True)
+            if args.explain:
+                explain(engine, call)
+        engine.dispose()
 
 
 if __name__ == "__main__":

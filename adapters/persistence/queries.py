@@ -8,10 +8,13 @@ stores a session, a purchase, its credits or a refund. Nothing here loads a doma
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories import touch_from
@@ -70,6 +73,29 @@ def _refunded() -> Any:
 class SqlReportQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Per thread (and per asyncio task): the connection of the report being read, if one is.
+        self._current: ContextVar[Connection | None] = ContextVar(f"report_connection_{id(self)}", default=None)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        if self._current.get() is not None:
+            yield
+            return
+        with self._engine.connect() as connection:
+            token = self._current.set(connection)
+            try:
+                yield
+            finally:
+                self._current.reset(token)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
+        with self._engine.connect() as connection:
+            yield connection
 
     @staticmethod
     def _day(value: Any) -> date:
@@ -86,7 +112,7 @@ class SqlReportQueries:
             # By number of purchases, not revenue: the count is answered from the index alone.
             .order_by(func.count().desc(), r.currency)
         )
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             return list(connection.execute(query).scalars())
 
     def _visitors(
@@ -147,7 +173,7 @@ class SqlReportQueries:
 
     def _merge(self, visitors: Any, revenue: Any) -> list[SourceTotals]:
         rows: dict[tuple[str, str], list[int]] = {}
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             for label, channel, count in connection.execute(visitors):
                 rows[(label or "", channel or "")] = [int(count), 0, 0, 0]
             for label, channel, amount, students, purchases in connection.execute(revenue):
@@ -212,7 +238,7 @@ class SqlReportQueries:
             r.currency == currency,
             _in_range(r.purchased_at, since, until),
         )
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             revenue, purchases = connection.execute(query).one()
         return UnmatchedTotals(revenue=int(revenue), purchases=purchases)
 
@@ -232,7 +258,7 @@ class SqlReportQueries:
             .group_by(r.day)
             .order_by(r.day)
         )
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             return [
                 DailyRevenue(self._day(d), int(revenue), int(count), int(hits))
                 for d, revenue, count, hits in connection.execute(query)
@@ -252,7 +278,7 @@ class SqlReportQueries:
             a.purchase_id == p.id,
             p.user_id == account_id,
         )
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             return bool(connection.execute(select(or_(visited, credited))).scalar())
 
     # --- purchases ----------------------------------------------------------------------------------
@@ -280,6 +306,7 @@ class SqlReportQueries:
             p.purchased_at,
             p.attribution_status,
             p.match_method,
+            p.match_confidence,
             *touch_columns,
         ).select_from(joined)
         return query, credits
@@ -299,6 +326,7 @@ class SqlReportQueries:
             purchased_at=m["purchased_at"],
             status=m["attribution_status"],
             match_method=m["match_method"],
+            match_confidence=m["match_confidence"],
             first_touch=touch_from(m, Model.FIRST_TOUCH.value),
             last_touch=touch_from(m, Model.LAST_TOUCH.value),
         )
@@ -325,19 +353,19 @@ class SqlReportQueries:
                 credits[model].c.touch_source == source,
             ]
         query = query.where(*conditions).order_by(p.purchased_at.desc(), p.id.desc()).limit(limit)
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             return [self._purchase_row(row) for row in connection.execute(query)]
 
     def purchase(self, account_id: int, purchase_id: int) -> PurchaseRow | None:
         p = t.purchases.c
         query, _ = self._purchase_query()
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             row = connection.execute(query.where(p.user_id == account_id, p.id == purchase_id)).first()
         return self._purchase_row(row) if row is not None else None
 
     def buyer_sessions(self, account_id: int, purchase_id: int) -> list[SessionRow]:
         p, v, s = t.purchases.c, t.visitors.c, t.sessions.c
-        with self._engine.connect() as connection:
+        with self._connect() as connection:
             bought = connection.execute(
                 select(p.visitor_id, p.email).where(p.user_id == account_id, p.id == purchase_id)
             ).first()

@@ -332,6 +332,7 @@ def _purchase_json(row: PurchaseRow) -> dict[str, Any]:
         "status": row.status,
         "match_method": row.match_method,
         "unmatched_reason": row.unmatched_reason,
+        "match_confidence": row.match_confidence,
         "first_touch": _touch_json(row.first_touch),
         "last_touch": _touch_json(row.last_touch),
     }

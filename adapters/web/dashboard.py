@@ -7,19 +7,26 @@ inline code) only refreshes the recent purchases list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from adapters.web.charts import daily_revenue_svg
 from core.domain.attribution import Model
+from core.domain.connections import ConnectionStatus
 from core.domain.money import Money
 from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder
-from core.services.onboarding import Onboarding
+from core.domain.sites import Site
+from core.services.connections import Connections, ConnectionView
+from core.services.onboarding import Onboarding, OnboardingState
 from core.services.reports import Reports, UnknownSource
+from core.services.subscriptions import BillingOverview, Subscriptions
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -66,6 +73,13 @@ def _sort() -> SortOrder:
         return SortOrder()
 
 
+# How a purchase found its buyer, in words (the rules and their confidence: docs/attribution.md).
+MATCH_METHODS = {
+    "visitor_id": "by our visitor id, carried through checkout",
+    "email": "by the email the buyer gave on a visit",
+    "recipient_email": "by the student's (or gift recipient's) email seen on a visit",
+    "fingerprint": "by timing: the one browser that reached checkout just before the sale",
+}
 NO_VALUE = "\N{EN DASH}"  # a cell with no value (a ratio over zero visitors)
 
 
@@ -107,31 +121,92 @@ def _helpers() -> dict[str, Any]:
         "group_labels": GROUP_LABELS,
         "column_help": COLUMN_HELP,
         "columns": COLUMNS,
+        "match_methods": MATCH_METHODS,
     }
+
+
+@inject
+def _billing(account_id: int, subscriptions: Subscriptions = Provide["services.subscriptions"]) -> BillingOverview:
+    return subscriptions.overview(account_id)
+
+
+def reports_access(view: Callable[..., Any]) -> Callable[..., Any]:
+    """After login_required: an expired trial or an ended subscription gets a page (402) saying what to do.
+
+    The same rule as the JSON API's 402: tracking goes on and nothing is deleted, only the reports wait.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        billing = _billing(int(current_user.id))
+        if not billing.can_view_reports:
+            return render_template("dashboard/trial_ended.html", billing=billing), 402
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class SetupProblems:
+    """What stands between the creator and a report worth reading, each shown with its fix."""
+
+    failing: list[ConnectionView]  # syncs that failed: the reason, and the connection to fix it on
+    no_platform: bool  # no platform connected and no purchase imported
+    site: Site | None  # the site whose snippet has sent nothing yet (None: no snippet made, or it works)
+    no_snippet: bool
+    snippet: str | None
+
+
+@inject
+def _setup_problems(
+    account_id: int,
+    state: OnboardingState,
+    has_purchases: bool,
+    connections: Connections = Provide["services.connections"],
+    onboarding: Onboarding = Provide["services.onboarding"],
+) -> SetupProblems:
+    views = connections.list(account_id)
+    failing = [c for c in views if c.status is ConnectionStatus.NEEDS_ATTENTION]
+    connected = any(c.status is not ConnectionStatus.DISCONNECTED for c in views)
+    no_platform = not connected and not has_purchases
+    site = state.site
+    silent = None
+    if site is not None and site.id is not None and not onboarding.first_visit_seen(account_id, site.id):
+        silent = site
+    snippet = None
+    if silent is not None:
+        base = current_app.config["BASE_URL"]
+        snippet = f'<script async src="{base}/t.js" data-site="{silent.public_key}"></script>'
+    return SetupProblems(failing, no_platform, silent, site is None, snippet)
 
 
 @blueprint.get("/dashboard")
 @login_required
+@reports_access
 @inject
 def index(
     reports: Reports = Provide["services.reports"], onboarding: Onboarding = Provide["services.onboarding"]
 ) -> str:
     account_id = int(current_user.id)
+    setup = onboarding.state(account_id)
     report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
     order = _sort()
-    sources = reports.sources(account_id, report_range, model, group=group, sort=order)
-    summary = reports.summary(account_id, report_range, sources.currency)
+    with reports.reading():
+        sources = reports.sources(account_id, report_range, model, group=group, sort=order)
+        summary = reports.summary(account_id, report_range, sources.currency)
+        recent = reports.recent_purchases(account_id, 10)  # in every currency: any purchase at all shows here
     chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG
     return render_template(
         "dashboard/overview.html",
         report=sources,
         summary=summary.summary,
         chart=chart,
-        recent=reports.recent_purchases(account_id, 10),
+        recent=recent,
         sort_links=_sort_links("dashboard.index", order),
-        setup=onboarding.state(account_id),
+        setup=setup,
+        problems=_setup_problems(account_id, setup, has_purchases=bool(recent)),
         csv_url=url_for(
             "api.sources_csv", range=report_range.value, model=model.value, group=group.value, sort=str(order)
         ),
@@ -141,6 +216,7 @@ def index(
 
 @blueprint.get("/dashboard/sources/<path:source>")
 @login_required
+@reports_access
 @inject
 def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
     report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
@@ -165,6 +241,7 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
 
 @blueprint.get("/dashboard/purchases/<int:purchase_id>")
 @login_required
+@reports_access
 @inject
 def purchase(purchase_id: int, reports: Reports = Provide["services.reports"]) -> str:
     detail = reports.purchase(int(current_user.id), purchase_id)

@@ -125,10 +125,17 @@ _PURCHASE = {
             "enum": ["matched", "unmatched", "erased"],
             "description": "erased: the buyer asked to be erased; the sale counts in the totals as unmatched.",
         },
-        "match_method": {"type": ["string", "null"], "enum": ["visitor_id", "email", None]},
+        "match_method": {
+            "type": ["string", "null"],
+            "enum": ["visitor_id", "email", "recipient_email", "fingerprint", None],
+        },
+        "match_confidence": {
+            "type": ["integer", "null"],
+            "description": "How sure the match is, in percent (docs/attribution.md); null when unmatched.",
+        },
         "unmatched_reason": {
             "type": ["string", "null"],
-            "description": "Why no visit is linked to an unmatched purchase (no buyer email, or no tracked visit).",
+            "description": "Why no visit is linked to an unmatched purchase (no email, no tracked visit, erased).",
         },
         "first_touch": _TOUCH,
         "last_touch": _TOUCH,

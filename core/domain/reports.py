@@ -267,6 +267,7 @@ class PurchaseRow:
     match_method: str | None  # MatchMethod value
     first_touch: Touch | None
     last_touch: Touch | None
+    match_confidence: int | None = None  # percent, how sure the match is (docs/attribution.md)
 
     @property
     def net_amount(self) -> int:
@@ -275,6 +276,8 @@ class PurchaseRow:
     @property
     def unmatched_reason(self) -> str | None:
         """Why no visit is linked to this purchase, in a creator's words; None when one is."""
+        if self.status == "erased":
+            return "The buyer asked to be erased: the sale still counts in the totals, with no person attached."
         if self.status != "unmatched":
             return None
         if self.email is None:

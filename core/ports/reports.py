@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +19,11 @@ from core.domain.reports import (
 class ReportQueries(Protocol):
     """The read side: plain rows straight from the store. Every query takes the account id first and sees
     nothing of any other account."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Run the queries made inside on one connection and one snapshot: a report's tables agree with each
+        other, and a report pays for one connection checkout, not one per query."""
+        ...
 
     def currencies(self, account_id: int) -> list[str]:
         """The account's purchase currencies, the one with the most purchases first."""

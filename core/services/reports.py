@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,11 +94,12 @@ class Reports:
         """Revenue by source (or channel, or campaign) for one currency, with the unmatched remainder."""
         now = self._clock.now()
         since = report_range.since(now)
-        currency = self._currency(account_id, currency)
-        totals = self._queries.source_totals(
-            account_id, model=model, currency=currency, since=since, until=now, group=group
-        )
-        unmatched = self._queries.unmatched_totals(account_id, currency=currency, since=since, until=now)
+        with self._queries.reading():
+            currency = self._currency(account_id, currency)
+            totals = self._queries.source_totals(
+                account_id, model=model, currency=currency, since=since, until=now, group=group
+            )
+            unmatched = self._queries.unmatched_totals(account_id, currency=currency, since=since, until=now)
         return SourceReport(report_range, model, currency, group, sort, source_lines(totals, sort, group), unmatched)
 
     def summary(self, account_id: int, report_range: ReportRange, currency: str | None = None) -> SummaryReport:
@@ -105,10 +107,11 @@ class Reports:
         now = self._clock.now()
         since = report_range.since(now)
         previous = report_range.previous(now)
-        currency = self._currency(account_id, currency)
-        days = self._queries.daily_revenue(
-            account_id, currency=currency, since=previous[0] if previous else since, until=now
-        )
+        with self._queries.reading():
+            currency = self._currency(account_id, currency)
+            days = self._queries.daily_revenue(
+                account_id, currency=currency, since=previous[0] if previous else since, until=now
+            )
         summary = summarize(days, since=since, until=now, previous_since=previous[0] if previous else None)
         return SummaryReport(report_range, currency, since, now, summary)
 
@@ -124,35 +127,36 @@ class Reports:
         purchase_limit: int = DRILL_DOWN_PURCHASES,
     ) -> SourceDetail:
         """One source's mediums, campaigns and landing pages, and the purchases credited to it."""
-        if not self._queries.has_source(account_id, source):
-            raise UnknownSource(source)
-        now = self._clock.now()
-        since = report_range.since(now)
-        currency = self._currency(account_id, currency)
-        tables = {
-            breakdown: source_lines(
-                self._queries.breakdown_totals(
-                    account_id,
-                    source=source,
-                    breakdown=breakdown,
-                    model=model,
-                    currency=currency,
-                    since=since,
-                    until=now,
-                ),
-                sort,
-                breakdown,
+        with self._queries.reading():
+            if not self._queries.has_source(account_id, source):
+                raise UnknownSource(source)
+            now = self._clock.now()
+            since = report_range.since(now)
+            currency = self._currency(account_id, currency)
+            tables = {
+                breakdown: source_lines(
+                    self._queries.breakdown_totals(
+                        account_id,
+                        source=source,
+                        breakdown=breakdown,
+                        model=model,
+                        currency=currency,
+                        since=since,
+                        until=now,
+                    ),
+                    sort,
+                    breakdown,
+                )
+                for breakdown in Breakdown
+            }
+            purchases = self._queries.purchases(
+                account_id,
+                limit=purchase_limit,
+                credited_to=(model, source),
+                currency=currency,
+                since=since,
+                until=now,
             )
-            for breakdown in Breakdown
-        }
-        purchases = self._queries.purchases(
-            account_id,
-            limit=purchase_limit,
-            credited_to=(model, source),
-            currency=currency,
-            since=since,
-            until=now,
-        )
         return SourceDetail(source, report_range, model, currency, sort, tables, purchases)
 
     def recent_purchases(self, account_id: int, limit: int = 50) -> list[PurchaseRow]:
@@ -161,7 +165,13 @@ class Reports:
 
     def purchase(self, account_id: int, purchase_id: int) -> PurchaseDetail | None:
         """One purchase of this account with the buyer's whole session history; None for anyone else's."""
-        row = self._queries.purchase(account_id, purchase_id)
-        if row is None:
-            return None
-        return PurchaseDetail(row, self._queries.buyer_sessions(account_id, purchase_id))
+        with self._queries.reading():
+            row = self._queries.purchase(account_id, purchase_id)
+            if row is None:
+                return None
+            return PurchaseDetail(row, self._queries.buyer_sessions(account_id, purchase_id))
+
+    def reading(self) -> AbstractContextManager[None]:
+        """One connection and one snapshot for several reports (a page showing the table, the summary and the
+        recent purchases): the figures agree with each other, and the page pays for one connection."""
+        return self._queries.reading()

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.web_session import links_in, outbox_messages
 
 pytestmark = pytest.mark.browser
@@ -69,6 +70,8 @@ def live_app(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, _Disp
         instance_path=tmp_path / "instance",
         environment="test",
         secret_key="e2e-secret-key",
+        # As every configured app has (settings.py makes one in development): the dashboard lists connections.
+        encryption_keys=(TEST_ENCRYPTION_KEY,),
     )
     container = create_container(settings)
     dispatch.app = build_app(settings, container)

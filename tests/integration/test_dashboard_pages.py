@@ -60,6 +60,7 @@ def test_drill_down_and_purchase_pages(signed_in) -> None:  # type: ignore[no-un
     detail = text(signed_in.get(f"/dashboard/purchases/{purchase_id}").get_data(as_text=True))
     assert "80.00 USD" in detail
     assert "by the email the buyer gave on a visit" in detail
+    assert "Confidence 95%" in detail
     assert detail.index("YouTube (Organic Video)") < detail.index("Instagram (Organic Social)")
     assert signed_in.get("/dashboard/sources/TikTok").status_code == 404
     assert signed_in.get("/dashboard/purchases/999999").status_code == 404

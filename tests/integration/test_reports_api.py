@@ -82,8 +82,8 @@ def purchase(pid: str, email: str, cents: int, when: datetime, currency: str = "
     return PurchaseRecord("csv", pid, Money(cents, currency), when, email=email, course_name="Course")
 
 
-@pytest.fixture
-def world(container):  # type: ignore[no-untyped-def]
+def build_world(container) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The fixture's data, stored through the real services (also served to a real browser in tests/e2e)."""
     f = Fixture(container)
     account, site, token = f.creator("creator@example.com", "example.com")
     yt = "https://example.com/{page}?utm_source=youtube&utm_medium=video&utm_campaign={campaign}"
@@ -116,8 +116,14 @@ def world(container):  # type: ignore[no-untyped-def]
     f.identify(other_site, "visitor-z", at(17, 11), "a@example.com")
     container.gateways.job_queue().wait_until_idle()
     container.services.purchases().ingest(other, [purchase("z-1", "a@example.com", 77700, at(17, 12))])
+    return {"token": token, "other_token": other_token}
+
+
+@pytest.fixture
+def world(container):  # type: ignore[no-untyped-def]
+    data = build_world(container)
     container.gateways.clock.override(providers.Object(FixedClock(NOW)))
-    yield {"token": token, "other_token": other_token}
+    yield data
     container.gateways.clock.reset_override()
 
 
@@ -328,6 +334,7 @@ def test_recent_purchases_with_status_method_and_both_touches(client, world) -> 
     assert [p["platform_purchase_id"] for p in body["purchases"]] == ["x-1", "b-3", "b-2"]
     stranger, euros, _ = body["purchases"]
     assert (stranger["status"], stranger["match_method"], stranger["first_touch"]) == ("unmatched", None, None)
+    assert (stranger["match_confidence"], euros["match_confidence"]) == (None, 95)
     assert (euros["currency"], euros["amount"], euros["status"], euros["match_method"]) == (
         "EUR",
         9900,
@@ -343,6 +350,7 @@ def test_one_purchase_with_the_buyers_whole_session_history(client, world) -> No
     bought = next(p for p in recent if p["platform_purchase_id"] == "a-1")
     body = get(client, world, f"/api/v1/purchases/{bought['id']}").json
     assert (body["amount"], body["refunded"], body["net_amount"], body["match_method"]) == (10000, 2000, 8000, "email")
+    assert body["match_confidence"] == 95
     assert (body["first_touch"]["source"], body["last_touch"]["source"]) == ("YouTube", "Instagram")
     assert [(s["started_at"], s["source"], s["landing_page"]) for s in body["sessions"]] == [
         (
@@ -397,3 +405,31 @@ def test_rebuilding_the_read_tables_from_history_gives_what_was_kept(container, 
         rebuild_revenue_lines(connection)
     assert kept(counts) == incremental_counts
     assert kept(lines) == incremental_lines
+
+
+def test_each_report_reads_on_one_connection(container, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from core.domain.attribution import Model
+    from core.domain.reports import ReportRange
+
+    engine = container.gateways.engine()
+    account_id = container.services.accounts().ensure_account("creator@example.com").id
+    reports = container.services.reports()
+    checkouts: list[object] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(None)
+
+    event.listen(engine, "checkout", count)
+    try:
+        detail = reports.source_detail(account_id, "YouTube", ReportRange.LAST_7_DAYS, Model.FIRST_TOUCH)
+        assert len(checkouts) == 1
+        assert detail.purchases  # eight statements ran on it
+        with reports.reading():
+            reports.sources(account_id, ReportRange.LAST_7_DAYS, Model.FIRST_TOUCH)
+            reports.summary(account_id, ReportRange.LAST_7_DAYS)
+            reports.recent_purchases(account_id, 10)
+        assert len(checkouts) == 2
+    finally:
+        event.remove(engine, "checkout", count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +24,9 @@ class RecordingQueries:
 
     def _note(self, name: str, **kwargs: Any) -> None:
         self.calls.append((name, kwargs))
+
+    def reading(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def currencies(self, account_id: int) -> list[str]:
         return ["EUR", "USD"]

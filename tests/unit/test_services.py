@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -221,6 +222,9 @@ def test_api_tokens_resolve_to_their_account_only(world: World) -> None:
 
 
 class StubQueries:
+    def reading(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
     def currencies(self, account_id: int) -> list[str]:
         return ["EUR", "USD"]
 

@@ -34,5 +34,5 @@
       })
       .catch(function () { /* offline for a moment: the next poll tries again */ });
   }
-  setInterval(function () { if (!document.hidden) { refresh(); } }, 5000);
+  setInterval(function () { if (!document.hidden) { refresh(); } }, 3000);
 })();

@@ -1,0 +1,303 @@
+"""The dashboard in a real browser, on the hand-computed fixture of tests/integration/test_reports_api.py.
+
+At 1280 px and at 375 px (a phone), with a screenshot of each page saved as a file (the path is printed; set
+COURSESIGNAL_SCREENSHOTS to choose the folder, CI keeps test-artifacts/); sorting with the keyboard, the
+switches, the drill-down clicked through to one purchase, the CSV equal to the table, and the recent purchases
+list updating by itself after the fake Kajabi delivers a purchase webhook to the running app.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from playwright.sync_api import expect
+
+from core.domain.events import EventKind, TrackerEvent
+from tests.e2e.conftest import DESKTOP_UA
+from tests.fakes.kajabi import FakeKajabi
+from tests.integration.test_reports_api import NOW, build_world
+from tests.live_app import Live, serve_app
+from tests.unit.fakes import FixedClock
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+SCREENSHOTS = Path(
+    os.environ.get("COURSESIGNAL_SCREENSHOTS", Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots")
+)
+EMAIL = "creator@example.com"
+NO_VALUE = "\N{EN DASH}"  # a cell without a value
+
+
+@pytest.fixture
+def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
+    with FakeKajabi() as fake, serve_app(database_url, tmp_path, fake) as live:
+        build_world(live.container)
+        # Before any request: the reports (and the connection's sync) are built with the fixture's "now".
+        live.container.gateways.clock.override(providers.Object(FixedClock(NOW)))
+        yield live
+
+
+class Browser:
+    """One signed-in browser window at a given size, failing on any Content-Security-Policy violation."""
+
+    def __init__(self, browser: Any, live: Live, viewport: dict[str, int], email: str = EMAIL) -> None:
+        self.context = browser.new_context(
+            user_agent=DESKTOP_UA, viewport=viewport, base_url=live.base_url, accept_downloads=True
+        )
+        self.context.add_cookies([{"name": "session", "value": live.session_cookie(email), "url": live.base_url}])
+        self.page = self.context.new_page()
+        self.width = viewport["width"]
+        self.violations: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: self.violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"dashboard-{name}-{self.width}px.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        print(f"\nscreenshot: {path}")
+        return path
+
+    def fits_the_width(self) -> bool:
+        return bool(self.page.evaluate("document.documentElement.scrollWidth") <= self.width)
+
+    def table_rows(self, table: Any) -> list[list[str]]:
+        rows = []
+        for row in table.locator("tbody tr").all():
+            rows.append([" ".join(c.split()) for c in row.locator("th, td").all_inner_texts()])
+        return rows
+
+
+@pytest.fixture
+def windows(browser: Any, live: Live) -> Iterator[dict[str, Browser]]:
+    opened = {"desktop": Browser(browser, live, DESKTOP), "phone": Browser(browser, live, PHONE)}
+    yield opened
+    for window in opened.values():
+        window.context.close()
+        assert window.violations == []
+
+
+def _source_names(page: Any) -> list[str]:
+    return [n.strip() for n in page.locator("table.report-table tbody tr:not(.unmatched) th a").all_inner_texts()]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_number_on_the_dashboard_at_desktop_and_phone_width(windows: dict[str, Browser]) -> None:
+    for name, window in windows.items():
+        page = window.page
+        page.goto("/dashboard?range=7d&model=first_touch")
+        expect(page.get_by_role("heading", name="Revenue by source")).to_be_visible()
+        summary = page.get_by_role("region", name="Summary")
+        expect(summary).to_contain_text("185.00 USD")  # 100 - 20 refunded + 50 + 35 + 20 unmatched
+        expect(summary.locator(".trend.up")).to_contain_text("▲ 85.0%")  # against 100.00 on Nov 10
+        expect(summary).to_contain_text("46.25 USD")  # 185 / 4 purchases
+        expect(summary).to_contain_text("75.0%")  # 3 of 4 matched
+        expect(page.locator("svg.chart-revenue rect.bar")).to_have_count(7)  # one bar a day of the range
+        assert page.locator("svg.chart-revenue rect.bar title").all_text_contents() == [
+            "2026-11-14: 0.00 USD",
+            "2026-11-15: 0.00 USD",
+            "2026-11-16: 50.00 USD",
+            "2026-11-17: 0.00 USD",
+            "2026-11-18: 80.00 USD",  # 100.00 less the 20.00 refunded
+            "2026-11-19: 55.00 USD",  # 35.00 and the unmatched 20.00 (the 99.00 EUR is another currency)
+            "2026-11-20: 0.00 USD",
+        ]
+        table = page.get_by_role("table", name="Revenue by source")
+        assert window.table_rows(table) == [
+            ["Google Organic Search", "1", "85.00 USD", "1", "100.0%", "42.50 USD", "85.00 USD"],
+            ["YouTube Organic Video", "2", "80.00 USD", "1", "50.0%", "80.00 USD", "40.00 USD"],
+            ["Direct", "1", "0.00 USD", "0", "0.0%", NO_VALUE, "0.00 USD"],
+            ["Unmatched", NO_VALUE, "20.00 USD", "1 purchase"],
+        ]
+        expect(page.locator("#recent-purchases li")).to_have_count(6)
+        assert window.fits_the_width(), f"the page is wider than {window.width} px"
+        window.screenshot(f"overview-{name}")
+
+    phone = windows["phone"].page
+    # At 375 px the table scrolls inside its box and the first column stays put.
+    scroller = phone.locator(".table-scroll").first
+    first_cell = phone.locator("table.report-table tbody th").first
+    revenue_cell = phone.locator("table.report-table tbody td").nth(1)
+    before = (first_cell.bounding_box(), revenue_cell.bounding_box())
+    scroller.hover()
+    phone.mouse.wheel(300, 0)
+    expect(scroller).not_to_have_js_property("scrollLeft", 0)
+    after = (first_cell.bounding_box(), revenue_cell.bounding_box())
+    assert abs(after[0]["x"] - before[0]["x"]) < 1  # type: ignore[index]
+    assert after[1]["x"] < before[1]["x"] - 100  # type: ignore[index]
+    for link in phone.locator(".switch a, .report-table thead a").all():
+        assert link.bounding_box()["height"] >= 44  # type: ignore[index]  # a finger's size
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sorting_with_the_keyboard_and_switching_range_model_and_grouping(windows: dict[str, Browser]) -> None:
+    page = windows["desktop"].page
+    page.goto("/dashboard?range=7d")
+    assert _source_names(page) == ["Google", "YouTube", "Direct"]
+    source_header = page.get_by_role("columnheader", name="Source")
+    source_header.get_by_role("link").focus()
+    page.keyboard.press("Tab")
+    visitors = page.get_by_role("link", name="Visitors", exact=True)
+    expect(visitors).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**sort=-visitors**")
+    expect(page.get_by_role("columnheader", name="Visitors")).to_have_attribute("aria-sort", "descending")
+    assert _source_names(page)[0] == "YouTube"
+    page.get_by_role("link", name="Visitors", exact=True).focus()
+    page.keyboard.press("Enter")  # the active column flips
+    page.wait_for_url("**sort=visitors**")
+    expect(page.get_by_role("columnheader", name="Visitors")).to_have_attribute("aria-sort", "ascending")
+    assert _source_names(page) == ["Google", "Direct", "YouTube"]
+
+    page.get_by_role("link", name="Last touch").click()
+    page.wait_for_url("**model=last_touch**")
+    assert "sort=visitors" in page.url  # the other choices are kept
+    assert "range=7d" in page.url
+    assert _source_names(page) == ["Google", "Instagram", "Direct", "YouTube"]
+    expect(page.get_by_role("row", name="Instagram")).to_contain_text("80.00 USD")
+
+    page.get_by_role("link", name="By campaign").click()
+    page.wait_for_url("**group=campaign**")
+    campaigns = page.get_by_role("table", name="Revenue by campaign")
+    # Last touch: Instagram's 80.00 and Google's 85.00 came without a campaign.
+    expect(campaigns.get_by_role("row", name="(no campaign)")).to_contain_text("165.00 USD")
+    expect(campaigns.get_by_role("row", name="launch")).to_contain_text("0.00 USD")
+
+    page.get_by_role("link", name="All time").click()
+    page.wait_for_url("**range=all**")
+    expect(page.get_by_role("link", name="All time")).to_have_attribute("aria-current", "true")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_downloaded_csv_is_the_table_on_the_page(windows: dict[str, Browser]) -> None:
+    window = windows["desktop"]
+    page = window.page
+    page.goto("/dashboard?range=7d&model=last_touch")
+    table = window.table_rows(page.get_by_role("table", name="Revenue by source"))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename == "coursesignal-sources-source-7d-last_touch-USD-2026-11-20.csv"
+    with open(download.value.path(), newline="") as file:
+        header, *lines = list(csv.reader(file))
+    assert header == ["Source", "Visitors", "Revenue", "Students", "Conversion %", "Avg Order Value", "Revenue/Visitor"]
+
+    def as_table(line: list[str]) -> list[str]:
+        label, visitors, revenue, students, rate, aov, rpv = line
+        if label == "Unmatched":
+            return [label, NO_VALUE, f"{revenue} USD", "1 purchase"]
+        money = [f"{v} USD" if v else NO_VALUE for v in (revenue, aov, rpv)]
+        percent = f"{float(rate):.1f}%" if rate else NO_VALUE
+        return [label, visitors, money[0], students, percent, money[1], money[2]]
+
+    # The table shows a source's channel under its name; the CSV has the name alone.
+    assert [[row[0].split(" ")[0], *row[1:]] for row in table] == [as_table(line) for line in lines]
+    assert len(lines) == 5
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_drill_down_from_a_source_to_one_purchase_and_its_visits(windows: dict[str, Browser]) -> None:
+    for name, window in windows.items():
+        page = window.page
+        page.goto("/dashboard?range=7d")
+        page.get_by_role("table", name="Revenue by source").get_by_role("link", name="YouTube").click()
+        expect(page.get_by_role("heading", name="YouTube", exact=True)).to_be_visible()
+        mediums = page.get_by_role("table", name="Mediums of YouTube")
+        assert window.table_rows(mediums) == [["video", "2", "80.00 USD", "1", "50.0%", "80.00 USD", "40.00 USD"]]
+        pages = window.table_rows(page.get_by_role("table", name="Landing pages of YouTube"))
+        assert ["https://example.com/course", "1", "80.00 USD", "1", "100.0%", "80.00 USD", "80.00 USD"] in pages
+        assert window.fits_the_width(), f"the drill-down is wider than {window.width} px"
+        window.screenshot(f"source-{name}")
+
+        page.get_by_role("link", name="80.00 USD").click()
+        expect(page.get_by_role("heading", name="80.00 USD")).to_be_visible()
+        facts = page.locator("dl.facts")
+        expect(facts).to_contain_text("by the email the buyer gave on a visit")
+        expect(facts.locator(".confidence")).to_have_text("95%")
+        expect(facts).to_contain_text("20.00 USD of 100.00 USD")  # refunded
+        visits = page.locator("ol.sessions li")
+        expect(visits).to_have_count(2)
+        expect(visits.first).to_contain_text("YouTube (Organic Video)")
+        expect(visits.last).to_contain_text("Instagram (Organic Social)")
+        assert window.fits_the_width(), f"the purchase page is wider than {window.width} px"
+        window.screenshot(f"purchase-{name}")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_purchase_webhook_shows_in_the_recent_purchases_without_a_reload(
+    windows: dict[str, Browser], live: Live
+) -> None:
+    account_id = live.container.services.accounts().ensure_account(EMAIL).id
+    live.fake.add_site("Mindful Money Academy")
+    live.connect(account_id)
+    page = windows["phone"].page
+    page.goto("/dashboard")
+    recent = page.locator("#recent-purchases li")
+    expect(recent).to_have_count(6)
+    offer = live.fake.add_offer("Email List Accelerator", 19_700)
+    bought = live.fake.add_purchase(
+        live.fake.add_customer("b@example.com", "Bea"), offer, created_at=NOW - timedelta(minutes=5)
+    )
+    started = time.perf_counter()
+    assert live.fake.deliver("purchase", bought) == [202]
+    expect(recent.first).to_contain_text("197.00", timeout=20_000)
+    shown = time.perf_counter() - started
+    expect(recent.first).to_contain_text("Email List Accelerator")
+    expect(recent.first).to_contain_text("Google")  # matched by email to visitor B, last touch Google
+    expect(recent).to_have_count(7)
+    print(f"\nwebhook -> shown in the open dashboard: {shown:.1f} s")
+    windows["phone"].screenshot("live-feed-phone")
+    page.get_by_role("link", name="$197.00").click()
+    expect(page.get_by_role("heading", name="197.00 USD")).to_be_visible()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_new_account_sees_what_to_do_and_the_visit_check_turns_green(
+    browser: Any, database_url: str, tmp_path: Path
+) -> None:
+    with FakeKajabi() as fake, serve_app(database_url, tmp_path, fake) as fresh:
+        fresh.container.services.accounts().ensure_account("new@example.com")
+        site = fresh.container.services.accounts().add_site("new@example.com", ["academy.example.com"])
+        window = Browser(browser, fresh, PHONE, email="new@example.com")
+        try:
+            page = window.page
+            page.goto("/dashboard")
+            expect(page.get_by_role("heading", name="No course platform connected yet")).to_be_visible()
+            expect(page.get_by_role("link", name="Connect a platform")).to_have_attribute("href", "/connections/")
+            expect(page.get_by_role("heading", name="No visits tracked yet")).to_be_visible()
+            expect(page.locator("#snippet-code")).to_contain_text(f'data-site="{site.public_key}"')
+            expect(page.locator("#first-visit")).to_have_class("visit-check waiting")
+            assert window.fits_the_width()
+            window.screenshot("new-account-phone")
+            _first_visit(fresh, site.public_key)
+            expect(page.locator("#first-visit")).to_have_class("visit-check seen", timeout=20_000)
+            expect(page.locator("#first-visit")).to_contain_text("First visit received")
+        finally:
+            window.context.close()
+        assert window.violations == []
+
+
+def _first_visit(live: Live, site_key: str) -> None:
+    outcome = live.container.services.tracking().record(
+        TrackerEvent(
+            site_key=site_key,
+            client_event_id="first-visit-1",
+            kind=EventKind.PAGEVIEW,
+            visitor_key="first-visitor",
+            url="https://academy.example.com/",
+            received_at=datetime.now(UTC),
+            user_agent=DESKTOP_UA,
+        )
+    )
+    assert outcome.stored
