@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from adapters.structured_logs import configure_logging
 from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
@@ -31,6 +32,7 @@ class _Context:
                 self._settings = Settings.from_environ()
             except SettingsError as error:
                 raise click.ClickException(str(error)) from None
+            logging.getLogger().setLevel(self._settings.log_level)
         return self._settings
 
     @property
@@ -54,7 +56,8 @@ pass_context = click.make_pass_decorator(_Context, ensure=True)
 @click.version_option(package_name="coursesignal")
 def main() -> None:
     """CourseSignal: which channel sold the course."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines on stderr; the level from COURSESIGNAL_LOG_LEVEL is applied once the settings are read.
+    configure_logging("INFO")
 
 
 @main.command()
@@ -85,7 +88,9 @@ def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
                 "workers": 1,
                 "threads": 8,
                 "worker_class": "gthread",
-                "accesslog": "-",
+                # No gunicorn access log: it would print webhook tokens in URLs. The app writes its own,
+                # redacted, as JSON with the request id.
+                "accesslog": None,
                 "timeout": 60,
             }.items():
                 self.cfg.set(key, value)

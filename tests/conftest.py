@@ -182,6 +182,9 @@ def sign_in(client, container, email: str = "creator@example.com") -> int:  # ty
             .values(email_verified_at=datetime.now(UTC))
         )
     account = accounts.get(account_id)
+    signed_in_at = int(container.gateways.clock().now().timestamp())
     with client.session_transaction() as session:
-        session["_user_id"] = f"{account.id}:{account.session_version}"
+        session["_user_id"] = f"{account.id}:{account.session_version}:{signed_in_at}"
+        session["cs_seen"] = signed_in_at
+        session["cs_remember"] = False
     return int(account_id)
