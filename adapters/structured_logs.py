@@ -21,6 +21,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from rq import get_current_job
+
 REQUEST_ID: ContextVar[str | None] = ContextVar("coursesignal_request_id", default=None)
 REDACTED = "[redacted]"
 
@@ -61,10 +63,17 @@ def request_id_bound(request_id: str | None) -> Iterator[None]:
         REQUEST_ID.reset(token)
 
 
+def _job_request_id() -> str | None:
+    """Inside an RQ job: the id of the request that queued it (RqJobQueue keeps it in the job's meta)."""
+    job = get_current_job()
+    request_id = job.meta.get("request_id") if job is not None else None
+    return request_id if isinstance(request_id, str) else None
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = REQUEST_ID.get()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = REQUEST_ID.get() or _job_request_id()
         return True
 
 
@@ -75,7 +84,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get() or _job_request_id(),
         }
         for name, value in vars(record).items():
             if name not in _RECORD_ATTRIBUTES and name not in line:

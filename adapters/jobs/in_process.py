@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from adapters.jobs.tasks import task_function
+from adapters.structured_logs import REQUEST_ID, request_id_bound
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class InProcessJobQueue:
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
         self._ensure_worker()
-        self._queue.put((task, function, args))
+        self._queue.put((task, function, args, REQUEST_ID.get()))
 
     def schedule_every(self, task: str, seconds: float) -> None:
         """Queue `task` every `seconds` from a timer thread, until `stop()`."""
@@ -51,11 +52,13 @@ class InProcessJobQueue:
             try:
                 if item is _STOP:
                     return
-                name, function, args = item
-                try:
-                    function(*args)
-                except Exception:
-                    log.exception("job %s failed", name)
+                name, function, args, request_id = item
+                # The job's log lines carry the id of the request that queued it.
+                with request_id_bound(request_id):
+                    try:
+                        function(*args)
+                    except Exception:
+                        log.exception("job %s failed", name)
             finally:
                 self._queue.task_done()
 

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 
 from adapters.jobs.tasks import task_function, task_path
+from adapters.structured_logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ class RqJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         try:
-            self._queue.enqueue(task_path(task), *args, retry=Retry(max=3, interval=[10, 60, 300]))
+            # The worker's log lines for this job carry the id of the request that queued it (structured_logs).
+            meta = {"request_id": request_id} if (request_id := REQUEST_ID.get()) else None
+            self._queue.enqueue(task_path(task), *args, retry=Retry(max=3, interval=[10, 60, 300]), meta=meta)
         except RedisError:
             # The caller's data is already committed; the follow-up work is lost only until the next
             # re-attribution. Never fail the request for it.
