@@ -95,7 +95,20 @@ class JsonFormatter(logging.Formatter):
 
 
 class _CourseSignalHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Marks the one handler `configure_logging` owns, so calling it again replaces it instead of adding."""
+    """Marks the one handler `configure_logging` owns, so calling it again replaces it instead of adding.
+
+    Without a stream of its own it writes to whatever sys.stderr is at the time (gunicorn and test runners
+    swap it), never to a stream closed since.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._follows_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follows_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
@@ -103,7 +116,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logg
     for handler in list(root.handlers):
         if isinstance(handler, _CourseSignalHandler):
             root.removeHandler(handler)
-    handler = _CourseSignalHandler(stream or sys.stderr)
+    handler = _CourseSignalHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
