@@ -25,6 +25,21 @@ TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1jb3Vyc2VzaWduYWwtMzJieXQ="
 CHROMIUM = os.environ.get("COURSESIGNAL_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
+# Figures tests measure as they go (fuzz cases run, endpoints covered), printed at the end of the run.
+_FIGURES: dict[str, str] = {}
+
+
+def record_figure(name: str, value: str) -> None:
+    _FIGURES[name] = value
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for name, value in sorted(_FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")
+
+
 def require(available: bool, reason: str) -> None:
     """Skip with the reason on a laptop; fail in CI, where every service must be there."""
     if available:

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from adapters.structured_logs import redact_path
 from adapters.web import (
@@ -65,6 +66,18 @@ class _NoSessionOnPublicTrackerPaths(SecureCookieSessionInterface):
         return super().open_session(app, incoming)
 
 
+# The largest row id the database can hold (BIGINT on PostgreSQL, INTEGER on SQLite: both 64-bit, signed).
+MAX_ROW_ID = 2**63 - 1
+
+
+class _RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number no row can have is no match (404), never an overflow in a query."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 @inject
 def _page_context(clock: Clock = Provide["gateways.clock"]) -> dict[str, Any]:
     if not current_user.is_authenticated:
@@ -92,6 +105,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.config["REMEMBER_COOKIE_DURATION"], app.config["SESSION_ABSOLUTE_TIMEOUT"]
     )
     app.session_interface = _NoSessionOnPublicTrackerPaths()
+    app.url_map.converters["int"] = _RowIdConverter
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops > 0:
         # Behind N proxies we run ourselves, the client is the Nth address from the right of X-Forwarded-For;

@@ -83,10 +83,23 @@ class WebhookDelivery:
     body: bytes
 
 
+# An event id is stored as it came (255 characters at most); no platform makes one with control characters.
+MAX_EVENT_ID_LENGTH = 255
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookBatch:
     event_id: str  # the platform's id for this delivery: a repeat with the same id changes nothing
     records: Sequence[PlatformRecord] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Raised inside an adapter's read_webhook, so a hostile id is refused like any unreadable delivery.
+        if (
+            not isinstance(self.event_id, str)
+            or not 0 < len(self.event_id) <= MAX_EVENT_ID_LENGTH
+            or not self.event_id.isprintable()
+        ):
+            raise WebhookRejected(f"the event id is not one a platform sends: {self.event_id!r:.80}")
 
 
 Credentials = MutableMapping[str, str]

@@ -181,6 +181,8 @@ class KajabiPlatform(PlatformAdapter):
             body = json.loads(delivery.body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookRejected("The body is not JSON.") from None
+        except RecursionError:
+            raise WebhookRejected("The body is nested too deeply.") from None
         if not isinstance(body, dict) or not isinstance(body.get("event"), str) or not body.get("id"):
             raise WebhookRejected("Not a Kajabi hook delivery (no id or event).")
         payload = body.get("payload")
