@@ -47,7 +47,7 @@ class _Context:
         upgrade(self.container.gateways.engine())
 
 
-DEMO_PASSWORD_VARIABLE = "COURSESIGNAL_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+DEMO_PASSWORD_VARIABLE = "COURSESIGNAL_DEMO_PASSWORD"  # noqa: S105 - the name of a variable  # nosec B105
 
 pass_context = click.make_pass_decorator(_Context, ensure=True)
 

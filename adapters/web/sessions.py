@@ -34,7 +34,7 @@ _REMEMBERED = "cs_remember"
 
 class SignedInAccount(UserMixin):  # type: ignore[misc]
     def __init__(self, account: Account, signed_in_at: int) -> None:
-        assert account.id is not None  # nosec B101: type narrowing; a stored account always has an id
+        assert account.id is not None  # type narrowing: a stored account always has an id
         self.id = account.id
         self.account = account
         self.signed_in_at = signed_in_at

@@ -42,7 +42,7 @@ class PlatformUnavailable(PlatformError):
 
 
 class WebhookAuth(StrEnum):
-    URL_TOKEN = "url_token"  # noqa: S105 - a per-connection secret in the webhook URL, for platforms that sign nothing
+    URL_TOKEN = "url_token"  # noqa: S105 - a per-connection secret in the webhook URL, for platforms that sign nothing  # nosec B105
     SIGNATURE = "signature"  # the platform signs the body (Stripe-Signature)
 
 
