@@ -242,7 +242,7 @@ def _values_for(rule, ids: dict[str, int], names: dict[str, str]) -> dict[str, o
 def test_an_endpoint_nobody_placed_fails_the_check(app) -> None:  # type: ignore[no-untyped-def]
     app.add_url_rule("/exports/<slug>", "exports.download", lambda slug: slug)
     (rule,) = [rule for rule in app.url_map.iter_rules() if rule.endpoint == "exports.download"]
-    with pytest.raises(AssertionError, match="teach test_tenant_isolation.py"):
+    with pytest.raises(AssertionError, match=r"teach test_tenant_isolation\.py"):
         _classify(rule)
     app.add_url_rule("/exports", "exports.index", lambda: "")
     (plain,) = [rule for rule in app.url_map.iter_rules() if rule.endpoint == "exports.index"]
