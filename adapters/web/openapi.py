@@ -246,7 +246,8 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "CourseSignal",
         "version": "1.0.0",
-        "description": "Revenue attribution for course creators. Money is an integer in the currency's smallest unit.",
+        "description": "Revenue attribution for course creators. Money is an integer in the currency's smallest unit. "
+        "Every answer carries an X-Request-ID header (a sane one sent with the request is kept): quote it to support.",
     },
     "components": {
         "securitySchemes": {
