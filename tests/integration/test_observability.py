@@ -374,3 +374,31 @@ def test_trusted_proxies_say_who_the_client_is(settings, container, hops: int, s
         logging.getLogger().removeHandler(handler)
     (line,) = log.of_request(response.headers["X-Request-ID"])
     assert line["remote_addr"] == seen
+
+
+def test_an_rq_job_carries_the_request_id_to_the_workers_log_lines(redis_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from rq import Queue
+
+    import adapters.structured_logs as structured_logs
+    from adapters.jobs.rq_queue import RqJobQueue, connect_redis
+    from adapters.structured_logs import request_id_bound
+
+    redis = connect_redis(redis_url)
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    with request_id_bound("req-queued-by-a-click"):
+        RqJobQueue(redis, queue_name=queue_name).enqueue("reattribute_visitor", 1, 2)
+    try:
+        (job,) = Queue(queue_name, connection=redis).get_jobs()
+        assert job.meta["request_id"] == "req-queued-by-a-click"
+
+        # In the worker, the job is the current one: its log lines carry the id.
+        monkeypatch.setattr(structured_logs, "get_current_job", lambda: job)
+        log = JsonLog()
+        handler = configure_logging("INFO", log.stream)
+        try:
+            logging.getLogger("adapters.jobs.tasks").info("re-attributing")
+        finally:
+            logging.getLogger().removeHandler(handler)
+        assert [line["request_id"] for line in log.lines()] == ["req-queued-by-a-click"]
+    finally:
+        Queue(queue_name, connection=redis).empty()
