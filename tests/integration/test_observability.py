@@ -8,6 +8,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -41,14 +42,28 @@ class JsonLog:
         return [line for line in self.lines() if line["request_id"] == request_id]
 
 
+@contextmanager
+def capturing(level: str = "DEBUG") -> Iterator[JsonLog]:
+    """The handler configure_logging installs, writing into a buffer; logging put back as it was after.
+
+    Other tests may have turned logging down process-wide (`coursesignal simulate` disables INFO), so this
+    lifts that for its duration."""
+    log = JsonLog()
+    disabled, root_level = logging.root.manager.disable, logging.getLogger().level
+    logging.disable(logging.NOTSET)
+    handler = configure_logging(level, log.stream)
+    try:
+        yield log
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(root_level)
+        logging.disable(disabled)
+
+
 @pytest.fixture
 def json_log(app) -> Iterator[JsonLog]:  # type: ignore[no-untyped-def]
-    """The handler configure_logging installs, writing into a buffer at DEBUG; put back as it was after."""
-    log = JsonLog()
-    handler = configure_logging("DEBUG", log.stream)
-    yield log
-    logging.getLogger().removeHandler(handler)
-    logging.getLogger().setLevel(logging.WARNING)
+    with capturing() as log:
+        yield log
 
 
 # --- request ids --------------------------------------------------------------------------------------
@@ -365,13 +380,9 @@ def test_trusted_proxies_say_who_the_client_is(settings, container, hops: int, s
     from coursesignal.container import build_app
 
     app = build_app(replace(settings, trusted_proxies=hops), container)
-    log = JsonLog()
-    handler = configure_logging("INFO", log.stream)
-    try:
+    with capturing("INFO") as log:
         # A client may send its own X-Forwarded-For; each of our proxies appends the address it saw.
         response = app.test_client().get("/healthz", headers={"X-Forwarded-For": "10.6.6.6, 203.0.113.9, 198.51.100.7"})
-    finally:
-        logging.getLogger().removeHandler(handler)
     (line,) = log.of_request(response.headers["X-Request-ID"])
     assert line["remote_addr"] == seen
 
@@ -393,12 +404,8 @@ def test_an_rq_job_carries_the_request_id_to_the_workers_log_lines(redis_url: st
 
         # In the worker, the job is the current one: its log lines carry the id.
         monkeypatch.setattr(structured_logs, "get_current_job", lambda: job)
-        log = JsonLog()
-        handler = configure_logging("INFO", log.stream)
-        try:
+        with capturing("INFO") as log:
             logging.getLogger("adapters.jobs.tasks").info("re-attributing")
-        finally:
-            logging.getLogger().removeHandler(handler)
         assert [line["request_id"] for line in log.lines()] == ["req-queued-by-a-click"]
     finally:
         Queue(queue_name, connection=redis).empty()
