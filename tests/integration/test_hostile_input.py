@@ -30,7 +30,7 @@ HANG_GUARD_SECONDS = 10.0
 # Tables a refused request must leave alone.
 WRITTEN_BY_EDGES = (t.events, t.visitors, t.sessions, t.webhook_deliveries, t.purchases)
 FUZZ = settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     database=None,
     derandomize=True,

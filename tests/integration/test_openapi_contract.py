@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from adapters.persistence import tables as t
 from tests.conftest import record_figure
 
-CASES_PER_OPERATION = 6
+CASES_PER_OPERATION = 5
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130 Safari/537.36"
 FUZZ = settings(
     max_examples=CASES_PER_OPERATION,
