@@ -34,6 +34,7 @@ checks: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONPATH=.ci $(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r core adapters coursesignal plugins
 
 test: install services checks
 	$(BIN)/pytest

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from adapters.structured_logs import configure_logging
 from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
@@ -34,6 +35,7 @@ class _Context:
                 self._settings = Settings.from_environ()
             except SettingsError as error:
                 raise click.ClickException(str(error)) from None
+            logging.getLogger().setLevel(self._settings.log_level)
         return self._settings
 
     @property
@@ -48,7 +50,7 @@ class _Context:
         upgrade(self.container.gateways.engine())
 
 
-DEMO_PASSWORD_VARIABLE = "COURSESIGNAL_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+DEMO_PASSWORD_VARIABLE = "COURSESIGNAL_DEMO_PASSWORD"  # noqa: S105 - the name of a variable  # nosec B105
 
 pass_context = click.make_pass_decorator(_Context, ensure=True)
 
@@ -57,7 +59,8 @@ pass_context = click.make_pass_decorator(_Context, ensure=True)
 @click.version_option(package_name="coursesignal")
 def main() -> None:
     """CourseSignal: which channel sold the course."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines on stderr; the level from COURSESIGNAL_LOG_LEVEL is applied once the settings are read.
+    configure_logging("INFO")
 
 
 @main.command()
@@ -88,7 +91,9 @@ def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
                 "workers": 1,
                 "threads": 8,
                 "worker_class": "gthread",
-                "accesslog": "-",
+                # No gunicorn access log: it would print webhook tokens in URLs. The app writes its own,
+                # redacted, as JSON with the request id.
+                "accesslog": None,
                 "timeout": 60,
             }.items():
                 self.cfg.set(key, value)

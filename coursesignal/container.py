@@ -28,6 +28,7 @@ from adapters.rate_limiters import InMemoryRateLimiter, RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.fernet_cipher import FernetTokenCipher
 from adapters.security.signed_tokens import SignedLinkTokens
+from adapters.structured_logs import configure_logging
 from adapters.web.app import create_app
 from adapters.web.health import Readiness
 from adapters.web.links import WebAccountLinks
@@ -202,12 +203,18 @@ def create_container(settings: Settings, *, queue_name: str = DEFAULT_QUEUE) -> 
 def build_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
     """The WSGI application (gunicorn: `coursesignal.container:build_app()`)."""
     settings = settings or Settings.from_environ()
+    configure_logging(settings.log_level)
     container = container or create_container(settings)
+    # Production cookies travel over HTTPS only; elsewhere only when the app is served over HTTPS.
+    secure_cookies = settings.is_production or settings.base_url.startswith("https://")
     app = create_app(
         {
             "SECRET_KEY": settings.secret_key,
-            "SESSION_COOKIE_SECURE": settings.base_url.startswith("https://"),
-            "REMEMBER_COOKIE_SECURE": settings.base_url.startswith("https://"),
+            "SESSION_COOKIE_SECURE": secure_cookies,
+            "REMEMBER_COOKIE_SECURE": secure_cookies,
+            "SESSION_IDLE_TIMEOUT": timedelta(seconds=settings.session_idle_timeout_seconds),
+            "SESSION_ABSOLUTE_TIMEOUT": timedelta(seconds=settings.session_absolute_timeout_seconds),
+            "TRUSTED_PROXIES": settings.trusted_proxies,
             "BASE_URL": settings.base_url,
             "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
             "RATELIMIT_KEY_PREFIX": f"{container.config.queue_name()}-limits",

@@ -1,4 +1,9 @@
-"""Environment -> typed settings. Read once, at startup; secrets never appear in repr or logs."""
+"""Environment -> typed settings. Read once, at startup; secrets never appear in repr or logs.
+
+Production mode is `COURSESIGNAL_ENV=production`. In it the app refuses to start without its own secret
+key (set, not generated, not a well-known placeholder, at least 32 characters) and without
+COURSESIGNAL_ENCRYPTION_KEYS, and its session cookies are sent over HTTPS only.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +58,49 @@ def _encryption_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
+# Placeholders copied from examples and tutorials: a secret key anyone can read is no secret.
+WELL_KNOWN_SECRET_KEYS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "dev",
+        "development",
+        "test",
+        "test-secret-key",
+        "default",
+        "password",
+        "coursesignal",
+        "please-change-me",
+        "your-secret-key",
+        "xxx",
+    }
+)
+MIN_PRODUCTION_SECRET_KEY_LENGTH = 32
+
+
+def _check_production_secret_key(secret_key: str) -> None:
+    if secret_key.strip().lower() in WELL_KNOWN_SECRET_KEYS:
+        raise SettingsError(
+            f"{PREFIX}SECRET_KEY is a well-known placeholder: production refuses it. Make one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    if len(secret_key) < MIN_PRODUCTION_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"{PREFIX}SECRET_KEY is shorter than {MIN_PRODUCTION_SECRET_KEY_LENGTH} characters: production refuses "
+            'it. Make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+
+
+def _whole_number(name: str, raw: str, minimum: int) -> int:
+    if not raw.isdigit() or int(raw) < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, {minimum} or more, not {raw!r}")
+    return int(raw)
+
+
 _API_URL_VARIABLE = re.compile(rf"^{PREFIX}([A-Z0-9_]+)_API_URL$")
 
 
@@ -89,6 +137,17 @@ class Settings:
     platform_poll_seconds: int = 300
     # How long raw tracker events are kept before the retention job deletes them (about 25 months).
     event_retention_days: int = 761
+    # Reverse proxies we run in front of the app (load balancer, TLS terminator): how many X-Forwarded-For
+    # hops to trust to find the client's address. 0: the app is reached directly, and nothing is trusted.
+    trusted_proxies: int = 0
+    # A sign-in ends after this long without a request (unless "keep me signed in"), and after this long
+    # whatever happens.
+    session_idle_timeout_seconds: int = 12 * 3600
+    session_absolute_timeout_seconds: int = 30 * 24 * 3600
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def uses_sqlite(self) -> bool:
@@ -120,6 +179,8 @@ class Settings:
             if environment == "production":
                 raise SettingsError(f"Set {PREFIX}SECRET_KEY: production never runs on a generated secret key.")
             secret_key = _instance_secret(instance_path)
+        elif environment == "production":
+            _check_production_secret_key(secret_key)
         raw_keys = get("ENCRYPTION_KEYS")
         if raw_keys is None:
             if environment == "production":
@@ -133,6 +194,11 @@ class Settings:
         retention = get("EVENT_RETENTION_DAYS", "761") or "761"
         if not retention.isdigit() or int(retention) < 1:
             raise SettingsError(f"{PREFIX}EVENT_RETENTION_DAYS must be a whole number of days, 1 or more")
+        trusted_proxies = _whole_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0") or "0", 0)
+        idle = _whole_number("SESSION_IDLE_TIMEOUT_SECONDS", get("SESSION_IDLE_TIMEOUT_SECONDS") or "43200", 60)
+        absolute = _whole_number(
+            "SESSION_ABSOLUTE_TIMEOUT_SECONDS", get("SESSION_ABSOLUTE_TIMEOUT_SECONDS") or "2592000", 60
+        )
         api_urls = {
             match.group(1).lower(): value.rstrip("/")
             for name, value in environ.items()
@@ -156,4 +222,7 @@ class Settings:
             platform_api_urls=api_urls,
             platform_poll_seconds=int(poll),
             event_retention_days=int(retention),
+            trusted_proxies=trusted_proxies,
+            session_idle_timeout_seconds=idle,
+            session_absolute_timeout_seconds=absolute,
         )

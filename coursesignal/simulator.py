@@ -38,7 +38,7 @@ def _container(directory: Path, name: str, clock: SimulatedClock) -> tuple[Setti
         base_url="http://simulator.coursesignal.test",
         instance_path=directory / "instance",
         environment="test",
-        secret_key="simulator-only",  # noqa: S106 - a throwaway app that never serves anyone
+        secret_key="simulator-only",  # noqa: S106 - a throwaway app that never serves anyone  # nosec B106
     )
     return settings, simulation_container(settings, clock)
 
@@ -106,7 +106,7 @@ def run_scenarios(names: list[str], *, seed: int, over_http: bool, people: int |
     """Each scenario's figures as it finishes, then the overall figures when there are several."""
     scores = []
     # Memory-backed when the machine has it: the simulator commits tens of thousands of small transactions.
-    shared_memory = Path("/dev/shm")  # noqa: S108 - a private temporary directory is made inside it
+    shared_memory = Path("/dev/shm")  # noqa: S108 - a private temporary directory is made inside it  # nosec B108
     base = str(shared_memory) if shared_memory.is_dir() else None
     with tempfile.TemporaryDirectory(prefix="coursesignal-simulate-", dir=base) as directory:
         for name in names:

@@ -25,6 +25,21 @@ TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1jb3Vyc2VzaWduYWwtMzJieXQ="
 CHROMIUM = os.environ.get("COURSESIGNAL_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
+# Figures tests measure as they go (fuzz cases run, endpoints covered), printed at the end of the run.
+_FIGURES: dict[str, str] = {}
+
+
+def record_figure(name: str, value: str) -> None:
+    _FIGURES[name] = value
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for name, value in sorted(_FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")
+
+
 def require(available: bool, reason: str) -> None:
     """Skip with the reason on a laptop; fail in CI, where every service must be there."""
     if available:
@@ -182,6 +197,9 @@ def sign_in(client, container, email: str = "creator@example.com") -> int:  # ty
             .values(email_verified_at=datetime.now(UTC))
         )
     account = accounts.get(account_id)
+    signed_in_at = int(container.gateways.clock().now().timestamp())
     with client.session_transaction() as session:
-        session["_user_id"] = f"{account.id}:{account.session_version}"
+        session["_user_id"] = f"{account.id}:{account.session_version}:{signed_in_at}"
+        session["cs_seen"] = signed_in_at
+        session["cs_remember"] = False
     return int(account_id)

@@ -9,10 +9,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.jobs.tasks import task_function
+from adapters.structured_logs import REQUEST_ID, request_id_bound
 from core.ports.jobs import RETRY_DELAYS
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class _Job:
     task: str
     function: Callable[..., object]
     args: tuple[int | str, ...]
+    request_id: str | None = None  # of the request that queued it, for the job's log lines
     attempt: int = 1
 
 
@@ -49,7 +51,7 @@ class InProcessJobQueue:
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
         self._ensure_worker()
-        self._queue.put(_Job(task, function, args))
+        self._queue.put(_Job(task, function, args, REQUEST_ID.get()))
 
     def schedule_every(self, task: str, seconds: float) -> None:
         """Queue `task` every `seconds` from a timer thread, until `stop()`."""
@@ -84,14 +86,15 @@ class InProcessJobQueue:
 
     def _run(self, job: _Job) -> None:
         try:
-            job.function(*job.args)
+            with request_id_bound(job.request_id):
+                job.function(*job.args)
         except Exception:
             if job.attempt > len(self._retry_delays):
                 log.exception("job %s failed on attempt %d; giving up", job.task, job.attempt)
                 return
             delay = self._retry_delays[job.attempt - 1]
             log.warning("job %s failed on attempt %d; retrying in %s s", job.task, job.attempt, delay, exc_info=True)
-            self._retry_later(_Job(job.task, job.function, job.args, job.attempt + 1), delay)
+            self._retry_later(replace(job, attempt=job.attempt + 1), delay)
 
     def _retry_later(self, job: _Job, delay: float) -> None:
         with self._due:

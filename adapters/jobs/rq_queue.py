@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 
 from adapters.jobs.tasks import task_function, task_path
+from adapters.structured_logs import REQUEST_ID
 from core.ports.jobs import RETRY_DELAYS
 from core.services.connections import SYNC_TASK
 
@@ -38,11 +39,14 @@ class RqJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         try:
+            # The worker's log lines for this job carry the id of the request that queued it (structured_logs).
+            meta = {"request_id": request_id} if (request_id := REQUEST_ID.get()) else None
             self._queue.enqueue(
                 task_path(task),
                 *args,
                 retry=Retry(max=len(RETRY_DELAYS), interval=list(RETRY_DELAYS)),
                 job_timeout=JOB_TIMEOUTS.get(task),
+                meta=meta,
             )
         except RedisError:
             # The caller's data is already committed; the follow-up work is lost only until the next

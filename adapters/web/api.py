@@ -250,6 +250,8 @@ BREAKDOWN_COLUMNS = {Breakdown.MEDIUM: "Medium", Breakdown.CAMPAIGN: "Campaign",
 
 @inject
 def _source_detail(source: str, reports: Reports = Provide["services.reports"]) -> SourceDetail:
+    if "\x00" in source:  # no source is named with a NUL, and PostgreSQL text cannot even be compared with one
+        abort(404, description="No source has that name. Pick a source from the report.")
     try:
         return reports.source_detail(g.account_id, source, _range(), _model(), _currency(), sort=_sort())
     except UnknownSource:

@@ -8,12 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Flask, Request, jsonify, render_template, request
+from flask import Flask, Request, Response, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
+from adapters.structured_logs import redact_path
 from adapters.web import (
     api,
     auth,
@@ -28,14 +32,29 @@ from adapters.web import (
     webhooks,
 )
 from adapters.web.rate_limits import init_rate_limits
+from adapters.web.request_log import init_request_log
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
-from adapters.web.sessions import init_sessions
+from adapters.web.sessions import DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, init_sessions
 from core.ports.clock import Clock
 
 log = logging.getLogger(__name__)
 
 # Endpoints answered to machines: errors there stay JSON or plain text, never a page.
 _MACHINE_PREFIXES = (*CSRF_EXEMPT_PREFIXES, "/openapi.json", "/healthz", "/readyz")
+
+# What a person reads on an error page: what happened and what to do next, never a stack trace.
+_PAGE_MESSAGES = {
+    400: "The request could not be understood. Go back, reload the page and try again.",
+    404: "There is nothing here. Check the address, or go back to your dashboard.",
+    405: "That page cannot be used this way. Go back and use the form on the page.",
+    413: "That file is too large. Split it into smaller files and upload them one by one.",
+}
+_SERVER_ERROR = (
+    "Something went wrong on our side and nothing was changed. Try again in a minute; if it keeps happening, "
+    "write to support and quote the reference {reference}."
+)
+# The bare page used when even the error template cannot be rendered (the database is down, say).
+_FALLBACK_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
 
 
 class _NoSessionOnPublicTrackerPaths(SecureCookieSessionInterface):
@@ -48,6 +67,18 @@ class _NoSessionOnPublicTrackerPaths(SecureCookieSessionInterface):
         return super().open_session(app, incoming)
 
 
+# The largest row id the database can hold (BIGINT on PostgreSQL, INTEGER on SQLite: both 64-bit, signed).
+MAX_ROW_ID = 2**63 - 1
+
+
+class _RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number no row can have is no match (404), never an overflow in a query."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 @inject
 def _page_context(clock: Clock = Provide["gateways.clock"]) -> dict[str, Any]:
     if not current_user.is_authenticated:
@@ -58,6 +89,9 @@ def _page_context(clock: Clock = Provide["gateways.clock"]) -> dict[str, Any]:
 def create_app(config: Mapping[str, Any]) -> Flask:
     app = Flask(__name__)
     app.config.update(
+        SESSION_IDLE_TIMEOUT=DEFAULT_IDLE_TIMEOUT,
+        SESSION_ABSOLUTE_TIMEOUT=DEFAULT_ABSOLUTE_TIMEOUT,
+        TRUSTED_PROXIES=0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
@@ -67,10 +101,21 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,  # the largest CSV upload, with room for the form around it
     )
     app.config.update(config)
+    # The remember cookie cannot outlive the sign-in it remembers.
+    app.config["REMEMBER_COOKIE_DURATION"] = min(
+        app.config["REMEMBER_COOKIE_DURATION"], app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    )
     app.session_interface = _NoSessionOnPublicTrackerPaths()
+    app.url_map.converters["int"] = _RowIdConverter
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops > 0:
+        # Behind N proxies we run ourselves, the client is the Nth address from the right of X-Forwarded-For;
+        # the host stays ours (BASE_URL), so no proxy header can change the links we send.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    init_request_log(app)
     login_manager = LoginManager(app)
-    init_sessions(login_manager)
+    init_sessions(app, login_manager)
     init_security(app)
 
     for blueprint in (
@@ -97,29 +142,52 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     def wants_page() -> bool:
         return not request.path.startswith(_MACHINE_PREFIXES) and request.accept_mimetypes.accept_html
 
+    def error_response(
+        code: int, title: str, message: str, machine_message: str | None = None, *, page: bool | None = None
+    ) -> Any:
+        if collect.is_public_tracker_path(request.path):
+            response = Response(machine_message or message, status=code, mimetype="text/plain")
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
+        if not (wants_page() if page is None else page):
+            return jsonify(error=machine_message or message), code
+        try:
+            return render_template("error.html", title=title, message=message), code
+        except Exception:
+            log.exception("the error page could not be rendered; answered a bare one")
+            return Response(
+                _FALLBACK_PAGE.format(title=escape(title), message=escape(message)), status=code, mimetype="text/html"
+            )
+
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[Any, int]:
-        log.info("CSRF check failed on %s: %s", request.path, error.description)
+    def csrf_error(error: CSRFError) -> Any:
+        log.info("CSRF check failed on %s: %s", redact_path(request.path), error.description)
         message = "This form has expired or was sent from another site. Reload the page and try again."
-        return render_template("error.html", title="Please try again", message=message), 400
+        # Only our own forms are CSRF-checked, and a form is always a page.
+        return error_response(400, "Please try again", message, error.description, page=True)
 
     @app.errorhandler(429)
-    def too_many(error: HTTPException) -> tuple[Any, int]:
+    def too_many(error: HTTPException) -> Any:
         message = "Too many attempts in a short time. Wait a minute, then try again."
-        if wants_page():
-            return render_template("error.html", title="Slow down a little", message=message), 429
-        return jsonify(error=message), 429
+        return error_response(429, "Slow down a little", message)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Any, int]:
+    def http_error(error: HTTPException) -> Any:
         code = error.code or 500
-        if wants_page():
-            message = {
-                404: "There is nothing here. Check the address, or go back to your dashboard.",
-                405: "That page cannot be used this way. Go back and use the form on the page.",
-                413: "That file is too large. Split it into smaller files and upload them one by one.",
-            }.get(code, error.description or error.name)
-            return render_template("error.html", title=error.name, message=message), code
-        return jsonify(error=error.description or error.name), code
+        if code >= 500:
+            return server_error(error)
+        message = _PAGE_MESSAGES.get(code, error.description or error.name)
+        return error_response(code, error.name, message, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> Any:
+        # The traceback goes to the log, under the request id the person is shown as a reference.
+        if not isinstance(error, HTTPException):
+            log.error(
+                "unhandled %s on %s %s", type(error).__name__, request.method, redact_path(request.path), exc_info=error
+            )
+        code = error.code or 500 if isinstance(error, HTTPException) else 500
+        message = _SERVER_ERROR.format(reference=g.get("request_id", "unknown"))
+        return error_response(code, "Something went wrong", message)
 
     return app

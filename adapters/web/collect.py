@@ -44,6 +44,13 @@ class CollectSchema(Schema):
     t = fields.String(load_default=None, validate=validate.Length(max=300))  # title
     e = fields.String(load_default=None, validate=validate.Length(max=254))  # email, identify only
 
+    @validates_schema(pass_original=True)
+    def _no_nul_characters(self, data: dict[str, Any], original: dict[str, Any], **_: Any) -> None:
+        # PostgreSQL text cannot hold NUL, and no page title or URL has one: refuse it here, not in the store.
+        for name in self.fields:
+            if isinstance(original.get(name), str) and "\x00" in original[name]:
+                raise ValidationError("must not contain NUL characters", name)
+
     @validates_schema
     def _identify_has_email(self, data: dict[str, Any], **_: Any) -> None:
         if data["n"] == EventKind.IDENTIFY and normalize_email(data.get("e")) is None:

@@ -197,7 +197,7 @@ def index(
         sources = reports.sources(account_id, report_range, model, group=group, sort=order)
         summary = reports.summary(account_id, report_range, sources.currency)
         recent = reports.recent_purchases(account_id, 10)  # in every currency: any purchase at all shows here
-    chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG
+    chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG  # nosec B704
     return render_template(
         "dashboard/overview.html",
         report=sources,

@@ -177,11 +177,20 @@ _PERSON_EXPORT = {
     },
 }
 
+# Text a tracker sends: anything but NUL, which no page has and PostgreSQL cannot store.
+_NO_NUL = "^[^\\u0000]*$"
+
 _COLLECT_EVENT = {
     "type": "object",
     "required": ["s", "n", "i", "u"],
     "properties": {
-        "s": {"type": "string", "maxLength": 40, "description": "The site key from the snippet's data-site."},
+        "s": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 40,
+            "pattern": _NO_NUL,
+            "description": "The site key from the snippet's data-site.",
+        },
         "n": {"type": "string", "enum": ["pageview", "identify", "click"]},
         "i": {
             "type": "string",
@@ -190,15 +199,31 @@ _COLLECT_EVENT = {
         },
         "v": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9_-]{8,64}$",
+            "pattern": "^(?!d-)[A-Za-z0-9_-]{8,64}$",
             "description": "The visitor id the tracker keeps. Left out when the browser can keep none: the server "
-            "then derives a pseudonymous id for the day (weaker for matching). Ids starting with 'd-' are refused.",
+            "then derives a pseudonymous id for the day from the User-Agent header and the network (weaker for "
+            "matching); without a User-Agent the event is refused. Ids starting with 'd-' are refused.",
         },
-        "u": {"type": "string", "format": "uri", "maxLength": 2000, "description": "The page URL."},
-        "r": {"type": ["string", "null"], "maxLength": 2000, "description": "document.referrer"},
-        "t": {"type": ["string", "null"], "maxLength": 300, "description": "document.title"},
-        "e": {"type": ["string", "null"], "maxLength": 254, "description": "The email, identify events only."},
+        "u": {
+            "type": "string",
+            "maxLength": 2000,
+            # http(s) only, a host name (the last label of a dotted one at least two characters), an optional
+            # port, then printable characters: what the server accepts, narrowed to plain ASCII.
+            "pattern": "^https?://(?:[A-Za-z0-9]{1,20}\\.)*[A-Za-z0-9]{2,20}(?::[1-9][0-9]{0,3})?(?:[/?][!-~]*)?$",
+            "description": "The page URL (http or https).",
+        },
+        "r": {"type": ["string", "null"], "maxLength": 2000, "pattern": _NO_NUL, "description": "document.referrer"},
+        "t": {"type": ["string", "null"], "maxLength": 300, "pattern": _NO_NUL, "description": "document.title"},
+        "e": {
+            "type": ["string", "null"],
+            "maxLength": 254,
+            "pattern": "^[!-?A-~]{1,64}@[!-?A-~]+\\.[!-?A-~]{2,}$",
+            "description": "The email (printable, no spaces): required by identify events, ignored by others.",
+        },
     },
+    # An identify event names who the visitor is.
+    "if": {"properties": {"n": {"const": "identify"}}, "required": ["n"]},
+    "then": {"required": ["e"], "properties": {"e": {"type": "string"}}},
 }
 
 
@@ -253,7 +278,8 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "CourseSignal",
         "version": "1.0.0",
-        "description": "Revenue attribution for course creators. Money is an integer in the currency's smallest unit.",
+        "description": "Revenue attribution for course creators. Money is an integer in the currency's smallest unit. "
+        "Every answer carries an X-Request-ID header (a sane one sent with the request is kept): quote it to support.",
     },
     "components": {
         "securitySchemes": {
@@ -521,7 +547,11 @@ DOCUMENT: dict[str, Any] = {
                     "content": _json(
                         {
                             "type": "object",
-                            "properties": {"email": {"type": "string"}, "visitor_id": {"type": "string"}},
+                            "description": "Exactly one of email and visitor_id.",
+                            "properties": {
+                                "email": {"type": "string", "format": "email"},
+                                "visitor_id": {"type": "string"},
+                            },
                         }
                     ),
                 },

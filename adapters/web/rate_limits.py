@@ -13,7 +13,7 @@ from flask_limiter.util import get_remote_address
 
 LOGIN = "10 per minute;100 per hour"
 SIGNUP = "5 per minute;30 per hour"
-PASSWORD_RESET = "5 per minute;30 per hour"  # noqa: S105 - a rate, not a secret
+PASSWORD_RESET = "5 per minute;30 per hour"  # noqa: S105 - a rate, not a secret  # nosec B105
 VERIFICATION_RESEND = "3 per minute;20 per hour"
 
 # Only POSTs count: showing a form again is free, submitting it is what gets guessed at.

@@ -39,6 +39,8 @@ csrf = CSRFProtect()
 
 
 def _protect_forms() -> None:
+    if request.routing_exception is not None:
+        return  # no such page or method: that 404 or 405 is the answer, not a form error
     if request.method in UNSAFE_METHODS and not request.path.startswith(CSRF_EXEMPT_PREFIXES):
         csrf.protect()
 

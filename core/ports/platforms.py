@@ -42,7 +42,7 @@ class PlatformUnavailable(PlatformError):
 
 
 class WebhookAuth(StrEnum):
-    URL_TOKEN = "url_token"  # noqa: S105 - a per-connection secret in the webhook URL, for platforms that sign nothing
+    URL_TOKEN = "url_token"  # noqa: S105 - a per-connection secret in the webhook URL, for platforms that sign nothing  # nosec B105
     SIGNATURE = "signature"  # the platform signs the body (Stripe-Signature)
 
 
@@ -89,6 +89,10 @@ class WebhookDelivery:
     received_at: datetime | None = None
 
 
+# An event id is stored as it came (255 characters at most); no platform makes one with control characters.
+MAX_EVENT_ID_LENGTH = 255
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookBatch:
     event_id: str  # the platform's id for this delivery: a repeat with the same id changes nothing
@@ -96,6 +100,15 @@ class WebhookBatch:
     # What the delivery names but does not carry (Teachable's events hold ids, no amounts), in the
     # platform's own opaque form: `confirm_batch` reads each through the API, in the job, not the request.
     references: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Raised inside an adapter's read_webhook, so a hostile id is refused like any unreadable delivery.
+        if (
+            not isinstance(self.event_id, str)
+            or not 0 < len(self.event_id) <= MAX_EVENT_ID_LENGTH
+            or not self.event_id.isprintable()
+        ):
+            raise WebhookRejected(f"the event id is not one a platform sends: {self.event_id!r:.80}")
 
 
 Credentials = MutableMapping[str, str]

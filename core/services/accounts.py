@@ -21,10 +21,10 @@ from core.ports.passwords import PasswordHasher
 from core.ports.tokens import AccountLinks, BadToken, ExpiredToken, SignedTokens
 from core.ports.uow import UnitOfWork
 
-API_TOKEN_PREFIX = "cs_pat_"  # noqa: S105 - a public prefix, not a secret
+API_TOKEN_PREFIX = "cs_pat_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
 
 VERIFY_EMAIL = "verify-email"
-RESET_PASSWORD = "reset-password"  # noqa: S105 - a token purpose, not a secret
+RESET_PASSWORD = "reset-password"  # noqa: S105 - a token purpose, not a secret  # nosec B105
 CHANGE_EMAIL = "change-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600

@@ -24,7 +24,7 @@ from core.services.simulation import (
 )
 
 DEMO_EMAIL = "demo@coursesignal.localhost"
-DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on the console: the demo holds made-up data only
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on the console: the demo holds made-up data only  # nosec B105
 DEMO_DAYS = 60
 DEMO_PEOPLE = 1500  # about 300 buyers in the default scenario's mix
 DEMO_PLATFORM = "kajabi"

@@ -262,7 +262,7 @@ class Traffic:
 class _Generator:
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.s = scenario
-        self.rng = random.Random(f"{scenario.name}:{seed}")  # noqa: S311 - made-up traffic, not secrets
+        self.rng = random.Random(f"{scenario.name}:{seed}")  # noqa: S311 - made-up traffic, not secrets  # nosec B311
         self.offices = [self._network() for _ in range(6)]
         self.timeline: list[tuple[datetime, int, Hit | PurchaseRecord | RefundRecord]] = []
         self.truths: dict[str, Truth] = {}

@@ -75,7 +75,7 @@ class KajabiClient:
         self._session = OAuth2Session(
             client_id=credentials.get("client_id", ""),
             client_secret=credentials.get("client_secret", ""),
-            token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name, not a secret
+            token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name, not a secret  # nosec B106
             # Renewal is ours (see _ensure_token, which renews TOKEN_LEEWAY early); authlib never has to.
             leeway=0,
         )
@@ -85,7 +85,7 @@ class KajabiClient:
             self._session.token = {
                 "access_token": credentials["access_token"],
                 "refresh_token": credentials.get("refresh_token", ""),
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # the OAuth token type, not a secret  # nosec B105
                 "expires_at": int(float(credentials.get("expires_at") or 0)),
             }
 

@@ -246,8 +246,10 @@ class KajabiPlatform(PlatformAdapter):
         before this is called, and `confirm_records` re-reads every purchase before it counts."""
         try:
             body = json.loads(delivery.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, UnicodeDecodeError):
             raise WebhookRejected("The body is not JSON.") from None
+        except RecursionError:
+            raise WebhookRejected("The body is nested too deeply.") from None
         if not isinstance(body, dict) or not isinstance(body.get("event"), str) or not body.get("id"):
             raise WebhookRejected("Not a Kajabi hook delivery (no id or event).")
         payload = body.get("payload")
