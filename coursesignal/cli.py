@@ -15,6 +15,7 @@ from core.domain.passwords import WeakPassword
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
+from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK
 from coursesignal.container import Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
@@ -135,6 +136,7 @@ def worker(ctx: _Context) -> None:
     redis = ctx.container.gateways.redis()
     job_queue = ctx.container.gateways.job_queue()
     job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
+    job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
     Worker([job_queue.name], connection=redis).work(with_scheduler=True)
 
 

@@ -37,7 +37,7 @@ from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.subscriptions import Subscriptions
-from core.services.tracking import Tracking
+from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
 
 # Modules whose functions receive services through `Provide["..."]` markers.
@@ -109,7 +109,11 @@ class Services(containers.DeclarativeContainer):
     platforms = providers.DependenciesContainer()
 
     tracking = providers.Singleton(
-        Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue, limiter=gateways.rate_limiter
+        Tracking,
+        uow=gateways.unit_of_work.provider,
+        jobs=gateways.job_queue,
+        limiter=gateways.rate_limiter,
+        clock=gateways.clock,
     )
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
@@ -205,4 +209,5 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         # The embedded default polls platforms from this process; production's RQ scheduler does it
         # in `coursesignal worker`.
         job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
+        job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
     return app

@@ -7,7 +7,9 @@ import math
 from datetime import UTC, datetime
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry, get_current_job
 
 from adapters.jobs.tasks import task_function, task_path
@@ -19,7 +21,14 @@ REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def connect_redis(url: str) -> Redis:
-    return Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+    # redis-py retries a failed command three times with backoff by default: none here, a request must not
+    # wait for Redis to come back.
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=RedisRetry(NoBackoff(), 0),
+    )
 
 
 class RqJobQueue:

@@ -12,6 +12,7 @@ from dependency_injector.wiring import Provide, inject
 
 from core.services.attribution import Attribution
 from core.services.connections import Connections
+from core.services.tracking import Tracking
 
 
 @inject
@@ -40,6 +41,18 @@ def reattribute_visitor(
 ) -> int:
     """An identify, a hand-off, a checkout reach or a late visit arrived for this visitor."""
     return attribution.reattribute_visitor(account_id, visitor_id)
+
+
+@inject
+def process_tracker_events(account_id: int, tracking: Tracking = Provide["services.tracking"]) -> int:
+    """Run the ingestion pipeline over the account's accepted tracker events."""
+    return tracking.process_pending(account_id)
+
+
+@inject
+def sweep_tracker_events(tracking: Tracking = Provide["services.tracking"]) -> int:
+    """Periodic: process tracker events whose job was lost (Redis was down, a worker died)."""
+    return tracking.sweep()
 
 
 def task_function(name: str) -> Callable[..., object]:

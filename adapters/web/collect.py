@@ -167,7 +167,7 @@ def collect(
         fingerprint=_fingerprint(salts),
         client_address=request.remote_addr,
     )
-    outcome = tracking.record(event)
+    outcome = tracking.accept(event)
     if outcome.dropped is DropReason.UNKNOWN_SITE:
         return _reply(404, "unknown site key")
     if outcome.dropped is DropReason.RATE_LIMITED:

@@ -44,6 +44,17 @@ class TrackerEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """An accepted event waiting in the inbound table for the ingestion pipeline."""
+
+    id: int
+    site_id: int
+    account_id: int
+    event: TrackerEvent
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimit:
     events: int
     per_seconds: int

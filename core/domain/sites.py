@@ -62,6 +62,8 @@ class Site:
     public_key: str
     allowed_domains: tuple[str, ...] = field(default_factory=tuple)
     id: int | None = None
+    # Stay silent for browsers that send Global Privacy Control or Do Not Track.
+    respect_gpc: bool = False
 
     @property
     def own_domains(self) -> frozenset[str]:

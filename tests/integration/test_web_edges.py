@@ -33,8 +33,13 @@ def _event(site_key: str, **overrides: object) -> dict[str, object]:
 
 
 def _stored(container) -> int:  # type: ignore[no-untyped-def]
+    """Events stored, accepted for the pipeline or processed by it."""
+    container.gateways.job_queue().wait_until_idle()
     with container.gateways.engine().connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(tables.events)).scalar_one())
+        return sum(
+            int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in (tables.events, tables.inbound_events)
+        )
 
 
 @pytest.mark.parametrize(
@@ -148,6 +153,7 @@ def test_every_api_route_is_in_the_openapi_document(app, client) -> None:  # typ
 
 
 def _visitor_keys(container) -> list[str]:  # type: ignore[no-untyped-def]
+    container.gateways.job_queue().wait_until_idle()
     with container.gateways.engine().connect() as connection:
         return list(connection.execute(select(tables.visitors.c.visitor_key)).scalars())
 
