@@ -15,7 +15,7 @@ from adapters.jobs.rq_queue import RqJobQueue, connect_redis
 from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
-from adapters.persistence.database import create_database_engine
+from adapters.persistence.database import create_collect_engine, create_database_engine
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.platforms import kajabi
@@ -49,6 +49,8 @@ class Gateways(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine=engine)
+    collect_engine = providers.Singleton(create_collect_engine, engine)
+    collect_unit_of_work = providers.Factory(SqlUnitOfWork, engine=collect_engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
     clock = providers.Singleton(SystemClock)
     redis = providers.Selector(
@@ -68,7 +70,7 @@ class Gateways(containers.DeclarativeContainer):
         rq=providers.Singleton(RqJobQueue, redis=redis, queue_name=config.queue_name),
         in_process=providers.Singleton(InProcessJobQueue),
     )
-    readiness = providers.Singleton(Readiness, engine=engine, redis=redis)
+    readiness = providers.Singleton(Readiness, engine=engine, redis=redis, clock=clock)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     signed_tokens = providers.Singleton(SignedLinkTokens, secret_key=config.secret_key, clock=clock)
     account_links = providers.Singleton(WebAccountLinks, base_url=config.base_url)
@@ -114,6 +116,7 @@ class Services(containers.DeclarativeContainer):
         jobs=gateways.job_queue,
         limiter=gateways.rate_limiter,
         clock=gateways.clock,
+        inbound_uow=gateways.collect_unit_of_work.provider,
     )
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)

@@ -235,9 +235,12 @@ class Tracking:
         limiter: RateLimiter,
         clock: Clock,
         *,
+        inbound_uow: Callable[[], UnitOfWork] | None = None,
         site_cache_seconds: float = 30,
     ) -> None:
         self._uow = uow
+        # The request path's own connections, when the adapters give it faster ones for its single write.
+        self._inbound_uow = inbound_uow or uow
         self._jobs = jobs
         self._limiter = limiter
         self._clock = clock
@@ -272,7 +275,7 @@ class Tracking:
         site = self._sites.get(event.site_key)
         if site is None:
             return self._drop(DropReason.UNKNOWN_SITE), None
-        with self._uow() as uow:
+        with self._inbound_uow() as uow:
             inbound_id = uow.inbound_events.add(site.id, event)
             uow.commit()
         if inbound_id is None:

@@ -120,7 +120,13 @@ def test_bad_report_parameters_get_400(client, container) -> None:  # type: igno
 
 def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok"}}
+    assert client.get("/readyz").json == {
+        "status": "ok",
+        "checks": {
+            "database": {"status": "ok"},
+            "tracker_backlog": {"status": "ok", "waiting": 0, "oldest_seconds": 0},
+        },
+    }
     document = client.get("/openapi.json").json
     assert {"/t/e", "/api/v1/reports/sources", "/api/v1/reports/sources.csv", "/healthz", "/readyz"} <= set(
         document["paths"]
