@@ -20,9 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from dependency_injector import providers
+from sqlalchemy import create_engine, text
 
 from adapters.persistence.migrate import upgrade
 from coursesignal.container import build_app, create_container
