@@ -24,6 +24,7 @@ from adapters.web import (
     health,
     onboarding,
     openapi,
+    sites,
     webhooks,
 )
 from adapters.web.rate_limits import init_rate_limits
@@ -85,6 +86,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         webhooks.blueprint,
         connections.blueprint,
         connections.api_blueprint,
+        sites.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

@@ -126,6 +126,10 @@ def _fingerprint(salts: FingerprintSalts) -> str | None:
     )
 
 
+def _declines_tracking() -> bool:
+    return request.headers.get("Sec-GPC", "").strip() == "1" or request.headers.get("DNT", "").strip() == "1"
+
+
 @blueprint.post("/t/e")
 @inject
 def collect(
@@ -169,6 +173,7 @@ def collect(
         user_agent=request.headers.get("User-Agent"),
         fingerprint=_fingerprint(salts),
         client_address=request.remote_addr,
+        declines_tracking=_declines_tracking(),
     )
     try:
         outcome = tracking.accept(event)

@@ -41,6 +41,8 @@ class TrackerEvent:
     # A visitor id handed over from another of the creator's domains, when the tracker sends it apart
     # from the landing URL's `_csv` parameter.
     handoff_from: str | None = None
+    # The browser sent Global Privacy Control or Do Not Track: dropped for sites that respect them.
+    declines_tracking: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,12 +72,13 @@ STORED = IngestOutcome()
 class KnownSite:
     id: int
     account_id: int
+    respect_gpc: bool = False
 
 
 class SiteKeyCache:
     """Site keys the request path has looked up, remembered for `seconds`, unknown ones too (so a flood of
-    made-up keys costs no queries). A site created or deleted is seen within that time; its settings are
-    read fresh by the processing job, never from here."""
+    made-up keys costs no queries). A site created or deleted, or its Global Privacy Control setting changed,
+    is seen within that time; its domains are read fresh by the processing job, never from here."""
 
     def __init__(
         self,
@@ -102,7 +103,9 @@ class SiteKeyCache:
             return entry[1]
         with self._uow() as uow:
             site = uow.sites.get_by_key(site_key)
-        known = KnownSite(site.id, site.account_id) if site is not None and site.id is not None else None
+        known = (
+            KnownSite(site.id, site.account_id, site.respect_gpc) if site is not None and site.id is not None else None
+        )
         with self._lock:
             if site_key not in self._entries and len(self._entries) >= self._size:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
@@ -275,6 +278,10 @@ class Tracking:
         site = self._sites.get(event.site_key)
         if site is None:
             return self._drop(DropReason.UNKNOWN_SITE), None
+        # The snippet of a site that respects GPC sends nothing for such browsers; this holds for an older
+        # snippet without the attribute too.
+        if site.respect_gpc and event.declines_tracking:
+            return self._drop(DropReason.OPTED_OUT), None
         with self._inbound_uow() as uow:
             inbound_id = uow.inbound_events.add(site.id, event)
             uow.commit()

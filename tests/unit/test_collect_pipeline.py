@@ -186,3 +186,46 @@ def test_the_site_key_cache_remembers_known_and_unknown_keys_for_a_while(world: 
     cache.get("cs_a")
     cache.get("cs_b")  # full: the oldest entries make room
     assert lookups == 5
+
+
+def test_the_snippet_carries_the_sites_settings() -> None:
+    from core.domain.sites import Site, tracking_snippet
+
+    plain = Site(account_id=1, public_key="cs_key", allowed_domains=("example.com",))
+    assert tracking_snippet("https://app.test", plain) == (
+        '<script async src="https://app.test/t.js" data-site="cs_key"></script>'
+    )
+    linked = Site(
+        account_id=1, public_key="cs_key", allowed_domains=("example.com", "school.example"), respect_gpc=True
+    )
+    assert tracking_snippet("https://app.test", linked) == (
+        '<script async src="https://app.test/t.js" data-site="cs_key" '
+        'data-domains="example.com,school.example" data-respect-gpc="1"></script>'
+    )
+
+
+def test_site_settings_are_checked_and_belong_to_their_account(world: World) -> None:
+    from core.services.accounts import UnknownSite
+
+    assert world.site.id is not None
+    updated = world.accounts.update_site_settings(
+        world.account.id, world.site.id, ["Example.com", " https://www.school.example/x ", "", "example.com"], True
+    )
+    assert (updated.allowed_domains, updated.respect_gpc) == (("example.com", "school.example"), True)
+    with pytest.raises(ValueError, match="not a domain name"):
+        world.accounts.update_site_settings(world.account.id, world.site.id, ["example.com", "nope"], False)
+    with pytest.raises(ValueError, match="at least one domain"):
+        world.accounts.update_site_settings(world.account.id, world.site.id, [" "], False)
+    other = world.accounts.ensure_account("other@example.com")
+    with pytest.raises(UnknownSite):
+        world.accounts.update_site_settings(other.id, world.site.id, ["evil.example"], False)
+    assert world.accounts.site_of(world.account.id, world.site.id).allowed_domains == ("example.com", "school.example")
+
+
+def test_a_site_that_respects_gpc_drops_browsers_that_decline(world: World) -> None:
+    assert world.site.id is not None
+    world.accounts.update_site_settings(world.account.id, world.site.id, ["example.com"], True)
+    declining = replace(world.event(EventKind.PAGEVIEW, "visitor01"), declines_tracking=True)
+    assert world.tracking.accept(declining).dropped is DropReason.OPTED_OUT
+    assert world.tracking.accept(world.event(EventKind.PAGEVIEW, "visitor02")).stored
+    assert world.tracking.dropped_counts() == {"opted_out": 1}
