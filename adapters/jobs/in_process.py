@@ -7,7 +7,7 @@ import queue
 import threading
 from typing import Any
 
-from adapters.jobs.tasks import task_function
+from adapters.jobs.tasks import DRAINING_TASKS, task_function
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,16 @@ class InProcessJobQueue:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop_ticking = threading.Event()
+        self._waiting: set[tuple[str, tuple[int | str, ...]]] = set()  # draining tasks queued, not started
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
         self._ensure_worker()
+        if task in DRAINING_TASKS:
+            with self._lock:
+                if (task, args) in self._waiting:
+                    return  # the run already waiting will do this one's work
+                self._waiting.add((task, args))
         self._queue.put((task, function, args))
 
     def schedule_every(self, task: str, seconds: float) -> None:
@@ -52,6 +58,8 @@ class InProcessJobQueue:
                 if item is _STOP:
                     return
                 name, function, args = item
+                with self._lock:
+                    self._waiting.discard((name, args))
                 try:
                     function(*args)
                 except Exception:

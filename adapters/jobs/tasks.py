@@ -55,6 +55,11 @@ def sweep_tracker_events(tracking: Tracking = Provide["services.tracking"]) -> i
     return tracking.sweep()
 
 
+# Tasks that drain a backlog: one queued run does the work of any number of them, so a queue may drop a
+# repeat that is queued while an identical one still waits.
+DRAINING_TASKS = frozenset({"process_tracker_events", "sweep_tracker_events"})
+
+
 def task_function(name: str) -> Callable[..., object]:
     """The task called `name`, checked so a typo fails at enqueue time, not in the worker."""
     function = globals().get(name)

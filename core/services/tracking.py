@@ -302,12 +302,10 @@ class Tracking:
         outcome, site = self._store_inbound(event)
         if site is None:
             return outcome
-        stored = self._process(site.account_id)
-        return (
-            STORED
-            if stored.get(event.client_event_id, STORED_OUTCOME) == STORED_OUTCOME
-            else IngestOutcome(DropReason(stored[event.client_event_id]))
-        )
+        outcome_name = self._process(site.account_id).get(event.client_event_id, STORED_OUTCOME)
+        if outcome_name == FAILED_OUTCOME:
+            raise RuntimeError(f"tracker event {event.client_event_id} could not be processed (see the log)")
+        return STORED if outcome_name == STORED_OUTCOME else IngestOutcome(DropReason(outcome_name))
 
     # --- the job --------------------------------------------------------------------------------------
 

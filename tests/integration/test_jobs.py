@@ -109,6 +109,34 @@ def test_an_unknown_task_fails_at_enqueue_time() -> None:
         InProcessJobQueue().enqueue("no_such_task", 1)
 
 
+def test_the_in_process_queue_keeps_one_waiting_run_of_a_draining_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from adapters.jobs import in_process
+
+    started, release = threading.Event(), threading.Event()
+    runs: list[tuple[object, ...]] = []
+
+    def drain(*args: object) -> None:
+        runs.append(args)
+        started.set()
+        release.wait(5)
+
+    monkeypatch.setattr(in_process, "task_function", lambda name: drain)
+    queue = InProcessJobQueue()
+    queue.enqueue("process_tracker_events", 1)
+    assert started.wait(5)  # the first run is busy
+    for _ in range(5):
+        queue.enqueue("process_tracker_events", 1)  # one run waits; the others are its repeats
+    queue.enqueue("process_tracker_events", 2)
+    queue.enqueue("reattribute_visitor", 1, 1)  # not a draining task: every one runs
+    queue.enqueue("reattribute_visitor", 1, 1)
+    release.set()
+    queue.wait_until_idle()
+    queue.stop()
+    assert runs == [(1,), (1,), (2,), (1, 1), (1, 1)]
+
+
 def test_rq_enqueue_survives_redis_being_down() -> None:
     queue = RqJobQueue(connect_redis("redis://127.0.0.1:1/0"))
     queue.enqueue("reattribute_visitor", 1, 1)
