@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry, get_current_job
 
-from adapters.jobs.tasks import task_function, task_path
+from adapters.jobs.tasks import DRAINING_TASKS, task_function, task_path
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,13 @@ def connect_redis(url: str) -> Redis:
     )
 
 
+# How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
+WAITING_MARKER_SECONDS = 30
+
+
 class RqJobQueue:
     def __init__(self, redis: Redis, queue_name: str = "coursesignal") -> None:
+        self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
 
     @property
@@ -41,11 +46,26 @@ class RqJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         try:
+            if task in DRAINING_TASKS:
+                self._enqueue_draining(task, args)
+                return
             self._queue.enqueue(task_path(task), *args, retry=Retry(max=3, interval=[10, 60, 300]))
         except RedisError:
-            # The caller's data is already committed; the follow-up work is lost only until the next
-            # re-attribution. Never fail the request for it.
+            # The caller's data is already committed: tracker events wait for the sweeper, other follow-up
+            # work for the next re-attribution. Never fail the request for it.
             log.warning("could not queue job %s: Redis unavailable", task)
+
+    def _enqueue_draining(self, task: str, args: tuple[int | str, ...]) -> None:
+        """Queue a run unless one is already waiting (not started): that run will do this one's work.
+
+        The marker is cleared as the run starts, before it reads what to drain, so whatever was stored
+        before an enqueue that found the marker is seen by that run.
+        """
+        task_function(task)
+        marker = waiting_marker(self._queue.name, task, args)
+        if not self._redis.set(marker, 1, nx=True, ex=WAITING_MARKER_SECONDS):
+            return
+        self._queue.enqueue(run_draining, task, marker, *args)
 
     def schedule_every(self, task: str, seconds: int) -> None:
         """Run `task` every `seconds` through RQ's scheduler (`coursesignal worker` runs with it).
@@ -55,6 +75,18 @@ class RqJobQueue:
         """
         task_function(task)
         schedule_next_run(self._queue, task, seconds)
+
+
+def waiting_marker(queue_name: str, task: str, args: tuple[int | str, ...]) -> str:
+    return ":".join([queue_name, "waiting", task, *map(str, args)])
+
+
+def run_draining(task: str, marker: str, *args: int | str) -> object:
+    """A run of a draining task (an RQ job): clear its marker, so later work queues a new run, then drain."""
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(marker)
+    return task_function(task)(*args)
 
 
 def _slot_start(seconds: int, after: datetime) -> datetime:
