@@ -27,6 +27,10 @@ class InProcessJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
+        if self._stop_ticking.is_set():
+            # Stopped (a shutdown): a timer that fired as it stopped must not start a new worker thread.
+            log.info("job %s not queued: the job queue is stopped", task)
+            return
         self._ensure_worker()
         if task in DRAINING_TASKS:
             with self._lock:

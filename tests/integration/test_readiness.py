@@ -28,7 +28,8 @@ def test_a_waiting_tracker_event_shows_in_the_backlog_and_degrades_when_late(cli
     accounts = container.services.accounts()
     accounts.ensure_account("creator@example.com")
     site = accounts.add_site("creator@example.com", ["example.com"])
-    # No job runs: the event waits, as it does while Redis or the workers are down.
+    # No job runs, not even the periodic sweeper: the event waits, as it does while Redis or the workers are down.
+    container.gateways.job_queue().stop()
     container.gateways.job_queue.override(providers.Object(RecordingJobQueue()))
     container.services.tracking.reset()
     body = {"s": site.public_key, "n": "pageview", "i": "event0001", "v": "visitor01", "u": "https://example.com/"}
