@@ -129,15 +129,32 @@ def _prepare_demo(settings: Settings, login_url: str) -> None:
 @pass_context
 def worker(ctx: _Context) -> None:
     """Run an RQ worker, with its scheduler, on COURSESIGNAL_REDIS_URL."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Worker
+
+    from adapters.jobs.rq_queue import connect_worker_redis
 
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
-    redis = ctx.container.gateways.redis()
+    redis = connect_worker_redis(ctx.settings.redis_url)
     job_queue = ctx.container.gateways.job_queue()
-    job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
-    job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
-    Worker([job_queue.name], connection=redis).work(with_scheduler=True)
+    pause = 1.0
+    while True:
+        try:
+            # Scheduling again after an outage is harmless (one run per time slot) and restores the periodic
+            # runs if Redis came back without its data.
+            job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
+            job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
+            Worker([job_queue.name], connection=redis).work(with_scheduler=True)
+            return
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Tracker events and webhook deliveries wait in the database meanwhile; the sweeper catches up.
+            logging.getLogger(__name__).warning(
+                "Redis unavailable (%s); the worker starts again in %.0f s", error, pause
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 @main.group()

@@ -31,6 +31,11 @@ def connect_redis(url: str) -> Redis:
     )
 
 
+def connect_worker_redis(url: str) -> Redis:
+    """The worker's own connection: RQ sets its socket timeouts, and redis-py's retries ride out a blip."""
+    return Redis.from_url(url)
+
+
 # How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
 WAITING_MARKER_SECONDS = 30
 
