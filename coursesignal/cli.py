@@ -18,6 +18,7 @@ from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
+from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import Settings, SettingsError
 
@@ -146,16 +147,34 @@ def worker(ctx: _Context, queue_name: str) -> None:
 
     A job that raises is retried after 10 s, 1 min, 5 min and 30 min (RQ's Retry); the scheduler moves
     retries and the periodic poll back onto the queue when they are due."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Worker
+
+    from adapters.jobs.rq_queue import connect_worker_redis
 
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
     ctx.queue_name = queue_name
-    redis = ctx.container.gateways.redis()
+    redis = connect_worker_redis(ctx.settings.redis_url)
     job_queue = ctx.container.gateways.job_queue()
-    job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
-    job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
-    Worker([job_queue.name], connection=redis).work(with_scheduler=True)
+    pause = 1.0
+    while True:
+        try:
+            # Scheduling again after an outage is harmless (one run per time slot) and restores the periodic
+            # runs if Redis came back without its data.
+            job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
+            job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
+            job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
+            Worker([job_queue.name], connection=redis).work(with_scheduler=True)
+            return
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Tracker events and webhook deliveries wait in the database meanwhile; the sweeper catches up.
+            logging.getLogger(__name__).warning(
+                "Redis unavailable (%s); the worker starts again in %.0f s", error, pause
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 @main.group()

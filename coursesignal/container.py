@@ -16,7 +16,7 @@ from adapters.jobs.rq_queue import RqJobQueue, connect_redis
 from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
-from adapters.persistence.database import create_database_engine
+from adapters.persistence.database import create_collect_engine, create_database_engine
 from adapters.persistence.personal_data import SqlPersonalDataReader
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
@@ -41,7 +41,7 @@ from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Priva
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.subscriptions import Subscriptions
-from core.services.tracking import Tracking
+from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
 
 DEFAULT_QUEUE = "coursesignal"
@@ -55,6 +55,8 @@ class Gateways(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine=engine)
+    collect_engine = providers.Singleton(create_collect_engine, engine)
+    collect_unit_of_work = providers.Factory(SqlUnitOfWork, engine=collect_engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
     personal_data = providers.Singleton(SqlPersonalDataReader, engine=engine)
     clock = providers.Singleton(SystemClock)
@@ -75,7 +77,7 @@ class Gateways(containers.DeclarativeContainer):
         rq=providers.Singleton(RqJobQueue, redis=redis, queue_name=config.queue_name),
         in_process=providers.Singleton(InProcessJobQueue),
     )
-    readiness = providers.Singleton(Readiness, engine=engine, redis=redis)
+    readiness = providers.Singleton(Readiness, engine=engine, redis=redis, clock=clock)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     signed_tokens = providers.Singleton(SignedLinkTokens, secret_key=config.secret_key, clock=clock)
     account_links = providers.Singleton(WebAccountLinks, base_url=config.base_url)
@@ -116,7 +118,12 @@ class Services(containers.DeclarativeContainer):
     platforms = providers.DependenciesContainer()
 
     tracking = providers.Singleton(
-        Tracking, uow=gateways.unit_of_work.provider, jobs=gateways.job_queue, limiter=gateways.rate_limiter
+        Tracking,
+        uow=gateways.unit_of_work.provider,
+        jobs=gateways.job_queue,
+        limiter=gateways.rate_limiter,
+        clock=gateways.clock,
+        inbound_uow=gateways.collect_unit_of_work.provider,
     )
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)
@@ -229,4 +236,5 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         # in `coursesignal worker`.
         job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
         job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
+        job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
     return app

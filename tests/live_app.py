@@ -137,4 +137,5 @@ def serve_app(
         server.shutdown()
         container.gateways.job_queue().stop()
         container.unwire()
+        container.gateways.collect_engine().dispose()
         container.gateways.engine().dispose()

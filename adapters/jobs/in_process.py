@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from adapters.jobs.tasks import task_function
+from adapters.jobs.tasks import DRAINING_TASKS, task_function
 from adapters.structured_logs import REQUEST_ID, request_id_bound
 from core.ports.jobs import RETRY_DELAYS
 
@@ -47,10 +47,20 @@ class InProcessJobQueue:
         self._later: list[tuple[float, int, _Job]] = []
         self._order = itertools.count()
         self._scheduler: threading.Thread | None = None
+        self._waiting: set[tuple[str, tuple[int | str, ...]]] = set()  # draining tasks queued, not started
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
+        if self._stop_ticking.is_set():
+            # Stopped (a shutdown): a timer that fired as it stopped must not start a new worker thread.
+            log.info("job %s not queued: the job queue is stopped", task)
+            return
         self._ensure_worker()
+        if task in DRAINING_TASKS:
+            with self._lock:
+                if (task, args) in self._waiting:
+                    return  # the run already waiting will do this one's work
+                self._waiting.add((task, args))
         self._queue.put(_Job(task, function, args, REQUEST_ID.get()))
 
     def schedule_every(self, task: str, seconds: float) -> None:
@@ -80,6 +90,8 @@ class InProcessJobQueue:
             try:
                 if item is _STOP:
                     return
+                with self._lock:
+                    self._waiting.discard((item.task, item.args))
                 self._run(item)
             finally:
                 self._queue.task_done()

@@ -7,10 +7,12 @@ import math
 from datetime import UTC, datetime
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry, get_current_job
 
-from adapters.jobs.tasks import task_function, task_path
+from adapters.jobs.tasks import DRAINING_TASKS, task_function, task_path
 from adapters.structured_logs import REQUEST_ID
 from core.ports.jobs import RETRY_DELAYS
 from core.services.connections import SYNC_TASK
@@ -26,11 +28,28 @@ REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def connect_redis(url: str) -> Redis:
-    return Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+    # redis-py retries a failed command three times with backoff by default: none here, a request must not
+    # wait for Redis to come back.
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=RedisRetry(NoBackoff(), 0),
+    )
+
+
+def connect_worker_redis(url: str) -> Redis:
+    """The worker's own connection: RQ sets its socket timeouts, and redis-py's retries ride out a blip."""
+    return Redis.from_url(url)
+
+
+# How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
+WAITING_MARKER_SECONDS = 30
 
 
 class RqJobQueue:
     def __init__(self, redis: Redis, queue_name: str = "coursesignal") -> None:
+        self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
 
     @property
@@ -39,6 +58,9 @@ class RqJobQueue:
 
     def enqueue(self, task: str, *args: int | str) -> None:
         try:
+            if task in DRAINING_TASKS:
+                self._enqueue_draining(task, args)
+                return
             # The worker's log lines for this job carry the id of the request that queued it (structured_logs).
             meta = {"request_id": request_id} if (request_id := REQUEST_ID.get()) else None
             self._queue.enqueue(
@@ -49,9 +71,21 @@ class RqJobQueue:
                 meta=meta,
             )
         except RedisError:
-            # The caller's data is already committed; the follow-up work is lost only until the next
-            # re-attribution. Never fail the request for it.
+            # The caller's data is already committed: tracker events wait for the sweeper, other follow-up
+            # work for the next re-attribution. Never fail the request for it.
             log.warning("could not queue job %s: Redis unavailable", task)
+
+    def _enqueue_draining(self, task: str, args: tuple[int | str, ...]) -> None:
+        """Queue a run unless one is already waiting (not started): that run will do this one's work.
+
+        The marker is cleared as the run starts, before it reads what to drain, so whatever was stored
+        before an enqueue that found the marker is seen by that run.
+        """
+        task_function(task)
+        marker = waiting_marker(self._queue.name, task, args)
+        if not self._redis.set(marker, 1, nx=True, ex=WAITING_MARKER_SECONDS):
+            return
+        self._queue.enqueue(run_draining, task, marker, *args)
 
     def schedule_every(self, task: str, seconds: int) -> None:
         """Run `task` every `seconds` through RQ's scheduler (`coursesignal worker` runs with it).
@@ -61,6 +95,18 @@ class RqJobQueue:
         """
         task_function(task)
         schedule_next_run(self._queue, task, seconds)
+
+
+def waiting_marker(queue_name: str, task: str, args: tuple[int | str, ...]) -> str:
+    return ":".join([queue_name, "waiting", task, *map(str, args)])
+
+
+def run_draining(task: str, marker: str, *args: int | str) -> object:
+    """A run of a draining task (an RQ job): clear its marker, so later work queues a new run, then drain."""
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(marker)
+    return task_function(task)(*args)
 
 
 def _slot_start(seconds: int, after: datetime) -> datetime:

@@ -13,6 +13,7 @@ from dependency_injector.wiring import Provide, inject
 from core.services.attribution import Attribution
 from core.services.connections import Connections
 from core.services.privacy import Privacy
+from core.services.tracking import Tracking
 
 
 @inject
@@ -47,6 +48,23 @@ def reattribute_visitor(
 def delete_expired_events(privacy: Privacy = Provide["services.privacy"]) -> int:
     """Raw tracker events past their retention age go; sessions and report rollups stay."""
     return privacy.delete_expired_events()
+
+
+@inject
+def process_tracker_events(account_id: int, tracking: Tracking = Provide["services.tracking"]) -> int:
+    """Run the ingestion pipeline over the account's accepted tracker events."""
+    return tracking.process_pending(account_id)
+
+
+@inject
+def sweep_tracker_events(tracking: Tracking = Provide["services.tracking"]) -> int:
+    """Periodic: process tracker events whose job was lost (Redis was down, a worker died)."""
+    return tracking.sweep()
+
+
+# Tasks that drain a backlog: one queued run does the work of any number of them, so a queue may drop a
+# repeat that is queued while an identical one still waits.
+DRAINING_TASKS = frozenset({"process_tracker_events", "sweep_tracker_events"})
 
 
 def task_function(name: str) -> Callable[..., object]:

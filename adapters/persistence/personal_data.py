@@ -33,6 +33,7 @@ TRACKING_TABLES = (
     t.visitors,
     t.sessions,
     t.events,
+    t.inbound_events,
     t.visitor_emails,
     t.visitor_handoffs,
     t.checkout_reaches,
@@ -71,6 +72,15 @@ class SqlPersonalDataReader:
                 "visitors": _rows(c, t.visitors, t.visitors.c.user_id == account_id, t.visitors.c.id.in_(visitors)),
                 "sessions": _rows(c, t.sessions, t.sessions.c.visitor_id.in_(visitors)),
                 "events": _rows(c, t.events, t.events.c.visitor_id.in_(visitors)),
+                # Accepted events as they arrived, before (and for a while after) the pipeline processed them.
+                "inbound_events": _rows(
+                    c,
+                    t.inbound_events,
+                    t.inbound_events.c.user_id == account_id,
+                    t.inbound_events.c.visitor_key.in_(
+                        select(t.visitors.c.visitor_key).where(t.visitors.c.id.in_(visitors))
+                    ),
+                ),
                 "visitor_emails": _rows(c, t.visitor_emails, t.visitor_emails.c.visitor_id.in_(visitors)),
                 "visitor_handoffs": _rows(
                     c,
@@ -127,6 +137,7 @@ class SqlPersonalDataReader:
             "visitors": t.visitors.c.user_id == account_id,
             "sessions": t.sessions.c.user_id == account_id,
             "events": t.events.c.site_id.in_(mine_sites),
+            "inbound_events": t.inbound_events.c.user_id == account_id,
             "visitor_emails": t.visitor_emails.c.user_id == account_id,
             "visitor_handoffs": t.visitor_handoffs.c.user_id == account_id,
             "checkout_reaches": t.checkout_reaches.c.user_id == account_id,

@@ -94,6 +94,8 @@ sites = Table(
     Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("public_key", String(40), nullable=False, unique=True),
     Column("allowed_domains", JSON, nullable=False),
+    # Whether the tracker stays silent for browsers sending Global Privacy Control or Do Not Track.
+    Column("respect_gpc", Boolean, nullable=False, server_default=false()),
 )
 
 visitors = Table(
@@ -151,6 +153,33 @@ events = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     UniqueConstraint("site_id", "client_event_id"),
     Index("ix_events_site_occurred", "site_id", "occurred_at"),
+)
+
+# Tracker events as the collect endpoint accepted them (validated, never the sender's address), stored once
+# per client event id before the ingestion pipeline runs on them in a job; `processed_at` marks them done.
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("client_event_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("visitor_key", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("referrer", Text),
+    Column("title", String(300)),
+    Column("email", String(254)),
+    Column("user_agent", Text),
+    Column("fingerprint", String(64)),
+    Column("handoff_from", String(64)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("processed_at", UtcDateTime),
+    Column("outcome", String(20)),
+    UniqueConstraint("site_id", "client_event_id"),
+    Index("ix_inbound_events_pending", "user_id", "processed_at", "id"),
+    Index("ix_inbound_events_processed_at", "processed_at"),
 )
 
 purchases = Table(

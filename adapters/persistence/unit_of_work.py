@@ -15,6 +15,7 @@ from adapters.persistence.repositories import (
     SqlEvents,
     SqlFingerprintSalts,
     SqlIdentities,
+    SqlInboundEvents,
     SqlOnboarding,
     SqlPurchases,
     SqlSessions,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.visitors = SqlVisitors(connection)
         self.sessions = SqlSessions(connection)
         self.events = SqlEvents(connection)
+        self.inbound_events = SqlInboundEvents(connection)
         self.purchases = SqlPurchases(connection)
         self.onboarding = SqlOnboarding(connection)
         self.billing = SqlBilling(connection)

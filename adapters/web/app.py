@@ -29,6 +29,7 @@ from adapters.web import (
     onboarding,
     openapi,
     privacy,
+    sites,
     webhooks,
 )
 from adapters.web.rate_limits import init_rate_limits
@@ -133,6 +134,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         connections.api_blueprint,
         privacy.blueprint,
         privacy.api_blueprint,
+        sites.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

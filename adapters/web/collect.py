@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.events import DropReason, EventKind, TrackerEvent
@@ -23,6 +25,7 @@ from core.ports.clock import Clock
 from core.services.fingerprints import FingerprintSalts
 from core.services.tracking import Tracking
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("collect", __name__)
 
 MAX_BODY_BYTES = 8 * 1024
@@ -131,6 +134,10 @@ def _fingerprint(salts: FingerprintSalts) -> str | None:
     )
 
 
+def _declines_tracking() -> bool:
+    return request.headers.get("Sec-GPC", "").strip() == "1" or request.headers.get("DNT", "").strip() == "1"
+
+
 @blueprint.post("/t/e")
 @inject
 def collect(
@@ -177,8 +184,16 @@ def collect(
         user_agent=request.headers.get("User-Agent"),
         fingerprint=_fingerprint(salts),
         client_address=request.remote_addr,
+        declines_tracking=_declines_tracking(),
     )
-    outcome = tracking.record(event)
+    try:
+        outcome = tracking.accept(event)
+    except SQLAlchemyError:
+        # Nothing was stored: say so, so the sender may try again; never a 2xx for an event we do not hold.
+        log.warning("collect: the database is unavailable; event refused", exc_info=True)
+        response = _reply(503, "cannot store events right now; try again in a minute")
+        response.headers["Retry-After"] = "60"
+        return response
     if outcome.dropped is DropReason.UNKNOWN_SITE:
         return _reply(404, "unknown site key")
     if outcome.dropped is DropReason.RATE_LIMITED:

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length
 from adapters.web.connections import STATUS_LABELS
 from core.domain.connections import ConnectionStatus
 from core.domain.onboarding import Step
+from core.domain.sites import tracking_snippet
 from core.ports.platforms import PlatformAdapter, PlatformCatalog, PlatformError
 from core.services.connections import ConnectionFailed, Connections, ConnectionView, UnknownConnection
 from core.services.onboarding import Onboarding, OnboardingState, SiteNotFound
@@ -259,7 +260,7 @@ def snippet(onboarding: Onboarding = Provide["services.onboarding"]) -> Any:
     snippet_html = None
     if state.site is not None:
         base = current_app.config["BASE_URL"]
-        snippet_html = f'<script async src="{base}/t.js" data-site="{state.site.public_key}"></script>'
+        snippet_html = tracking_snippet(base, state.site)
     return _render(
         "onboarding/snippet.html", state, Step.SNIPPET, form=form, snippet=snippet_html, finish_form=PlainForm()
     )

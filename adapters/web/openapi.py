@@ -302,12 +302,21 @@ DOCUMENT: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "204": {"description": "Accepted (stored, or dropped as a bot or a repeat)."},
+                    "204": {
+                        "description": (
+                            "Accepted: stored for the ingestion pipeline, which runs on it within moments (or "
+                            "dropped as a bot or a repeat)."
+                        )
+                    },
                     "400": {"description": "Malformed event; the body says why.", "content": _TEXT_REASON},
                     "404": {"description": "Unknown site key; nothing stored.", "content": _TEXT_REASON},
                     "413": {"description": "Body too large.", "content": _TEXT_REASON},
                     "429": {
                         "description": "Too many events from this sender or for this site; retry after Retry-After.",
+                        "content": _TEXT_REASON,
+                    },
+                    "503": {
+                        "description": "The event could not be stored (database unavailable); nothing was kept.",
                         "content": _TEXT_REASON,
                     },
                 },
@@ -592,8 +601,16 @@ DOCUMENT: dict[str, Any] = {
         "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "Up."}}}},
         "/readyz": {
             "get": {
-                "summary": "Database and, when configured, Redis reachable",
-                "responses": {"200": {"description": "Ready."}, "503": {"description": "A dependency is unreachable."}},
+                "summary": "Database and, when configured, Redis reachable; the tracker events waiting",
+                "description": (
+                    'JSON {"status": "ok"|"unavailable", "checks": {"database": {"status", ...}, "redis": {...}, '
+                    '"tracker_backlog": {"status", "waiting", "oldest_seconds"}}}. Each check\'s status is "ok", '
+                    '"degraded" (serving, but a part is behind) or "unavailable". 503 only when the database is.'
+                ),
+                "responses": {
+                    "200": {"description": "Ready (possibly degraded: see checks)."},
+                    "503": {"description": "The database is unreachable."},
+                },
             }
         },
         "/billing/webhook": {

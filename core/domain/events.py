@@ -41,6 +41,19 @@ class TrackerEvent:
     # A visitor id handed over from another of the creator's domains, when the tracker sends it apart
     # from the landing URL's `_csv` parameter.
     handoff_from: str | None = None
+    # The browser sent Global Privacy Control or Do Not Track: dropped for sites that respect them.
+    declines_tracking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """An accepted event waiting in the inbound table for the ingestion pipeline."""
+
+    id: int
+    site_id: int
+    account_id: int
+    event: TrackerEvent
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +23,21 @@ def normalize_domain(raw: str) -> str:
     if not domain or "." not in domain or any(c.isspace() for c in domain):
         raise ValueError(f"not a domain name: {raw!r}")
     return domain
+
+
+# A site lists few domains (its main site, a school, a checkout domain); more is a typo or a paste gone wrong.
+MAX_SITE_DOMAINS = 20
+
+
+def normalize_domains(raw: Iterable[str]) -> tuple[str, ...]:
+    """Each domain normalized, repeats removed, order kept; ValueError naming the first one that is not a
+    domain name, or when there are none or too many."""
+    domains = tuple(dict.fromkeys(normalize_domain(d) for d in raw if d.strip()))
+    if not domains:
+        raise ValueError("a site needs at least one domain")
+    if len(domains) > MAX_SITE_DOMAINS:
+        raise ValueError(f"a site lists at most {MAX_SITE_DOMAINS} domains")
+    return domains
 
 
 TRIAL_DAYS = 14
@@ -62,6 +78,8 @@ class Site:
     public_key: str
     allowed_domains: tuple[str, ...] = field(default_factory=tuple)
     id: int | None = None
+    # Stay silent for browsers that send Global Privacy Control or Do Not Track.
+    respect_gpc: bool = False
 
     @property
     def own_domains(self) -> frozenset[str]:
@@ -69,3 +87,14 @@ class Site:
 
     def owns_host(self, host: str) -> bool:
         return is_same_site(host, self.own_domains)
+
+
+def tracking_snippet(base_url: str, site: Site) -> str:
+    """The line a creator pastes into their pages, carrying the site's settings: the one script file stays
+    the same for every site (and cached everywhere), the snippet says what differs."""
+    attributes = [f'data-site="{site.public_key}"']
+    if len(site.allowed_domains) > 1:
+        attributes.append(f'data-domains="{",".join(site.allowed_domains)}"')
+    if site.respect_gpc:
+        attributes.append('data-respect-gpc="1"')
+    return f'<script async src="{base_url}/t.js" {" ".join(attributes)}></script>'

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 from core.domain.attribution import Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, StoredDelivery, SyncState
-from core.domain.events import TrackerEvent
+from core.domain.events import InboundEvent, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import Purchase, RefundRecord
@@ -49,6 +49,9 @@ class SiteRepository(Protocol):
         ...
 
     def has_events(self, site_id: int) -> bool: ...
+    def update_settings(self, site: Site) -> None:
+        """Store the site's domains and whether it respects Global Privacy Control."""
+        ...
 
 
 class VisitorRepository(Protocol):
@@ -143,6 +146,46 @@ class EventRepository(Protocol):
     def delete_older_than(self, moment: datetime, limit: int) -> int:
         """Delete at most `limit` raw events that occurred before `moment` (retention); returns how many."""
         ...
+
+    def stored_client_ids(self, site_ids: Collection[int], client_event_ids: Collection[str]) -> set[tuple[int, str]]:
+        """Which of these (site id, client event id) pairs are stored already."""
+        ...
+
+
+class InboundEventRepository(Protocol):
+    """Accepted tracker events waiting for the ingestion pipeline (the collect endpoint's only write)."""
+
+    def add(self, site_id: int, event: TrackerEvent) -> int | None:
+        """Store an accepted event once; None when the site already has this client event id (or is gone)."""
+        ...
+
+    def lock_account(self, account_id: int) -> None:
+        """Hold off other processors of this account's events until the transaction ends."""
+        ...
+
+    def pending(self, account_id: int, limit: int) -> Sequence[InboundEvent]:
+        """The account's unprocessed events in the order they were accepted."""
+        ...
+
+    def accounts_with_pending(self, limit: int) -> Sequence[int]: ...
+    def mark_processed(self, outcomes: dict[int, str], processed_at: datetime) -> None:
+        """Mark events done, each with its outcome ("stored" or a drop reason)."""
+        ...
+
+    def note_failure(self, event_id: int, give_up_after: int, processed_at: datetime) -> None:
+        """Count a failed attempt; after `give_up_after` attempts the event is marked done as "failed"."""
+        ...
+
+    def backlog(self, limit: int) -> int:
+        """How many events wait (counted up to `limit`)."""
+        ...
+
+    def delete_of_person(self, account_id: int, visitor_keys: Collection[str], emails: Collection[str]) -> int:
+        """Erasure: delete the account's accepted events (waiting or done) sent by, handed over from, or naming
+        these visitor keys or emails; returns how many."""
+        ...
+
+    def delete_processed_before(self, moment: datetime) -> int: ...
 
 
 class PurchaseRepository(Protocol):
@@ -254,6 +297,7 @@ class UnitOfWork(Protocol):
     visitors: VisitorRepository
     sessions: SessionRepository
     events: EventRepository
+    inbound_events: InboundEventRepository
     purchases: PurchaseRepository
     onboarding: OnboardingRepository
     billing: BillingRepository

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from core.domain.passwords import WeakPassword, check_password
-from core.domain.sites import Account, Site, new_site_key, normalize_domain
+from core.domain.sites import Account, Site, new_site_key, normalize_domain, normalize_domains
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
 from core.ports.mailer import Mail, Mailer
@@ -43,6 +43,10 @@ __all__ = [
 
 
 class UnknownAccount(LookupError):
+    pass
+
+
+class UnknownSite(LookupError):
     pass
 
 
@@ -463,6 +467,32 @@ class Accounts:
     def get(self, account_id: int) -> Account | None:
         with self._uow() as uow:
             return uow.accounts.get(account_id)
+
+    def sites_of(self, account_id: int) -> Sequence[Site]:
+        with self._uow() as uow:
+            return uow.sites.list_for_account(account_id)
+
+    def site_of(self, account_id: int, site_id: int) -> Site:
+        """The account's site; UnknownSite for another account's site exactly as for a missing one."""
+        with self._uow() as uow:
+            site = uow.sites.get_for_account(account_id, site_id)
+        if site is None:
+            raise UnknownSite(f"no site {site_id} for account {account_id}")
+        return site
+
+    def update_site_settings(self, account_id: int, site_id: int, domains: Iterable[str], respect_gpc: bool) -> Site:
+        """Set the site's domains (cross-domain linking, and referrers that are not a source) and whether it
+        respects Global Privacy Control; ValueError when a domain is not one."""
+        allowed = normalize_domains(domains)
+        with self._uow() as uow:
+            site = uow.sites.get_for_account(account_id, site_id)
+            if site is None:
+                raise UnknownSite(f"no site {site_id} for account {account_id}")
+            site.allowed_domains = allowed
+            site.respect_gpc = respect_gpc
+            uow.sites.update_settings(site)
+            uow.commit()
+            return site
 
     def site(self, public_key: str) -> Site | None:
         with self._uow() as uow:

@@ -224,6 +224,8 @@ class Privacy:
                         uow.purchases.store_buyer_details(fresh)
                     reattributed += 1
                 attribute_purchase(uow, fresh)
+            # Accepted events not yet processed (or kept a while after) carry the same person.
+            uow.inbound_events.delete_of_person(account_id, person.visitor_keys, person.emails)
             needles = person.emails | person.visitor_keys
             if needles:
                 redacted = uow.webhook_deliveries.redact(account_id, needles, REDACTED)

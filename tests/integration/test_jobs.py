@@ -104,9 +104,81 @@ def test_the_in_process_queue_runs_the_same_task(container) -> None:  # type: ig
     assert _status(container, account_id) is AttributionStatus.MATCHED
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_rq_keeps_one_waiting_run_of_the_tracker_pipeline_per_account(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from rq import Queue
+
+    from coursesignal.container import build_app
+
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    container = create_container(
+        settings.__class__(**{**settings.__dict__, "redis_url": redis_url}), queue_name=queue_name
+    )
+    redis = connect_redis(redis_url)
+    try:
+        accounts = container.services.accounts()
+        accounts.ensure_account("creator@example.com")
+        site = accounts.add_site("creator@example.com", ["example.com"])
+        client = build_app(settings, container).test_client()
+        for n in range(4):
+            body = {
+                "s": site.public_key,
+                "n": "pageview",
+                "i": f"event000{n}",
+                "v": "visitor01",
+                "u": "https://example.com/",
+            }
+            assert client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code == 204
+        queue = Queue(queue_name, connection=redis)
+        assert queue.count == 1, "one waiting run drains them all"
+        assert SimpleWorker([queue_name], connection=redis).work(burst=True)
+        assert container.services.tracking().backlog() == 0
+        body = {"s": site.public_key, "n": "pageview", "i": "event0009", "v": "visitor01", "u": "https://example.com/"}
+        assert client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code == 204
+        assert queue.count == 1, "once the run started, new events queue a new one"
+        assert SimpleWorker([queue_name], connection=redis).work(burst=True)
+        assert container.services.tracking().backlog() == 0
+    finally:
+        Queue(queue_name, connection=redis).delete(delete_jobs=True)
+        for key in redis.scan_iter(f"{queue_name}:*"):
+            redis.delete(key)
+        container.unwire()
+        container.gateways.engine().dispose()
+
+
 def test_an_unknown_task_fails_at_enqueue_time() -> None:
     with pytest.raises(LookupError):
         InProcessJobQueue().enqueue("no_such_task", 1)
+
+
+def test_the_in_process_queue_keeps_one_waiting_run_of_a_draining_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from adapters.jobs import in_process
+
+    started, release = threading.Event(), threading.Event()
+    runs: list[tuple[object, ...]] = []
+
+    def drain(*args: object) -> None:
+        runs.append(args)
+        started.set()
+        release.wait(5)
+
+    monkeypatch.setattr(in_process, "task_function", lambda name: drain)
+    queue = InProcessJobQueue()
+    queue.enqueue("process_tracker_events", 1)
+    assert started.wait(5)  # the first run is busy
+    for _ in range(5):
+        queue.enqueue("process_tracker_events", 1)  # one run waits; the others are its repeats
+    queue.enqueue("process_tracker_events", 2)
+    queue.enqueue("reattribute_visitor", 1, 1)  # not a draining task: every one runs
+    queue.enqueue("reattribute_visitor", 1, 1)
+    release.set()
+    queue.wait_until_idle()
+    queue.stop()
+    assert runs == [(1,), (1,), (2,), (1, 1), (1, 1)]
 
 
 def test_rq_enqueue_survives_redis_being_down() -> None:

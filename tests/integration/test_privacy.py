@@ -351,6 +351,7 @@ def test_the_hosted_opt_out_page_and_its_cookie(client, container) -> None:  # t
 
     post_form(client, f"/privacy/optin/{s.site.public_key}", {}, form_page=f"/privacy/optout/{s.site.public_key}")
     s.hit("opted-in-browser", "https://example.com/?utm_source=youtube")
+    s.idle()
     assert len(every_row(container.gateways.engine())["events"]) == 1
 
 

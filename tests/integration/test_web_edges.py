@@ -33,8 +33,13 @@ def _event(site_key: str, **overrides: object) -> dict[str, object]:
 
 
 def _stored(container) -> int:  # type: ignore[no-untyped-def]
+    """Events stored, accepted for the pipeline or processed by it."""
+    container.gateways.job_queue().wait_until_idle()
     with container.gateways.engine().connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(tables.events)).scalar_one())
+        return sum(
+            int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in (tables.events, tables.inbound_events)
+        )
 
 
 @pytest.mark.parametrize(
@@ -115,7 +120,13 @@ def test_bad_report_parameters_get_400(client, container) -> None:  # type: igno
 
 def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok"}}
+    assert client.get("/readyz").json == {
+        "status": "ok",
+        "checks": {
+            "database": {"status": "ok"},
+            "tracker_backlog": {"status": "ok", "waiting": 0, "oldest_seconds": 0},
+        },
+    }
     document = client.get("/openapi.json").json
     assert {"/t/e", "/api/v1/reports/sources", "/api/v1/reports/sources.csv", "/healthz", "/readyz"} <= set(
         document["paths"]
@@ -148,6 +159,7 @@ def test_every_api_route_is_in_the_openapi_document(app, client) -> None:  # typ
 
 
 def _visitor_keys(container) -> list[str]:  # type: ignore[no-untyped-def]
+    container.gateways.job_queue().wait_until_idle()
     with container.gateways.engine().connect() as connection:
         return list(connection.execute(select(tables.visitors.c.visitor_key)).scalars())
 

@@ -39,7 +39,7 @@ class AttributionWorld:
         self.uow = uow
         self.accounts = Accounts(uow, self.clock)
         self.limiter = FakeRateLimiter()
-        self.tracking = Tracking(uow, self.jobs, self.limiter)
+        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock)
         self.attribution = Attribution(uow)
         self.jobs.attribution = self.attribution
         self.purchases = Purchases(uow, platforms=None)  # type: ignore[arg-type]

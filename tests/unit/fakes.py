@@ -14,7 +14,7 @@ from typing import Self, TypeVar
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
-from core.domain.events import RateLimit, TrackerEvent
+from core.domain.events import InboundEvent, RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import MatchMethod, Purchase, RefundRecord
@@ -69,6 +69,7 @@ class Store:
     visitors: dict[int, Visitor] = field(default_factory=dict)
     sessions: dict[int, Session] = field(default_factory=dict)
     events: dict[tuple[int, str], TrackerEvent] = field(default_factory=dict)
+    inbound: dict[int, tuple[InboundEvent, datetime | None, str | None]] = field(default_factory=dict)
     purchases: dict[int, Purchase] = field(default_factory=dict)
     refunds: dict[tuple[int, str], RefundRecord] = field(default_factory=dict)
     credits: dict[int, list[Credit]] = field(default_factory=dict)
@@ -149,7 +150,12 @@ class FakeSites(_Repo):
         return _copy(site) if site is not None and site.account_id == account_id else None
 
     def has_events(self, site_id: int) -> bool:
-        return any(key[0] == site_id for key in self._s.events)
+        accepted = any(e.site_id == site_id for e, _, _ in self._s.inbound.values())
+        return accepted or any(key[0] == site_id for key in self._s.events)
+
+    def update_settings(self, site: Site) -> None:
+        assert site.id in self._s.sites
+        self._s.sites[site.id] = _copy(site)
 
 
 class FakeVisitors(_Repo):
@@ -318,6 +324,70 @@ class FakeEvents(_Repo):
         old = sorted((e.received_at, key) for key, e in self._s.events.items() if e.received_at < moment)[:limit]
         for _, key in old:
             del self._s.events[key]
+        return len(old)
+
+    def stored_client_ids(self, site_ids: Collection[int], client_event_ids: Collection[str]) -> set[tuple[int, str]]:
+        return {key for key in self._s.events if key[0] in site_ids and key[1] in client_event_ids}
+
+
+class FakeInboundEvents(_Repo):
+    """Rows: (the event, when processed, outcome)."""
+
+    def add(self, site_id: int, event: TrackerEvent) -> int | None:
+        site = self._s.sites.get(site_id)
+        taken = any(
+            e.site_id == site_id and e.event.client_event_id == event.client_event_id
+            for e, _, _ in self._s.inbound.values()
+        )
+        if site is None or taken:
+            return None
+        event_id = next(self._s.ids)
+        stored = replace(event, client_address=None)
+        self._s.inbound[event_id] = (InboundEvent(event_id, site_id, site.account_id, stored), None, None)
+        return event_id
+
+    def lock_account(self, account_id: int) -> None:
+        pass
+
+    def pending(self, account_id: int, limit: int) -> Sequence[InboundEvent]:
+        waiting = [e for e, done, _ in self._s.inbound.values() if done is None and e.account_id == account_id]
+        return sorted(waiting, key=lambda e: e.id)[:limit]
+
+    def accounts_with_pending(self, limit: int) -> Sequence[int]:
+        return sorted({e.account_id for e, done, _ in self._s.inbound.values() if done is None})[:limit]
+
+    def mark_processed(self, outcomes: dict[int, str], processed_at: datetime) -> None:
+        for event_id, outcome in outcomes.items():
+            event, done, _ = self._s.inbound[event_id]
+            if done is None:
+                self._s.inbound[event_id] = (event, processed_at, outcome)
+
+    def note_failure(self, event_id: int, give_up_after: int, processed_at: datetime) -> None:
+        event, done, _ = self._s.inbound[event_id]
+        if done is None:
+            event = replace(event, attempts=event.attempts + 1)
+            self._s.inbound[event_id] = (event, None, None)
+            if event.attempts >= give_up_after:
+                self.mark_processed({event_id: "failed"}, processed_at)
+
+    def backlog(self, limit: int) -> int:
+        return min(limit, sum(1 for _, done, _ in self._s.inbound.values() if done is None))
+
+    def delete_of_person(self, account_id: int, visitor_keys: Collection[str], emails: Collection[str]) -> int:
+        gone = [
+            i
+            for i, (e, _, _) in self._s.inbound.items()
+            if e.account_id == account_id
+            and (e.event.visitor_key in visitor_keys or e.event.handoff_from in visitor_keys or e.event.email in emails)
+        ]
+        for event_id in gone:
+            del self._s.inbound[event_id]
+        return len(gone)
+
+    def delete_processed_before(self, moment: datetime) -> int:
+        old = [i for i, (_, done, _) in self._s.inbound.items() if done is not None and done < moment]
+        for event_id in old:
+            del self._s.inbound[event_id]
         return len(old)
 
 
@@ -579,6 +649,7 @@ class FakeUnitOfWork:
         self.visitors = FakeVisitors(self._working)
         self.sessions = FakeSessions(self._working)
         self.events = FakeEvents(self._working)
+        self.inbound_events = FakeInboundEvents(self._working)
         self.purchases = FakePurchases(self._working)
         self.onboarding = FakeOnboarding(self._working)
         self.billing = FakeBilling(self._working)
@@ -613,6 +684,7 @@ class FakeUnitOfWork:
             self.visitors,
             self.sessions,
             self.events,
+            self.inbound_events,
             self.purchases,
             self.onboarding,
             self.billing,
@@ -633,6 +705,7 @@ def _snapshot(store: Store) -> Store:
         visitors={k: _copy(v) for k, v in store.visitors.items()},
         sessions={k: _copy(v) for k, v in store.sessions.items()},
         events=dict(store.events),
+        inbound=dict(store.inbound),
         purchases={k: _copy(v) for k, v in store.purchases.items()},
         refunds=dict(store.refunds),
         credits={k: list(v) for k, v in store.credits.items()},

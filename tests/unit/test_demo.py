@@ -47,7 +47,7 @@ def test_the_demo_fills_the_past_once_and_leaves_the_setup_done() -> None:
     services = SimulationServices(
         accounts=Accounts(uow, clock, hasher=FakePasswordHasher()),
         purchases=Purchases(uow, platforms=None),  # type: ignore[arg-type]
-        tracking=Tracking(uow, jobs, FakeRateLimiter()),
+        tracking=Tracking(uow, jobs, FakeRateLimiter(), clock),
         salts=FingerprintSalts(uow, clock),
         uow=uow,
     )

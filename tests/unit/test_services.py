@@ -31,7 +31,7 @@ class World:
         uow = lambda: FakeUnitOfWork(self.store)  # noqa: E731
         self.accounts = Accounts(uow, self.clock)
         self.limiter = FakeRateLimiter()
-        self.tracking = Tracking(uow, self.jobs, self.limiter)
+        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock)
         self.attribution = Attribution(uow)
         self.purchases = Purchases(uow, platforms=None)  # type: ignore[arg-type]
         self.account = self.accounts.ensure_account("creator@example.com")
