@@ -69,8 +69,12 @@ def serve(database: str, events: int) -> Iterator[tuple[str, str, str]]:
     server.app = app
     client = app.test_client()
     session_version = container.services.accounts().get(account).session_version
+    signed_in_at = int(container.gateways.clock().now().timestamp())
     with client.session_transaction() as session:
-        session["_user_id"] = f"{account}:{session_version}"
+        # As a sign-in writes it (adapters/web/sessions.py): account, session version, sign-in time.
+        session["_user_id"] = f"{account}:{session_version}:{signed_in_at}"
+        session["cs_seen"] = signed_in_at
+        session["cs_remember"] = False
     cookie = client.get_cookie("session")
     assert cookie is not None
     reports = container.services.reports()
