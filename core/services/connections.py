@@ -43,7 +43,7 @@ from core.ports.platforms import (
 )
 from core.ports.security import TokenCipher, WebhookTokens
 from core.ports.uow import UnitOfWork
-from core.services.purchases import Purchases, store_records
+from core.services.purchases import SYNC_BATCH_SIZE, Purchases, store_records
 
 log = logging.getLogger(__name__)
 
@@ -507,8 +507,26 @@ class Connections:
                 cursor=cursor,
                 heartbeat_at=self._clock.now(),
             )
+            # A page can hold hundreds of records: store them in short transactions (SQLite has one write lock,
+            # and the tracker keeps writing), the last one together with the page's checkpoint. A crash in
+            # between only means the page is read again; records read twice change nothing.
+            ordered = sorted(pending, key=lambda record: not isinstance(record, PurchaseRecord))
+            *earlier, final = [ordered[i : i + SYNC_BATCH_SIZE] for i in range(0, len(ordered), SYNC_BATCH_SIZE)] or [
+                []
+            ]
+            for chunk in earlier:
+                with self._uow() as uow:
+                    current = uow.connections.get(connection_id)
+                    if (
+                        current is None
+                        or current.status is not ConnectionStatus.SYNCING
+                        or current.sync.started_at != started_at
+                    ):
+                        raise _SyncSuperseded
+                    store_records(uow, connection.account_id, chunk)
+                    uow.commit()
             with self._uow() as uow:
-                store_records(uow, connection.account_id, pending)
+                store_records(uow, connection.account_id, final)
                 if not uow.connections.record_sync_progress(connection_id, last):
                     raise _SyncSuperseded
                 uow.commit()
