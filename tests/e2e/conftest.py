@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +60,30 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextmanager
+def creator_pages(body: bytes, host: str) -> Iterator[str]:
+    """Serve `body` for every GET and POST, as a creator's own site on `host` (another origin than the app,
+    resolved to 127.0.0.1 by the browser's host-resolver rules); yields the site's origin."""
+
+    class CreatorPages(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _page(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = _page
+        do_POST = _page
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CreatorPages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()

@@ -3,17 +3,14 @@ page, clicks through to the creator's own domain, and from then on nothing from 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from adapters.persistence import tables as t
-from tests.e2e.conftest import DESKTOP_UA
+from tests.e2e.conftest import DESKTOP_UA, creator_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -34,28 +31,8 @@ def site(container):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def creator_origin(live_server: str, site) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The creator's site on its own domain (another site than the app's 127.0.0.1)."""
-    body = PAGE.format(app=live_server, site=site.public_key).encode()
-
-    class CreatorPages(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _page(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = _page
-        do_POST = _page
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CreatorPages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{DOMAIN}:{server.server_port}"
-    finally:
-        server.shutdown()
+    with creator_pages(PAGE.format(app=live_server, site=site.public_key).encode(), DOMAIN) as origin:
+        yield origin
 
 
 def stored(container, site) -> tuple[int, int]:  # type: ignore[no-untyped-def]

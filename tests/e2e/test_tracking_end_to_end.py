@@ -3,11 +3,9 @@ a visitor with its source and email, and a purchase with that email is credited 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
@@ -16,6 +14,7 @@ from core.domain.attribution import Model
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
 from core.domain.reports import ReportRange
+from tests.e2e.conftest import creator_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -36,28 +35,8 @@ def site(container):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def creator_origin(live_server: str, site) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The creator's own site, on another origin (localhost) than the app (127.0.0.1)."""
-    body = PAGE.format(app=live_server, site=site.public_key).encode()
-
-    class CreatorPages(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _page(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = _page
-        do_POST = _page
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CreatorPages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://localhost:{server.server_port}"
-    finally:
-        server.shutdown()
+    with creator_pages(PAGE.format(app=live_server, site=site.public_key).encode(), "localhost") as origin:
+        yield origin
 
 
 def eventually(condition: Callable[[], T], timeout: float = 10.0) -> T:
