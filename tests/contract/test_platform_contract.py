@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -41,27 +42,30 @@ from tests.fakes.teachable import FakeTeachable
 WINDOW = timedelta(days=30)
 
 
-class Harness:
+class Harness(ABC):
     """A platform's fake, and how to act out its side."""
 
     name: ClassVar[str]
 
+    @abstractmethod
     def start(self, stack: ExitStack) -> str:
         """Start the fake; return the API URL the platform is pointed at."""
-        raise NotImplementedError
 
+    @abstractmethod
     def credentials(self) -> dict[str, str]:
-        raise NotImplementedError
+        """Credentials the fake accepts."""
 
+    @abstractmethod
     def wrong_credentials(self) -> dict[str, str]:
-        raise NotImplementedError
+        """Credentials the fake refuses."""
 
+    @abstractmethod
     def sell(self, days_ago: float, email: str) -> str:
         """Make a sale `days_ago`; return the platform purchase id CourseSignal should know it by."""
-        raise NotImplementedError
 
+    @abstractmethod
     def webhook_for_new_sale(self, email: str) -> tuple[WebhookDelivery, str]:
-        raise NotImplementedError
+        """Make a sale now and the delivery announcing it; returns the delivery and the purchase id."""
 
     def delivery(self, body: bytes) -> WebhookDelivery:
         """`body` delivered as the platform delivers (signed, for a platform that signs)."""
