@@ -42,7 +42,7 @@ def _receive(
     delivery: WebhookDelivery,
     connections: Connections = Provide["services.connections"],
 ) -> WebhookReceipt:
-    return connections.receive_webhook_with_reason(platform, connection_id, token, delivery)
+    return connections.receive_webhook(platform, connection_id, token, delivery)
 
 
 @blueprint.post("/<platform>/<int:connection_id>/<token>")

@@ -646,14 +646,9 @@ class Connections:
     # ---- webhooks --------------------------------------------------------------------------------
     def receive_webhook(
         self, platform: str, connection_id: int, token: str | None, delivery: WebhookDelivery
-    ) -> WebhookOutcome:
-        """Authenticate first, then store the raw delivery once and queue its processing."""
-        return self.receive_webhook_with_reason(platform, connection_id, token, delivery).outcome
-
-    def receive_webhook_with_reason(
-        self, platform: str, connection_id: int, token: str | None, delivery: WebhookDelivery
     ) -> WebhookReceipt:
-        """`receive_webhook`, with the reason a delivery was refused, for the answer's body and the log."""
+        """Authenticate first, then store the raw delivery once and queue its processing; the receipt says
+        how it went, with the reason a delivery was refused for the answer's body and the log."""
         try:
             adapter = self._platforms.get(platform)
         except KeyError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -204,7 +205,10 @@ def test_webhooks_authenticate_first_then_store_once(world: World) -> None:
     world.platform.records.append(world.purchase("p3"))
     body = json.dumps({"id": "evt-1", "ids": ["p3", "forged"]}).encode()
     delivery = WebhookDelivery({}, body)
-    receive = world.connections.receive_webhook
+
+    def receive(*arguments: Any) -> WebhookOutcome:
+        return world.connections.receive_webhook(*arguments).outcome
+
     assert receive("scripted", connection_id, "wrong-token", delivery) is WebhookOutcome.UNKNOWN
     assert receive("scripted", connection_id, None, delivery) is WebhookOutcome.UNKNOWN
     assert receive("scripted", 999, world.token(), delivery) is WebhookOutcome.UNKNOWN
@@ -270,8 +274,10 @@ def test_disconnect_removes_hooks_forgets_credentials_and_answers_gone(world: Wo
     assert world.platform.hooks == {}
     assert world.store.connections[connection_id].sealed_credentials is None
     delivery = WebhookDelivery({}, json.dumps({"id": "e", "ids": []}).encode())
-    assert world.connections.receive_webhook("scripted", connection_id, token, delivery) is WebhookOutcome.GONE
-    assert world.connections.receive_webhook("scripted", connection_id, "nope", delivery) is WebhookOutcome.UNKNOWN
+    assert world.connections.receive_webhook("scripted", connection_id, token, delivery).outcome is WebhookOutcome.GONE
+    assert (
+        world.connections.receive_webhook("scripted", connection_id, "nope", delivery).outcome is WebhookOutcome.UNKNOWN
+    )
     world.run_jobs()  # the queued sync finds the connection disconnected and does nothing
     assert world.platform.reads == []
 
@@ -377,7 +383,7 @@ def test_a_bad_signature_or_body_is_refused_with_its_reason_and_a_failing_plugin
     credentials = {"key": "good", "signing_secret": "sec_1"}
     connection_id = manual.connections.connect(1, "scripted", credentials).connection.id
     manual.run_jobs()
-    receive = manual.connections.receive_webhook_with_reason
+    receive = manual.connections.receive_webhook
     good = {"Signature": "sec_1"}
     forged = receive("scripted", connection_id, None, WebhookDelivery({"Signature": "sec_x"}, b'{"id": "e"}'))
     assert (forged.outcome, forged.reason) == (WebhookOutcome.REJECTED, "The signature does not match.")

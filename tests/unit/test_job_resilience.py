@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -84,8 +85,8 @@ def _connected(world: World, *ids: str) -> int:
 
 def _deliver(world: World, connection_id: int, event_id: str, *ids: str) -> int:
     body = json.dumps({"id": event_id, "ids": list(ids)}).encode()
-    outcome = world.connections.receive_webhook("scripted", connection_id, world.token(), WebhookDelivery({}, body))
-    assert outcome is WebhookOutcome.ACCEPTED
+    receipt = world.connections.receive_webhook("scripted", connection_id, world.token(), WebhookDelivery({}, body))
+    assert receipt.outcome is WebhookOutcome.ACCEPTED
     ((task, (delivery_id,)),) = [job for job in world.jobs.jobs if job[0] == DELIVERY_TASK]
     world.jobs.jobs.clear()
     assert task == DELIVERY_TASK
@@ -285,7 +286,10 @@ def test_a_delivery_that_needs_the_unreachable_api_to_be_read_is_kept_and_proces
 
     world.platform.read_webhook = api_down  # type: ignore[method-assign]
     body = json.dumps({"id": "evt-1", "ids": ["p1"]}).encode()
-    receive = world.connections.receive_webhook
+
+    def receive(*arguments: Any) -> WebhookOutcome:
+        return world.connections.receive_webhook(*arguments).outcome
+
     assert receive("scripted", connection_id, world.token(), WebhookDelivery({}, body)) is WebhookOutcome.ACCEPTED
     assert receive("scripted", connection_id, world.token(), WebhookDelivery({}, body)) is WebhookOutcome.DUPLICATE
     (stored,) = world.store.deliveries.values()
