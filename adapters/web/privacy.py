@@ -102,28 +102,28 @@ def _set_opt_out_cookie(response: Response, value: str, max_age: int) -> None:
     )
 
 
+def _record_choice(site_key: str, *, opted_out: bool) -> Any:
+    """Answer the opt-out or opt-in form: the page as it now stands, with the cookie set or cleared."""
+    site = _site(site_key)
+    if not PlainForm().validate_on_submit():
+        return _opt_out_page(site, opted_out=not opted_out, status=400)
+    page, status = _opt_out_page(site, opted_out=opted_out)
+    response = Response(page, status=status, mimetype="text/html")
+    if opted_out:
+        _set_opt_out_cookie(response, "1", OPT_OUT_SECONDS)
+    else:
+        _set_opt_out_cookie(response, "", 0)
+    return response
+
+
 @blueprint.post("/optout/<site_key>")
 def opt_out(site_key: str) -> Any:
-    site = _site(site_key)
-    form = PlainForm()
-    if not form.validate_on_submit():
-        return _opt_out_page(site, opted_out=False, status=400)
-    page, status = _opt_out_page(site, opted_out=True)
-    response = Response(page, status=status, mimetype="text/html")
-    _set_opt_out_cookie(response, "1", OPT_OUT_SECONDS)
-    return response
+    return _record_choice(site_key, opted_out=True)
 
 
 @blueprint.post("/optin/<site_key>")
 def opt_in(site_key: str) -> Any:
-    site = _site(site_key)
-    form = PlainForm()
-    if not form.validate_on_submit():
-        return _opt_out_page(site, opted_out=True, status=400)
-    page, status = _opt_out_page(site, opted_out=False)
-    response = Response(page, status=status, mimetype="text/html")
-    _set_opt_out_cookie(response, "", 0)
-    return response
+    return _record_choice(site_key, opted_out=False)
 
 
 # --- the signed-in Privacy page -----------------------------------------------------------------------
