@@ -14,6 +14,7 @@ import click
 
 from adapters.structured_logs import configure_logging
 from core.domain.passwords import WeakPassword
+from core.domain.sites import tracking_snippet
 from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
@@ -203,7 +204,7 @@ def create_site(ctx: _Context, email: str, domains: tuple[str, ...]) -> None:
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Site key: {site.public_key}")
-    click.echo(f'Snippet:  <script async src="{ctx.settings.base_url}/t.js" data-site="{site.public_key}"></script>')
+    click.echo(f"Snippet:  {tracking_snippet(ctx.settings.base_url, site)}")
 
 
 @main.command("create-token")

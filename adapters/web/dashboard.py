@@ -22,7 +22,7 @@ from core.domain.attribution import Model
 from core.domain.connections import ConnectionStatus
 from core.domain.money import Money
 from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder
-from core.domain.sites import Site
+from core.domain.sites import Site, tracking_snippet
 from core.services.connections import Connections, ConnectionView
 from core.services.onboarding import Onboarding, OnboardingState
 from core.services.reports import Reports, UnknownSource
@@ -173,10 +173,7 @@ def _setup_problems(
     silent = None
     if site is not None and site.id is not None and not onboarding.first_visit_seen(account_id, site.id):
         silent = site
-    snippet = None
-    if silent is not None:
-        base = current_app.config["BASE_URL"]
-        snippet = f'<script async src="{base}/t.js" data-site="{silent.public_key}"></script>'
+    snippet = tracking_snippet(current_app.config["BASE_URL"], silent) if silent is not None else None
     return SetupProblems(failing, no_platform, silent, site is None, snippet)
 
 
