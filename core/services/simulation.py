@@ -19,9 +19,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 from core.domain.attribution import DEFAULT_LOOKBACK, Model
 from core.domain.events import EventKind, TrackerEvent
+from core.domain.identities import HANDOFF_PARAM
 from core.domain.money import Money
 from core.domain.purchases import AttributionStatus, MatchMethod, PurchaseRecord, RefundRecord
 from core.domain.touches import touch_from_landing
@@ -246,6 +248,8 @@ class Truth:
     first_source: str
     last_source: str
     traits: tuple[str, ...] = ()  # the hard cases this purchase's journey went through
+    first_landing: str = ""  # the event id of the landing page view of the journey's true first visit
+    checkout_landing: str = ""  # the same for the visit that bought
 
 
 @dataclass(slots=True)
@@ -255,6 +259,7 @@ class Traffic:
     truths: dict[str, Truth]
     hit_person: dict[str, int]  # event id -> the person who sent it
     # Filled as the traffic plays, once every hit's visitor id is known (the server derives some):
+    event_keys: dict[str, str] = field(default_factory=dict)  # event id -> the visitor id it was stored under
     hit_owner: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (visitor id, page view) -> person
     visitor_owners: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
@@ -267,6 +272,7 @@ class _Generator:
         self.timeline: list[tuple[datetime, int, Hit | PurchaseRecord | RefundRecord]] = []
         self.truths: dict[str, Truth] = {}
         self.hit_person: dict[str, int] = {}
+        self.landings: dict[int, str] = {}  # id() of a played visit -> the event id of its landing page view
         self.sequence = 0
 
     # -- small random helpers
@@ -422,7 +428,7 @@ class _Generator:
         email: str | None = None,
         new_visit: bool = False,
         address: str,
-    ) -> str | None:
+    ) -> Hit:
         domain = _page_domain_of_click(url) if kind is EventKind.CLICK else url.split("/")[2]
         if kind is EventKind.PAGEVIEW or domain not in visit.device.page_keys:
             key = visit.device.page_keys[domain] = self._visitor_key(visit.device, domain, at, new_visit)
@@ -442,7 +448,7 @@ class _Generator:
         )
         self.hit_person[hit.event_id] = visit.person.number
         self._emit(at, hit)
-        return key
+        return hit
 
     def play(
         self, visit: Visit, price: int, journey: tuple[Person, list[Visit]] | None, recipient: str | None = None
@@ -454,7 +460,10 @@ class _Generator:
         query = channel.query.format(click=self._token(12))
         landing_path = self.rng.choice(("/", "/blog/how-to-start", "/free-guide", "/course"))
         landing = f"https://{MAIN_DOMAIN}{landing_path}" + (f"?{query}" if query else "")
-        self._hit(visit, at, EventKind.PAGEVIEW, landing, referrer=channel.referrer, new_visit=True, address=address)
+        landed = self._hit(
+            visit, at, EventKind.PAGEVIEW, landing, referrer=channel.referrer, new_visit=True, address=address
+        )
+        self.landings[id(visit)] = landed.event_id
         previous = landing
         for _ in range(self.rng.randint(0, 2)):
             at += timedelta(seconds=self.rng.randint(20, 240))
@@ -530,9 +539,18 @@ class _Generator:
             self._emit(later, RefundRecord(visit.checkout, pid, f"r-{pid}", Money(price, "USD"), later))
         assert journey is not None
         journey_person, journey_visits = journey  # a gift's journey is the student's
-        first, last = _truth_of(journey_visits, at)
+        first_visit, first, last = _truth_of(journey_visits, at)
         self.truths[pid] = Truth(
-            pid, price, refunded, journey_person.number, buyer.number, first, last, _traits(visit, buyer, self.s)
+            pid,
+            price,
+            refunded,
+            journey_person.number,
+            buyer.number,
+            first,
+            last,
+            _traits(visit, buyer, self.s),
+            first_landing=self.landings[id(first_visit)],
+            checkout_landing=landed.event_id,
         )
         if visit.checkout == "teachable" and student is not None and self._chance(self.s.late_login):
             # The new student signs in to the school: the tracker there sees their email, after the sale.
@@ -565,17 +583,18 @@ def _page_domain_of_click(url: str) -> str:
     return SCHOOL_DOMAIN if "teachable.com" in url else MAIN_DOMAIN
 
 
-def _truth_of(visits: list[Visit], purchased_at: datetime) -> tuple[str, str]:
-    """The true first source and last non-direct source of a journey: its visits before the purchase and
-    inside the lookback window (the simulated creator keeps the default), as the credit models define them.
+def _truth_of(visits: list[Visit], purchased_at: datetime) -> tuple[Visit, str, str]:
+    """The true first visit, first source and last non-direct source of a journey: its visits before the
+    purchase and inside the lookback window (the simulated creator keeps the default), as the credit
+    models define them.
 
     A gift's journey is the student's visits and the payer's visit to buy it.
     """
     since = purchased_at - DEFAULT_LOOKBACK
-    journey = [v for v in visits if since <= v.at <= purchased_at]
-    sources = [CHANNELS[v.channel].source for v in sorted(journey, key=lambda v: v.at)]
+    journey = sorted((v for v in visits if since <= v.at <= purchased_at), key=lambda v: v.at)
+    sources = [CHANNELS[v.channel].source for v in journey]
     non_direct = [s for s in sources if s != "Direct"]
-    return sources[0], (non_direct or sources)[-1]
+    return journey[0], sources[0], (non_direct or sources)[-1]
 
 
 def generate(scenario: Scenario, seed: int) -> Traffic:
@@ -640,6 +659,10 @@ class Score:
     unmatched_revenue: int
     hits: int
     misses: dict[str, int] = field(default_factory=dict)  # unmatched / first touch wrong, by trait
+    # Matched purchases whose true first visit a recorded signal ties to the buyer, and how many of those
+    # are credited the true first-touch source: the share the rules can be asked to get right.
+    knowable: int = 0
+    knowable_first_right: int = 0
 
     @property
     def match_rate(self) -> float:
@@ -648,6 +671,10 @@ class Score:
     @property
     def first_touch_accuracy(self) -> float:
         return self.first_touch_right / self.matched if self.matched else 0.0
+
+    @property
+    def knowable_first_touch_accuracy(self) -> float:
+        return self.knowable_first_right / self.knowable if self.knowable else 0.0
 
     @property
     def last_touch_accuracy(self) -> float:
@@ -664,7 +691,7 @@ def run(traffic: Traffic, *, deliver: Deliver, ingest: Ingest, clock: SimulatedC
     for at, _, item in traffic.timeline:
         clock.set(at)
         if isinstance(item, Hit):
-            key = deliver(item)
+            key = traffic.event_keys[item.event_id] = deliver(item)
             person = traffic.hit_person[item.event_id]
             traffic.visitor_owners[key].add(person)
             if item.kind is EventKind.PAGEVIEW:
@@ -682,6 +709,8 @@ def score(traffic: Traffic, uow: Callable[[], UnitOfWork], account_id: int, hits
     matched = first_right = last_right = false = unmatched_revenue = 0
     true_revenue: Counter[str] = Counter()
     credited_revenue: Counter[str] = Counter()
+    knowable = knowable_tied(traffic)
+    knowable_matched = knowable_right = 0
     with uow() as work:
         for truth in traffic.truths.values():
             net = truth.amount - truth.refunded
@@ -699,6 +728,9 @@ def score(traffic: Traffic, uow: Callable[[], UnitOfWork], account_id: int, hits
             credits = {c.model: c.touch for c in work.purchases.credits(purchase.id)}
             first, last = credits[Model.FIRST_TOUCH], credits[Model.LAST_TOUCH]
             first_right += first.source == truth.first_source
+            if truth.purchase_id in knowable:
+                knowable_matched += 1
+                knowable_right += first.source == truth.first_source
             if first.source != truth.first_source:
                 misses.update(f"first_touch_wrong:{t}" for t in truth.traits)
             last_right += last.source == truth.last_source
@@ -728,7 +760,56 @@ def score(traffic: Traffic, uow: Callable[[], UnitOfWork], account_id: int, hits
         unmatched_revenue=unmatched_revenue,
         hits=hits,
         misses=dict(sorted(misses.items())),
+        knowable=knowable_matched,
+        knowable_first_right=knowable_right,
     )
+
+
+def knowable_tied(traffic: Traffic) -> set[str]:
+    """The purchases whose true first visit a recorded signal ties to the buyer.
+
+    Signals, as the tracker and the platforms record them: browsers that gave the same email are one person,
+    and so are two ids handed across the creator's domains. A first visit is within reach when its browser is
+    joined that way to the sale: to a browser that gave one of the sale's emails (the buyer's or the
+    recipient's), carried its id into the sale, or made the visit that bought. What is left is out of any
+    rule's reach: a phone that never gave an email, an id Safari or the buyer deleted, a gift payer's
+    browser. A family computer that gave two emails joins both people here, so this errs towards "within reach".
+    """
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        root = node
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while node != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def join(one: str, other: str) -> None:
+        parent[find(one)] = find(other)
+
+    records: dict[str, PurchaseRecord] = {}
+    for _, _, item in traffic.timeline:
+        if isinstance(item, PurchaseRecord):
+            records[item.platform_purchase_id] = item
+            continue
+        if not isinstance(item, Hit):
+            continue
+        key = traffic.event_keys[item.event_id]
+        if item.email:
+            join(key, f"email:{item.email.lower()}")
+        handed = dict(parse_qsl(urlsplit(item.url).query)).get(HANDOFF_PARAM)
+        if handed:
+            join(key, handed.rsplit(".", 1)[0])
+    tied = set()
+    for purchase_id, truth in traffic.truths.items():
+        record = records[purchase_id]
+        anchors = {traffic.event_keys[truth.checkout_landing]}
+        anchors |= {f"email:{e.lower()}" for e in (record.email, record.recipient_email) if e}
+        anchors |= {record.visitor_key} if record.visitor_key else set()
+        if find(traffic.event_keys[truth.first_landing]) in {find(a) for a in anchors}:
+            tied.add(purchase_id)
+    return tied
 
 
 def combine(scores: list[Score]) -> Score:
@@ -754,6 +835,8 @@ def combine(scores: list[Score]) -> Score:
         ),
         unmatched_revenue=sum(s.unmatched_revenue for s in scores),
         hits=sum(s.hits for s in scores),
+        knowable=sum(s.knowable for s in scores),
+        knowable_first_right=sum(s.knowable_first_right for s in scores),
     )
 
 
@@ -773,6 +856,10 @@ def report(result: Score, description: str = "") -> str:
     lines.append(
         f"   of matched: first touch right {result.first_touch_accuracy:.1%}, last touch right "
         f"{result.last_touch_accuracy:.1%}, false matches {result.false_matches} ({result.false_match_rate:.1%})"
+    )
+    lines.append(
+        f"   first visit within reach (a recorded signal ties it to the buyer): {result.knowable} of "
+        f"{result.matched}; first touch right among them {result.knowable_first_touch_accuracy:.1%}"
     )
     lines.append("   first-touch revenue by source (USD):      true     credited        error")
     for line in result.revenue:

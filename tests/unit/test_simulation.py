@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.domain.events import EventKind
+from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
 from core.services.simulation import (
     CHANNELS,
@@ -15,11 +16,14 @@ from core.services.simulation import (
     START,
     Hit,
     Person,
+    Traffic,
+    Truth,
     Visit,
     _truth_of,
     collect_body,
     expected_source,
     generate,
+    knowable_tied,
 )
 
 
@@ -66,4 +70,45 @@ def test_the_truth_counts_only_visits_inside_the_lookback_window_before_the_purc
         Visit(bought - timedelta(hours=1), person, None, "direct"),  # type: ignore[arg-type]
         Visit(bought + timedelta(hours=1), person, None, "instagram"),  # type: ignore[arg-type]
     ]
-    assert _truth_of(visits, bought) == ("Google", "Google")
+    assert _truth_of(visits, bought) == (visits[1], "Google", "Google")
+
+
+def _hit(event_id: str, url: str, minutes: int, email: str | None = None) -> Hit:
+    kind = EventKind.IDENTIFY if email else EventKind.PAGEVIEW
+    return Hit(
+        START + timedelta(minutes=minutes), kind, url, "k", "UA", "en", "203.0.113.9", email=email, event_id=event_id
+    )
+
+
+def _phone_then_laptop(*phone_extra: Hit, keys: dict[str, str] | None = None) -> Traffic:
+    """A phone lands from YouTube (e1); days later a laptop lands (e2), gives the email and buys."""
+    hits = [
+        _hit("e1", "https://creator.example/?utm_source=youtube", 0),
+        *phone_extra,
+        _hit("e2", "https://creator.example/", 5000),
+        _hit("e3", "https://creator.example/free-guide", 5001, email="ann@example.com"),
+    ]
+    sale = PurchaseRecord("kajabi", "kajabi-1", Money(9900, "USD"), START + timedelta(minutes=5010), "ann@example.com")
+    timeline = [(h.at, n, h) for n, h in enumerate(hits)] + [(sale.purchased_at, 99, sale)]
+    truth = Truth("kajabi-1", 9900, 0, 1, 1, "YouTube", "YouTube", first_landing="e1", checkout_landing="e2")
+    traffic = Traffic(SCENARIOS["default"], sorted(timeline, key=lambda i: (i[0], i[1])), {"kajabi-1": truth}, {})
+    owners = {"e1": "phone", "e2": "laptop", "e3": "laptop"} | (keys or {})
+    traffic.event_keys = {h.event_id: owners[h.event_id] for h in hits}
+    return traffic
+
+
+def test_a_first_visit_on_a_phone_that_never_gave_an_email_is_out_of_reach() -> None:
+    assert knowable_tied(_phone_then_laptop()) == set()
+
+
+def test_a_first_visit_on_a_phone_that_gave_the_email_is_within_reach_even_after_the_sale() -> None:
+    later = _hit("e4", "https://creator.example/free-guide", 9000, email="ANN@example.com")
+    assert knowable_tied(_phone_then_laptop(later, keys={"e4": "phone"})) == {"kajabi-1"}
+
+
+def test_a_hand_off_brings_the_first_visits_browser_within_reach() -> None:
+    # The phone clicks through to the school (its id handed over); the school id later gives the email.
+    school = _hit("e4", "https://creator-school.teachable.com/p/course?_csv=phone.1788000000", 1)
+    signed_in = _hit("e5", "https://creator-school.teachable.com/sign_in", 9000, email="ann@example.com")
+    traffic = _phone_then_laptop(school, signed_in, keys={"e4": "school", "e5": "school"})
+    assert knowable_tied(traffic) == {"kajabi-1"}
