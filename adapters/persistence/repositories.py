@@ -438,7 +438,6 @@ class SqlSessions:
             touch=session_touch(row),
             started_at=row.started_at,
             last_seen_at=row.last_seen_at,
-            fingerprint=row.fingerprint,
         )
 
     def add(self, session: Session) -> Session:
@@ -453,7 +452,6 @@ class SqlSessions:
                 user_id=account_id,
                 started_at=session.started_at,
                 last_seen_at=session.last_seen_at,
-                fingerprint=session.fingerprint,
                 **touch,
             )
             .returning(t.sessions.c.id, t.sessions.c.user_id)
@@ -487,24 +485,6 @@ class SqlSessions:
         for row in rows:
             found[row.visitor_id].append(session_touch(row))
         return found
-
-    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
-        if not visitor_ids:
-            return []
-        s = t.sessions.c
-        query = select(s.started_at).where(s.visitor_id.in_(list(visitor_ids)), s.fingerprint.is_not(None))
-        return sorted(self._c.execute(query).scalars())
-
-    def visitors_with_fingerprint(
-        self, account_id: int, fingerprint: str, since: datetime, until: datetime
-    ) -> Sequence[int]:
-        s = t.sessions.c
-        rows = self._c.execute(
-            select(s.visitor_id)
-            .where(s.user_id == account_id, s.fingerprint == fingerprint, s.started_at >= since, s.started_at <= until)
-            .distinct()
-        )
-        return sorted(rows.scalars())
 
 
 class SqlEvents:

@@ -132,10 +132,8 @@ sessions = Table(
     Column("referrer_host", String(255)),
     Column("landing_page", Text),
     Column("click_id", String(20)),
-    Column("fingerprint", String(64)),
     Index("ix_sessions_visitor_started", "visitor_id", "started_at"),
     Index("ix_sessions_user_started", "user_id", "started_at", "source"),
-    Index("ix_sessions_user_fingerprint", "user_id", "fingerprint", "started_at"),
 )
 
 events = Table(

@@ -37,7 +37,6 @@ class Session:
     started_at: datetime
     last_seen_at: datetime
     id: int | None = None
-    fingerprint: str | None = None  # the browser's salted fingerprint when the session started
 
     def continues_with(self, touch: Touch) -> bool:
         """Whether a page view with `touch` belongs to this session rather than starting a new one."""

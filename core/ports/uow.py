@@ -127,15 +127,6 @@ class SessionRepository(Protocol):
 
     def touches(self, visitor_id: int) -> Sequence[Touch]: ...
     def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]: ...
-    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
-        """When the visitors' sessions that carry a fingerprint started."""
-        ...
-
-    def visitors_with_fingerprint(
-        self, account_id: int, fingerprint: str, since: datetime, until: datetime
-    ) -> Sequence[int]:
-        """Visitors with a session started from this fingerprint in [since, until]."""
-        ...
 
 
 class EventRepository(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from core.domain.attribution import MATCH_ORDER, RULES_VERSION, AttributionResult, attribute, lookback_from_days
 from core.domain.checkout import CHECKOUT_WINDOW, CheckoutReach, checkout_candidate
@@ -26,8 +26,6 @@ from core.domain.identities import (
 from core.domain.purchases import MatchMethod, Purchase
 from core.ports.uow import UnitOfWork
 
-# How far back a fingerprint can gather one browser's visit ids: the salt changes daily anyway.
-FINGERPRINT_REACH = timedelta(hours=24)
 # Stitching stops growing past this many visitor ids: a bigger "identity" is a shared inbox or a bug.
 MAX_IDENTITY_VISITORS = 200
 STRONG_METHODS = frozenset({MatchMethod.VISITOR_ID, MatchMethod.EMAIL, MatchMethod.RECIPIENT_EMAIL})
@@ -147,15 +145,9 @@ def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
 
 
 def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found:
-    fingerprint = reaches[0].fingerprint
+    # Only the browser that reached checkout, and what its ids are stitched to: a fingerprint never reaches
+    # back to other visitor ids (behind an office or household address it would pull in other people).
     visitor_ids = {r.visitor_id for r in reaches}
-    if fingerprint is not None:
-        # A browser that lost its visitor id (storage blocked, cleared) keeps its fingerprint for the day.
-        visitor_ids |= set(
-            uow.sessions.visitors_with_fingerprint(
-                purchase.account_id, fingerprint, purchase.purchased_at - FINGERPRINT_REACH, purchase.purchased_at
-            )
-        )
     closure = _closure(uow, purchase.account_id, visitor_ids=visitor_ids)
     identity: dict[Segment, None] = {}
     for visitor_id in sorted(visitor_ids):
@@ -246,11 +238,6 @@ def purchases_affected_by_visitor(uow: UnitOfWork, account_id: int, visitor_id: 
             account_id, reach.reached_at, reach.reached_at + CHECKOUT_WINDOW
         ):
             found.setdefault(purchase.id, purchase)
-    # A visit from a fingerprint can join the journey of a purchase matched (or not yet) by timing.
-    for started in uow.sessions.fingerprinted_starts(closure.visitor_ids):
-        for purchase in uow.purchases.purchased_between(account_id, started, started + FINGERPRINT_REACH):
-            if purchase.match_method not in STRONG_METHODS:
-                found.setdefault(purchase.id, purchase)
     return sorted(found.values(), key=lambda p: (p.purchased_at, p.id or 0))
 
 

@@ -139,7 +139,6 @@ def _record_pageview(uow: UnitOfWork, site: Site, visitor: Visitor, event: Track
                 touch=touch,
                 started_at=touch.occurred_at,
                 last_seen_at=touch.occurred_at,
-                fingerprint=event.fingerprint,
             )
         )
         visitor.record_touch(touch)

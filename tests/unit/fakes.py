@@ -295,22 +295,6 @@ class FakeSessions(_Repo):
     def touches_of(self, visitor_ids: Collection[int]) -> dict[int, list[Touch]]:
         return {v: list(self.touches(v)) for v in visitor_ids}
 
-    def fingerprinted_starts(self, visitor_ids: Collection[int]) -> Sequence[datetime]:
-        return sorted(s.started_at for s in self._s.sessions.values() if s.visitor_id in visitor_ids and s.fingerprint)
-
-    def visitors_with_fingerprint(
-        self, account_id: int, fingerprint: str, since: datetime, until: datetime
-    ) -> Sequence[int]:
-        return sorted(
-            {
-                s.visitor_id
-                for s in self._s.sessions.values()
-                if s.fingerprint == fingerprint
-                and since <= s.started_at <= until
-                and self._s.sites[self._s.visitors[s.visitor_id].site_id].account_id == account_id
-            }
-        )
-
 
 class FakeEvents(_Repo):
     def add(self, event: TrackerEvent, site_id: int, visitor_id: int, session_id: int | None) -> bool:

@@ -60,6 +60,20 @@ def test_rule_4_the_one_browser_that_reached_checkout_just_before(world: Attribu
     assert world.credited("p1")["first_touch"] == "YouTube"
 
 
+def test_rule_4_credits_only_the_browser_at_checkout_not_others_with_its_fingerprint(world: AttributionWorld) -> None:
+    # Two coworkers behind one office address, same browser and language: one fingerprint, two people.
+    world.visit("coworker1", "facebook", fingerprint="fp-office")
+    world.clock.advance(hours=3)
+    world.visit("visitor01", "youtube", fingerprint="fp-office")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-office")
+    world.clock.advance(minutes=4)
+    purchase = world.buy("p1", email="unknown@example.com")
+    assert purchase.match_method is MatchMethod.FINGERPRINT
+    assert world.credited("p1") == {"first_touch": "YouTube", "last_touch": "YouTube"}
+    history = world.store.histories[purchase.id or 0]
+    assert {h.visitor_id for h in history} == {world.visitor_id("visitor01")}
+
+
 def test_rule_4_tie_two_browsers_at_checkout_leave_the_purchase_unmatched(world: AttributionWorld) -> None:
     world.visit("visitor01", "youtube", fingerprint="fp-a")
     world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-a")
