@@ -75,12 +75,17 @@ def main() -> None:
 )
 @pass_context
 def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
-    """Serve the app. On the embedded SQLite database, the schema is brought up to date first."""
+    """Serve the app. On the embedded SQLite database, the schema and the stored attributions are brought up
+    to date first."""
     from gunicorn.app.base import BaseApplication
+
+    from core.domain.attribution import RULES_VERSION
 
     settings = ctx.settings
     if settings.uses_sqlite:
         ctx.upgrade_database()
+        if stale := ctx.container.services.attribution().reattribute_all():
+            click.echo(f"Attributed {stale} purchases again under rules version {RULES_VERSION}.")
         ctx.container.gateways.engine().dispose()
     if demo:
         _prepare_demo(settings, f"http://{host}:{port}/login")

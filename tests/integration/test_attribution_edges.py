@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from dependency_injector import providers
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, func, insert, select, update
 
 from adapters.jobs.synchronous import SynchronousJobQueue
 from adapters.persistence import tables
 from adapters.persistence.unit_of_work import SqlUnitOfWork
-from core.domain.attribution import Model
+from core.domain.attribution import RULES_VERSION, Model
 from core.domain.reports import ReportRange
 from core.services.fingerprints import FingerprintSalts
 from core.services.simulation import SCENARIOS, SimulatedClock, SimulationServices, simulate
@@ -142,7 +142,7 @@ def test_the_simulate_command_is_reproducible_and_http_gives_the_same_figures(sc
     assert all(name in listed.output for name in SCENARIOS)
 
 
-def test_the_reattribute_command_reruns_history(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _embedded_with_one_purchase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("COURSESIGNAL_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.delenv("COURSESIGNAL_DATABASE_URL", raising=False)
     monkeypatch.delenv("COURSESIGNAL_REDIS_URL", raising=False)
@@ -155,9 +155,33 @@ def test_the_reattribute_command_reruns_history(tmp_path: Path, monkeypatch) -> 
         "purchase_id,email,amount,currency,purchased_at\np1,a@example.com,10,USD,2026-01-01T00:00:00Z\n"
     )
     assert runner.invoke(main, ["import-purchases", str(purchases), "--site", site_key]).exit_code == 0
+    return runner
+
+
+def test_the_reattribute_command_reruns_history(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    runner = _embedded_with_one_purchase(tmp_path, monkeypatch)
     assert "Attributed 0 purchases again" in runner.invoke(main, ["reattribute"]).output
     everything = runner.invoke(main, ["reattribute", "--all", "--account", "Creator@Example.com"])
     assert "Attributed 1 purchases again" in everything.output
     missing = runner.invoke(main, ["reattribute", "--account", "nobody@example.com"])
     assert missing.exit_code == 1
     assert "No account for nobody@example.com" in missing.output
+
+
+def test_the_embedded_app_brings_stored_attributions_up_to_the_current_rules_on_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    runner = _embedded_with_one_purchase(tmp_path, monkeypatch)
+    engine = create_engine(f"sqlite:///{tmp_path / 'instance' / 'coursesignal.db'}")
+    with engine.begin() as connection:  # as a release with newer rules finds it
+        connection.execute(update(tables.purchases).values(rules_version=RULES_VERSION - 1))
+    monkeypatch.setattr(BaseApplication, "run", lambda self: None)  # start, but serve nothing
+    started = runner.invoke(main, ["run", "--port", "1"])
+    assert started.exit_code == 0, started.output
+    assert f"Attributed 1 purchases again under rules version {RULES_VERSION}." in started.output
+    with engine.connect() as connection:
+        assert connection.execute(select(tables.purchases.c.rules_version)).scalars().all() == [RULES_VERSION]
+    assert "Attributed" not in runner.invoke(main, ["run", "--port", "1"]).output  # nothing left to do
+    engine.dispose()
