@@ -329,6 +329,7 @@ def _purchase_json(row: PurchaseRow) -> dict[str, Any]:
         "amount": row.amount,
         "refunded": row.refunded,
         "net_amount": row.net_amount,
+        "net_amount_major": Money(row.net_amount, row.currency).format_major(),
         "currency": row.currency,
         "purchased_at": _iso(row.purchased_at),
         "status": row.status,

@@ -28,7 +28,7 @@ def daily_revenue_svg(days: Sequence[DailyRevenue], currency: str, *, title: str
     slot = plot_width / max(len(days), 1)
     bar = max(slot * 0.8, 1.0)
     total = sum(d.revenue for d in days)
-    label = f"{title}: {Money(total, currency).format_major()} {currency} over {len(days)} days"
+    label = f"{title}: {Money(total, currency).display()} over {len(days)} days"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-revenue" '
         f'role="img" aria-label="{escape(label)}">',
@@ -36,7 +36,7 @@ def daily_revenue_svg(days: Sequence[DailyRevenue], currency: str, *, title: str
         f'<line x1="{_PAD_LEFT}" y1="{HEIGHT - _PAD_BOTTOM}" x2="{WIDTH - 4}" y2="{HEIGHT - _PAD_BOTTOM}" '
         'stroke="currentColor" stroke-opacity="0.3"/>',
         f'<text x="{_PAD_LEFT - 6}" y="{_PAD_TOP + 10}" text-anchor="end" font-size="11" fill="currentColor">'
-        f"{escape(Money(highest, currency).format_major())}</text>",
+        f"{escape(Money(highest, currency).format_major(grouped=True))}</text>",
         f'<text x="{_PAD_LEFT - 6}" y="{HEIGHT - _PAD_BOTTOM}" text-anchor="end" font-size="11" '
         'fill="currentColor">0</text>',
     ]
@@ -44,10 +44,10 @@ def daily_revenue_svg(days: Sequence[DailyRevenue], currency: str, *, title: str
         height = max(day.revenue, 0) * scale
         x = _PAD_LEFT + index * slot + (slot - bar) / 2
         y = HEIGHT - _PAD_BOTTOM - height
-        amount = Money(day.revenue, currency).format_major()
+        amount = Money(day.revenue, currency).display()
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="currentColor">'
-            f"<title>{day.day.isoformat()}: {escape(amount)} {escape(currency)}</title></rect>"
+            f"<title>{day.day.isoformat()}: {escape(amount)}</title></rect>"
         )
     if days:
         baseline = HEIGHT - 6

@@ -84,7 +84,7 @@ NO_VALUE = "\N{EN DASH}"  # a cell with no value (a ratio over zero visitors)
 
 
 def _money(amount: int | None, currency: str) -> str:
-    return NO_VALUE if amount is None else f"{Money(amount, currency).format_major()} {currency}"
+    return NO_VALUE if amount is None else Money(amount, currency).display()
 
 
 def _percent(rate: float | None) -> str:

@@ -108,7 +108,17 @@ _TOUCH = {
 
 _PURCHASE = {
     "type": "object",
-    "required": ["id", "amount", "refunded", "net_amount", "currency", "purchased_at", "status", "match_method"],
+    "required": [
+        "id",
+        "amount",
+        "refunded",
+        "net_amount",
+        "net_amount_major",
+        "currency",
+        "purchased_at",
+        "status",
+        "match_method",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "platform": {"type": "string"},
@@ -118,6 +128,10 @@ _PURCHASE = {
         "amount": {"type": "integer", "description": "As charged, in the currency's smallest unit."},
         "refunded": {"type": "integer"},
         "net_amount": {"type": "integer"},
+        "net_amount_major": {
+            "type": "string",
+            "description": 'The net amount in major units with the currency\'s decimals, e.g. "1234.00".',
+        },
         "currency": {"type": "string"},
         "purchased_at": {"type": "string", "format": "date-time"},
         "status": {

@@ -91,7 +91,12 @@ class Money:
     def to_decimal(self) -> Decimal:
         return Decimal(self.amount).scaleb(-minor_unit_digits(self.currency))
 
-    def format_major(self) -> str:
-        """The amount in major units with the currency's decimals, e.g. "49.00" (no symbol)."""
+    def format_major(self, *, grouped: bool = False) -> str:
+        """The amount in major units with the currency's decimals, e.g. "1234.00", or "1,234.00" grouped
+        (no symbol). Files and the API get it plain; people get it grouped."""
         digits = minor_unit_digits(self.currency)
-        return f"{self.to_decimal():.{digits}f}"
+        return f"{self.to_decimal():{',' if grouped else ''}.{digits}f}"
+
+    def display(self) -> str:
+        """The amount as a page shows it: grouped, with the currency code, e.g. "1,234.00 USD"."""
+        return f"{self.format_major(grouped=True)} {self.currency}"

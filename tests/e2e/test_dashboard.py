@@ -245,20 +245,23 @@ def test_a_purchase_webhook_shows_in_the_recent_purchases_without_a_reload(
     page.goto("/dashboard")
     recent = page.locator("#recent-purchases li")
     expect(recent).to_have_count(6)
+    rendered = page.locator("#recent-purchases li a").all_inner_texts()  # by the server
     offer = live.fake.add_offer("Email List Accelerator", 19_700)
     bought = live.fake.add_purchase(
         live.fake.add_customer("b@example.com", "Bea"), offer, created_at=NOW - timedelta(minutes=5)
     )
     started = time.perf_counter()
     assert live.fake.deliver("purchase", bought) == [202]
-    expect(recent.first).to_contain_text("197.00", timeout=20_000)
+    expect(recent.first).to_contain_text("197.00 USD", timeout=20_000)
     shown = time.perf_counter() - started
     expect(recent.first).to_contain_text("Email List Accelerator")
     expect(recent.first).to_contain_text("Google")  # matched by email to visitor B, last touch Google
     expect(recent).to_have_count(7)
+    # The script writes amounts exactly as the server did: the refresh changes no other line.
+    assert page.locator("#recent-purchases li a").all_inner_texts() == ["197.00 USD", *rendered]
     print(f"\nwebhook -> shown in the open dashboard: {shown:.1f} s")
     windows["phone"].screenshot("live-feed-phone")
-    page.get_by_role("link", name="$197.00").click()
+    page.get_by_role("link", name="197.00 USD").click()
     expect(page.get_by_role("heading", name="197.00 USD")).to_be_visible()
 
 

@@ -350,6 +350,7 @@ def test_one_purchase_with_the_buyers_whole_session_history(client, world) -> No
     bought = next(p for p in recent if p["platform_purchase_id"] == "a-1")
     body = get(client, world, f"/api/v1/purchases/{bought['id']}").json
     assert (body["amount"], body["refunded"], body["net_amount"], body["match_method"]) == (10000, 2000, 8000, "email")
+    assert body["net_amount_major"] == "80.00"
     assert body["match_confidence"] == 95
     assert (body["first_touch"]["source"], body["last_touch"]["source"]) == ("YouTube", "Instagram")
     assert [(s["started_at"], s["source"], s["landing_page"]) for s in body["sessions"]] == [

@@ -34,3 +34,11 @@ def test_amount_must_be_an_integer_and_currency_upper_case() -> None:
 def test_format_and_parse_round_trip(amount: int, currency: str) -> None:
     money = Money(amount, currency)
     assert Money.from_decimal(Decimal(money.format_major()), currency) == money
+
+
+def test_pages_show_money_grouped_with_the_currencys_own_decimals() -> None:
+    assert Money(123456789, "USD").display() == "1,234,567.89 USD"
+    assert Money(1500000, "JPY").display() == "1,500,000 JPY"
+    assert Money(-1234500, "KWD").display() == "-1,234.500 KWD"
+    assert Money(99, "EUR").display() == "0.99 EUR"
+    assert Money(123456789, "USD").format_major() == "1234567.89"  # files and the API stay plain

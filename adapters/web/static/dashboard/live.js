@@ -6,16 +6,17 @@
   if (!list || !window.fetch) { return; }
   var feed = list.getAttribute("data-feed");
   var detail = list.getAttribute("data-detail");
-  function money(amount, currency) {
-    try {
-      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency }).format(amount / 100);
-    } catch (e) { return (amount / 100).toFixed(2) + " " + currency; }
+  // The way the page itself shows money (Money.display): "1,234.00 USD", with the currency's own decimals.
+  function money(major, currency) {
+    var parts = major.split(".");
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return parts.join(".") + " " + currency;
   }
   function item(p) {
     var li = document.createElement("li");
     var a = document.createElement("a");
     a.href = detail.replace(/0$/, String(p.id));
-    a.textContent = money(p.net_amount, p.currency);
+    a.textContent = money(p.net_amount_major, p.currency);
     li.appendChild(a);
     var source = p.last_touch ? p.last_touch.source : "Unmatched";
     li.appendChild(document.createTextNode(" " + (p.course_name || "") + " · " + source + " · "));
