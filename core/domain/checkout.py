@@ -71,8 +71,9 @@ def checkout_candidate(
     """The checkout reaches of the one browser that can have made a purchase, by timing.
 
     Candidates reached checkout within the window before the purchase. They group by fingerprint (one
-    browser that lost its visitor id still has one fingerprint). Exactly one group, with a fingerprint,
-    is a match; none is None; more than one, or one without a fingerprint, is a tie.
+    browser handed from one of the creator's domains to another has two visitor ids but one fingerprint;
+    the caller checks that such ids are joined). Exactly one group, with a fingerprint, is a match; none
+    is None; more than one, or one without a fingerprint, is a tie.
     """
     fitting = [r for r in reaches if purchased_at - window <= r.reached_at <= purchased_at]
     if not fitting:

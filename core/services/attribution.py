@@ -144,17 +144,23 @@ def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
     return _identity_of_reaches(uow, purchase, candidate)
 
 
-def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found:
-    # Only the browser that reached checkout, and what its ids are stitched to: a fingerprint never reaches
-    # back to other visitor ids (behind an office or household address it would pull in other people).
-    visitor_ids = {r.visitor_id for r in reaches}
+def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found | None:
+    """The person behind the one fingerprint that reached checkout, or None when it is several people.
+
+    Only the browser that reached checkout counts, with what its ids are stitched to: a fingerprint never
+    reaches back to other visitor ids. Several ids reaching checkout with one fingerprint are one browser
+    only when a hand-off or an email joins them (the site handing its visitor to a checkout on another of
+    the creator's domains); otherwise they are people behind one office or household address: a tie.
+    """
+    visitor_ids = sorted({r.visitor_id for r in reaches})
     closure = _closure(uow, purchase.account_id, visitor_ids=visitor_ids)
-    identity: dict[Segment, None] = {}
-    for visitor_id in sorted(visitor_ids):
+    identities = []
+    for visitor_id in visitor_ids:
         segment = closure.graph.segment_at(visitor_id, purchase.purchased_at)
-        if segment is not None:
-            identity.update(dict.fromkeys(closure.graph.identity_of(segment)))
-    return _Found(reaches[-1].visitor_id, list(identity))
+        identities.append(closure.graph.identity_of(segment) if segment is not None else [])
+    if len({frozenset(identity) for identity in identities}) > 1:
+        return None
+    return _Found(reaches[-1].visitor_id, identities[0])
 
 
 def _find(uow: UnitOfWork, purchase: Purchase, method: MatchMethod) -> _Found | None:

@@ -85,6 +85,32 @@ def test_rule_4_tie_two_browsers_at_checkout_leave_the_purchase_unmatched(world:
     assert world.credited("p1") == {}
 
 
+def test_rule_4_two_coworkers_at_checkout_with_one_fingerprint_are_a_tie(world: AttributionWorld) -> None:
+    world.visit("coworker1", "facebook", fingerprint="fp-office")
+    world.send(EventKind.PAGEVIEW, "coworker1", CHECKOUT, fingerprint="fp-office")
+    world.visit("visitor01", "youtube", fingerprint="fp-office")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-office")
+    world.clock.advance(minutes=3)
+    assert world.buy("p1", email="unknown@example.com").status is AttributionStatus.UNMATCHED
+
+
+def test_rule_4_one_browser_handed_to_a_checkout_on_another_domain_is_one_candidate(world: AttributionWorld) -> None:
+    world.visit("mainsite1", "youtube", fingerprint="fp-a")
+    world.clock.advance(minutes=1)
+    world.send(EventKind.CLICK, "mainsite1", "https://pay.example.net/checkout/1", fingerprint="fp-a")
+    stamp = int(world.clock.now().timestamp())
+    world.send(
+        EventKind.PAGEVIEW,
+        "payment01",
+        f"https://pay.example.net/checkout/1?_csv=mainsite1.{stamp}",
+        fingerprint="fp-a",
+    )
+    world.clock.advance(minutes=3)
+    purchase = world.buy("p1", email="unknown@example.com")
+    assert purchase.match_method is MatchMethod.FINGERPRINT
+    assert world.credited("p1")["first_touch"] == "YouTube"
+
+
 def test_rule_4_a_late_second_checkout_visit_turns_a_match_into_a_tie(world: AttributionWorld) -> None:
     at = world.clock.now()
     world.visit("visitor01", "youtube", fingerprint="fp-a")
