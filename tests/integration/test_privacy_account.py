@@ -4,8 +4,6 @@ reached, nothing is deleted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,27 +12,18 @@ from dependency_injector import providers
 from adapters.billing.stripe_checkout import StripeBilling
 from adapters.persistence import tables as t
 from tests.fakes.stripe import FakeStripe
-from tests.integration.test_billing import PRICE_ID, Creator
+from tests.integration.billing_world import (
+    PRICE_ID,
+    Creator,
+    billed_settings,
+)
 from tests.integration.test_privacy import ANA, ANA_KEYS, CREATOR, every_row, find_everywhere, seed_people
 from tests.web_session import PASSWORD, post_form
 
 
 @pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_price(PRICE_ID, unit_amount=9900, currency="usd")
-        yield fake
-
-
-@pytest.fixture
 def settings(settings, fake_stripe: FakeStripe):  # type: ignore[no-untyped-def]
-    return replace(
-        settings,
-        stripe_secret_key=fake_stripe.secret_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret,
-        stripe_price_id=PRICE_ID,
-        stripe_api_base=fake_stripe.base_url,
-    )
+    return billed_settings(settings, fake_stripe)
 
 
 @pytest.fixture
