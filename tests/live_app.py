@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from adapters.platforms.http import RetryingHttp
 from adapters.platforms.kajabi.platform import KajabiPlatform
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
+from core.domain.connections import ConnectionStatus
 from core.ports.platforms import PlatformAdapter
+from core.services.connections import ConnectionView
 from coursesignal.container import Container, build_app, create_container
 from coursesignal.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY, sign_in
@@ -64,6 +67,21 @@ class Live:
 
     def wait(self) -> None:
         self.container.gateways.job_queue().wait_until_idle()
+
+    def watch_sync(self, account_id: int, connection_id: int, every: float) -> list[ConnectionView]:
+        """The connection's status as a creator polling it sees it, every `every` seconds while it syncs
+        (60 s at most), then the queue drained."""
+        connections = self.container.services.connections()
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            view = connections.status(account_id, connection_id)
+            seen.append(view)
+            if view.status is not ConnectionStatus.SYNCING:
+                break
+            time.sleep(every)
+        self.wait()
+        return seen
 
     def credentials(self, key: Any = None) -> dict[str, str]:
         key = key or self.fake.key

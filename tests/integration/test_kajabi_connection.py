@@ -110,15 +110,7 @@ def test_a_30_day_backfill_of_thousands_of_purchases_reports_progress(live: Live
     _, account_id = live.client("creator@example.com")
     connections = live.container.services.connections()
     connection_id = connections.connect(account_id, "kajabi", live.credentials()).connection.id
-    seen = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        view = connections.status(account_id, connection_id)
-        seen.append(view)
-        if view.status is not ConnectionStatus.SYNCING:
-            break
-        time.sleep(0.05)
-    live.wait()
+    seen = live.watch_sync(account_id, connection_id, every=0.05)
     final = connections.status(account_id, connection_id)
     assert final.status is ConnectionStatus.CONNECTED
     assert final.purchases_found == 2500

@@ -15,7 +15,6 @@ import requests
 from sqlalchemy import select
 
 from adapters.persistence import tables as t
-from core.domain.connections import ConnectionStatus
 from coursesignal import PlatformAdapter, hookimpl
 from plugins.stripe_sales import StripeSalesPlatform
 from tests.fakes.kajabi import FakeKajabi
@@ -85,16 +84,7 @@ def test_a_creator_connects_stripe_sees_30_days_and_receives_sales_and_refunds(
     created = post_form(client, "/connections/new/stripe", {"api_key": key, "webhook_secret": ""})
     assert created.status_code == 302
     connection_id = int(created.headers["Location"].rstrip("/").split("/")[-1])
-    connections = live.container.services.connections()
-    seen = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        view = connections.status(account_id, connection_id)
-        seen.append(view)
-        if view.status is not ConnectionStatus.SYNCING:
-            break
-        time.sleep(0.02)
-    live.wait()
+    seen = live.watch_sync(account_id, connection_id, every=0.02)
     status = client.get(f"/api/v1/connections/{connection_id}").json
     assert status["status"] == "connected"
     assert status["progress"]["purchases_found"] == 120
