@@ -19,11 +19,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlsplit
 
 from core.domain.attribution import DEFAULT_LOOKBACK, Model
 from core.domain.events import EventKind, TrackerEvent
-from core.domain.identities import HANDOFF_PARAM
+from core.domain.identities import handoff_from_url
 from core.domain.money import Money
 from core.domain.purchases import AttributionStatus, MatchMethod, PurchaseRecord, RefundRecord
 from core.domain.touches import touch_from_landing
@@ -798,9 +797,8 @@ def knowable_tied(traffic: Traffic) -> set[str]:
         key = traffic.event_keys[item.event_id]
         if item.email:
             join(key, f"email:{item.email.lower()}")
-        handed = dict(parse_qsl(urlsplit(item.url).query)).get(HANDOFF_PARAM)
-        if handed:
-            join(key, handed.rsplit(".", 1)[0])
+        if handed := handoff_from_url(item.url, item.at):
+            join(key, handed)
     tied = set()
     for purchase_id, truth in traffic.truths.items():
         record = records[purchase_id]

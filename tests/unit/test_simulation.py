@@ -108,7 +108,8 @@ def test_a_first_visit_on_a_phone_that_gave_the_email_is_within_reach_even_after
 
 def test_a_hand_off_brings_the_first_visits_browser_within_reach() -> None:
     # The phone clicks through to the school (its id handed over); the school id later gives the email.
-    school = _hit("e4", "https://creator-school.teachable.com/p/course?_csv=phone.1788000000", 1)
+    stamp = int((START + timedelta(minutes=1)).timestamp())  # handed over as the school page loads
+    school = _hit("e4", f"https://creator-school.teachable.com/p/course?_csv=phone.{stamp}", 1)
     signed_in = _hit("e5", "https://creator-school.teachable.com/sign_in", 9000, email="ann@example.com")
     traffic = _phone_then_laptop(school, signed_in, keys={"e4": "school", "e5": "school"})
     assert knowable_tied(traffic) == {"kajabi-1"}
