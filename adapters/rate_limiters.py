@@ -34,11 +34,28 @@ class InMemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "coursesignal:limits") -> None:
+    """Counts in Redis; while Redis is down or frozen, in this process's memory (the same limits, per
+    process). After a failure Redis is left alone for `pause_seconds`, so a frozen Redis costs one socket
+    timeout per pause, not one per event."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "coursesignal:limits",
+        *,
+        pause_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._pause_seconds = pause_seconds
+        self._clock = clock
+        self._fallback = InMemoryRateLimiter(clock)
+        self._redis_again_at = 0.0
 
     def allow(self, key: str, limit: RateLimit) -> bool:
+        if self._clock() < self._redis_again_at:
+            return self._fallback.allow(key, limit)
         window = int(time.time() // limit.per_seconds)
         name = f"{self._prefix}:{key}:{window}"
         try:
@@ -47,6 +64,7 @@ class RedisRateLimiter:
             pipeline.expire(name, limit.per_seconds * 2)
             count = int(pipeline.execute()[0])
         except RedisError:
-            log.warning("rate limit counter unavailable: event allowed")
-            return True
+            log.warning("rate limit counter unavailable: counting in this process for %s s", self._pause_seconds)
+            self._redis_again_at = self._clock() + self._pause_seconds
+            return self._fallback.allow(key, limit)
         return count <= limit.events

@@ -1,8 +1,10 @@
 """Rate limits on the forms people can hammer: login, signup, password reset, verification resend.
 
 Counters live in Redis when COURSESIGNAL_REDIS_URL is set (shared by every gunicorn instance) and in
-process memory otherwise. Each app gets its own Limiter, made in `init_rate_limits`, so nothing is
-configured at import time and two apps in one process never share counters by accident.
+process memory otherwise. When Redis is down or hangs, a form still answers: the limiter waits at most
+REDIS_TIMEOUT_SECONDS for it, then counts in this process's memory (the same limits, per instance) until
+Redis answers again. Each app gets its own Limiter, made in `init_rate_limits`, so nothing is configured
+at import time and two apps in one process never share counters by accident.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from adapters.jobs.rq_queue import REDIS_TIMEOUT_SECONDS
 
 LOGIN = "10 per minute;100 per hour"
 SIGNUP = "5 per minute;30 per hour"
@@ -34,6 +40,14 @@ def init_rate_limits(app: Flask) -> Limiter:
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
         key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "coursesignal-limits"),
         headers_enabled=True,
+        # Redis down or frozen: count in memory rather than fail the form (flask-limiter checks Redis again
+        # with a growing pause and goes back to it once it answers).
+        in_memory_fallback_enabled=True,
+        storage_options={
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "retry": Retry(NoBackoff(), 0),
+        },
     )
     for endpoint, rate in LIMITED_ENDPOINTS.items():
         app.view_functions[endpoint] = limiter.limit(rate, methods=["POST"])(app.view_functions[endpoint])

@@ -43,6 +43,15 @@ def test_an_unreachable_redis_never_costs_an_event() -> None:
     assert RedisRateLimiter(connect_redis("redis://127.0.0.1:1/0")).allow("a", LIMIT)
 
 
+def test_without_redis_the_limits_are_counted_in_memory_and_redis_is_tried_again_later() -> None:
+    now = [0.0]
+    limiter = RedisRateLimiter(connect_redis("redis://127.0.0.1:1/0"), pause_seconds=5, clock=lambda: now[0])
+    assert [limiter.allow("a", LIMIT) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("b", LIMIT)
+    now[0] = 61.0  # a new window, and Redis is tried (and fails) again
+    assert limiter.allow("a", LIMIT)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_flooding_sender_gets_429_and_nothing_more_is_stored(client, container) -> None:  # type: ignore[no-untyped-def]
     accounts = container.services.accounts()
