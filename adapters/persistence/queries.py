@@ -151,7 +151,7 @@ class SqlReportQueries:
         per_buyer = (
             select(
                 label.label("label"),
-                channel.label("channel"),
+                func.max(channel).label("channel"),
                 r.buyer.label("buyer"),
                 func.sum(r.net_amount).label("revenue"),
                 func.count().label("purchases"),
@@ -163,28 +163,40 @@ class SqlReportQueries:
                 _in_range(r.purchased_at, since, until),
                 *extra,
             )
-            .group_by(label, channel, r.buyer)
+            .group_by(label, r.buyer)
             .subquery("per_buyer")
         )
         b = per_buyer.c
-        return select(b.label, b.channel, func.sum(b.revenue), func.count(b.buyer), func.sum(b.purchases)).group_by(
-            b.label, b.channel
-        )
+        return select(
+            b.label, func.max(b.channel), func.sum(b.revenue), func.count(b.buyer), func.sum(b.purchases)
+        ).group_by(b.label)
 
     def _merge(self, visitors: Any, revenue: Any) -> list[SourceTotals]:
-        rows: dict[tuple[str, str], list[int]] = {}
+        """One row per label. A source reached through several channels (YouTube as Organic Video and as
+        Organic Social) is one row, shown under the channel that brought it the most visitors; its visitors
+        are the sum over those channels."""
+        rows: dict[str, list[int]] = {}
+        channels: dict[str, dict[str, int]] = {}
         with self._connect() as connection:
             for label, channel, count in connection.execute(visitors):
-                rows[(label or "", channel or "")] = [int(count), 0, 0, 0]
+                key = label or ""
+                rows.setdefault(key, [0, 0, 0, 0])[0] += int(count)
+                by_channel = channels.setdefault(key, {})
+                by_channel[channel or ""] = by_channel.get(channel or "", 0) + int(count)
             for label, channel, amount, students, purchases in connection.execute(revenue):
-                rows.setdefault((label or "", channel or ""), [0, 0, 0, 0])[1:] = [
-                    int(amount),
-                    int(students),
-                    int(purchases),
-                ]
+                key = label or ""
+                rows.setdefault(key, [0, 0, 0, 0])[1:] = [int(amount), int(students), int(purchases)]
+                channels.setdefault(key, {}).setdefault(channel or "", 0)
         return [
-            SourceTotals(source=label, channel=channel, visitors=v, revenue=r, students=s, purchases=n)
-            for (label, channel), (v, r, s, n) in rows.items()
+            SourceTotals(
+                source=label,
+                channel=max(sorted(channels[label].items()), key=lambda item: item[1])[0],
+                visitors=v,
+                revenue=r,
+                students=s,
+                purchases=n,
+            )
+            for label, (v, r, s, n) in rows.items()
         ]
 
     def source_totals(

@@ -21,7 +21,7 @@ from adapters.web.charts import daily_revenue_svg
 from core.domain.attribution import Model
 from core.domain.connections import ConnectionStatus
 from core.domain.money import Money
-from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder
+from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder, share, top_line
 from core.domain.sites import Site, tracking_snippet
 from core.services.connections import Connections, ConnectionView
 from core.services.onboarding import Onboarding, OnboardingState
@@ -30,7 +30,7 @@ from core.services.subscriptions import BillingOverview, Subscriptions
 
 blueprint = Blueprint("dashboard", __name__)
 
-RANGE_LABELS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "all": "All time"}
+RANGE_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "all": "All time"}
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch"}
 GROUP_LABELS = {"source": "Source", "channel": "Channel", "campaign": "Campaign"}
 BREAKDOWN_LABELS = {
@@ -122,6 +122,7 @@ def _helpers() -> dict[str, Any]:
         "column_help": COLUMN_HELP,
         "columns": COLUMNS,
         "match_methods": MATCH_METHODS,
+        "NO_VALUE": NO_VALUE,
     }
 
 
@@ -193,12 +194,17 @@ def index(
     with reports.reading():
         sources = reports.sources(account_id, report_range, model, group=group, sort=order)
         summary = reports.summary(account_id, report_range, sources.currency)
+        by_source = sources if group is Grouping.SOURCE else reports.sources(account_id, report_range, model)
         recent = reports.recent_purchases(account_id, 10)  # in every currency: any purchase at all shows here
+    top = top_line(by_source.lines)
     chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG  # nosec B704
     return render_template(
         "dashboard/overview.html",
         report=sources,
         summary=summary.summary,
+        top=top,
+        period_before=f"previous {report_range.days} days" if report_range.days else "previous period",
+        top_share=share(top.totals.revenue, summary.summary.revenue) if top else None,
         chart=chart,
         recent=recent,
         sort_links=_sort_links("dashboard.index", order),

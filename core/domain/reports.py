@@ -210,6 +210,25 @@ class Summary:
     previous_revenue: int | None  # the period of equal length before; None for all time
     trend_percent: float | None  # change against it; None for all time or when it had no revenue
     daily: list[DailyRevenue]  # every day of the range, zeros included
+    previous_purchases: int | None = None  # purchases in the period before; None for all time
+
+    @property
+    def has_earlier_period(self) -> bool:
+        """Whether there is anything to compare with: a previous period that had at least one purchase."""
+        return bool(self.previous_purchases)
+
+
+def top_line(lines: Iterable[SourceLine]) -> SourceLine | None:
+    """The row that brought the most revenue (ties: more visitors, then the name); None when none earned."""
+    earning = [line for line in lines if line.totals.revenue > 0]
+    return min(
+        earning, key=lambda line: (-line.totals.revenue, -line.totals.visitors, line.label.lower()), default=None
+    )
+
+
+def share(part: int, whole: int) -> float | None:
+    """part / whole as a fraction rounded to 4 places (0.4595 is 45.95%); None when the whole is not positive."""
+    return round(part / whole, 4) if whole > 0 else None
 
 
 def trend_percent(current: int, previous: int | None) -> float | None:
@@ -227,9 +246,11 @@ def summarize(
     revenue = sum(d.revenue for d in current)
     purchases = sum(d.purchases for d in current)
     matched = sum(d.matched for d in current)
-    previous = None
+    previous = previous_purchases = None
     if previous_since is not None:
-        previous = sum(d.revenue for d in days if previous_since.date() <= d.day < first_day)
+        before = [d for d in days if previous_since.date() <= d.day < first_day]
+        previous = sum(d.revenue for d in before)
+        previous_purchases = sum(d.purchases for d in before)
     by_day = {d.day: d for d in current}
     last_day = until.date()
     series = []
@@ -246,6 +267,7 @@ def summarize(
         previous_revenue=previous,
         trend_percent=trend_percent(revenue, previous),
         daily=series,
+        previous_purchases=previous_purchases,
     )
 
 

@@ -36,6 +36,10 @@ SCREENSHOTS = Path(
 )
 EMAIL = "creator@example.com"
 NO_VALUE = "\N{EN DASH}"  # a cell without a value
+# Table cells whose text does not fit their box (cut off, or hidden behind an overflow).
+CLIPPED_CELLS = """[...document.querySelectorAll('table th, table td')]
+  .filter(c => c.getClientRects().length && c.scrollWidth > c.clientWidth + 1)
+  .map(c => c.textContent.trim())"""
 
 
 @pytest.fixture
@@ -126,19 +130,22 @@ def test_every_number_on_the_dashboard_at_desktop_and_phone_width(windows: dict[
         window.screenshot(f"overview-{name}")
 
     phone = windows["phone"].page
-    # At 375 px the table scrolls inside its box and the first column stays put.
-    scroller = phone.locator(".table-scroll").first
-    first_cell = phone.locator("table.report-table tbody th").first
-    revenue_cell = phone.locator("table.report-table tbody td").nth(1)
-    before = (first_cell.bounding_box(), revenue_cell.bounding_box())
-    scroller.hover()
-    phone.mouse.wheel(300, 0)
-    expect(scroller).not_to_have_js_property("scrollLeft", 0)
-    after = (first_cell.bounding_box(), revenue_cell.bounding_box())
-    assert abs(after[0]["x"] - before[0]["x"]) < 1  # type: ignore[index]
-    assert after[1]["x"] < before[1]["x"] - 100  # type: ignore[index]
-    for link in phone.locator(".switch a, .report-table thead a").all():
+    # At 375 px each source is a card with all seven figures: nothing scrolls sideways, nothing is cut.
+    cards = phone.locator("table.report-table tbody tr")
+    youtube = cards.nth(1)
+    for label in ["Visitors", "Revenue", "Students", "Conversion %", "Avg Order Value", "Revenue/Visitor"]:
+        cell = youtube.locator(f'td[data-label="{label}"]')
+        expect(cell).to_be_visible()
+        box = cell.bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= PHONE["width"]
+    assert phone.evaluate(CLIPPED_CELLS) == []
+    expect(phone.get_by_role("navigation", name="Sort revenue by source")).to_be_visible()
+    for link in phone.locator(".switch a, .sort-cards a").all():
         assert link.bounding_box()["height"] >= 44  # type: ignore[index]  # a finger's size
+    desktop = windows["desktop"].page
+    expect(desktop.get_by_role("navigation", name="Sort revenue by source")).to_be_hidden()
+    assert desktop.evaluate(CLIPPED_CELLS) == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -45,7 +45,7 @@ def test_sort_and_switch_links_keep_the_other_choices(signed_in) -> None:  # typ
     html = signed_in.get("/dashboard?range=7d&model=last_touch&sort=visitors").get_data(as_text=True)
     assert 'href="/dashboard?range=7d&amp;model=last_touch&amp;sort=-visitors"' in html  # flips the active one
     assert 'href="/dashboard?range=30d&amp;model=last_touch&amp;sort=visitors"' in html
-    rows = re.findall(r'<th scope="row">(?:<a [^>]+>)?([^<\n]+)', html)
+    rows = re.findall(r'<th scope="row" class="name">(?:<a [^>]+>)?([^<\n]+)', html)
     assert [r.strip() for r in rows][:4] == ["Google", "Instagram", "Direct", "YouTube"]
     campaigns = text(signed_in.get("/dashboard?range=7d&group=campaign").get_data(as_text=True))
     assert "(no campaign) 2 85.00 USD" in campaigns
