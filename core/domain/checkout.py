@@ -1,11 +1,12 @@
 """Reaching checkout: the moment a visitor is about to pay, used to match purchases by timing.
 
-A table of rules, not code paths, so a new platform's checkout is one line.
+Two patterns, not code paths, so a new platform's checkout is a word in one of them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -14,41 +15,31 @@ from urllib.parse import urlsplit
 # visitors could have reached checkout in between.
 CHECKOUT_WINDOW = timedelta(minutes=30)
 
-# Hosts that only ever serve checkout pages (a page view there, or a click to one, is reaching checkout).
-CHECKOUT_HOSTS = frozenset(
-    {
-        "checkout.stripe.com",
-        "buy.stripe.com",
-        "pay.kajabi.com",
-        "checkout.kajabi.com",
-        "sso.teachable.com",
-        "checkout.teachable.com",
-        "checkout.paddle.com",
-        "pay.gumroad.com",
-        "www.paypal.com",
-        "paypal.com",
-    }
-)
-
-# Paths that are checkout pages on any host: Kajabi's /offers/<id>/checkout, Teachable's
-# /purchase?product_id=..., a creator's own /checkout.
-CHECKOUT_PATHS = (
-    re.compile(r"/checkout(/|$)"),
-    re.compile(r"^/offers/[^/]+/checkout"),
-    re.compile(r"^/purchase(/|$)"),
-    re.compile(r"^/secure/\d+/checkout"),
-    re.compile(r"^/cart(/|$)"),
-)
+# Checkout pages, the same rules as the tracker's (tracker/src/t.js; a browser test keeps the two in
+# step): hosts that only ever serve checkouts (Stripe's checkout.stripe.com and buy.stripe.com, Kajabi's
+# pay.kajabi.com, Teachable's sso.teachable.com and checkout.teachable.com, Paddle, Gumroad, PayPal, and
+# any creator's checkout.* or pay.* host), and paths that are checkouts on any host: a /checkout, /purchase
+# or /cart path segment (Kajabi's /offers/<id>/checkout, Teachable's /purchase?product_id= and
+# /secure/<school>/checkout/<product>) and Kajabi's offer pages, /offers/<id>.
+CHECKOUT_HOST = re.compile(r"^(buy|checkout|pay)\.|^sso\.teachable\.com$|(^|\.)paypal\.com$")
+CHECKOUT_PATH = re.compile(r"/(checkout|purchase|cart)(/|$)|^/offers/[^/]+/?$", re.IGNORECASE)
 
 
-def is_checkout_url(url: str) -> bool:
+def is_checkout_url(url: str, own_paths: Iterable[str] = ()) -> bool:
+    """Whether a page is a checkout: by the rules above, or by the start of its path when a creator listed
+    their own checkout paths for the site (lower case, as the tracker compares them)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    host = (parts.hostname or "").lower()
-    path = parts.path.lower()
-    return host in CHECKOUT_HOSTS or any(rule.search(path) for rule in CHECKOUT_PATHS)
+    if parts.scheme not in ("http", "https"):
+        return False
+    path = parts.path
+    return (
+        bool(CHECKOUT_HOST.search(parts.hostname or ""))
+        or bool(CHECKOUT_PATH.search(path))
+        or any(own and path.lower().startswith(own) for own in own_paths)
+    )
 
 
 @dataclass(frozen=True, slots=True)

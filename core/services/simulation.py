@@ -491,7 +491,7 @@ class _Generator:
         checkout_email = buyer.checkout_email
         carried: str | None = None
         if visit.checkout == "kajabi":
-            sales = f"https://{MAIN_DOMAIN}/offers/launch-course"
+            sales = f"https://{MAIN_DOMAIN}/launch-course"  # the sales page; Kajabi's offer checkout follows
             self._hit(visit, at, EventKind.PAGEVIEW, sales, referrer=previous, address=address)
             checkout_url = f"https://{MAIN_DOMAIN}/offers/launch-course/checkout"
             at += timedelta(seconds=self.rng.randint(5, 60))

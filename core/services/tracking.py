@@ -163,7 +163,9 @@ def _record_identity_facts(uow: UnitOfWork, site: Site, visitor: Visitor, event:
             other = uow.visitors.with_key(site.account_id, handed)
             if other is not None and other.id is not None:
                 learnt |= uow.identities.add_handoff(site.account_id, Handoff(other.id, visitor.id, event.received_at))
-    if event.kind in (EventKind.PAGEVIEW, EventKind.CLICK) and is_checkout_url(event.url):
+    # The tracker sends a click only for one through to a checkout (by the same rules, and the site's own
+    # checkout paths from its snippet), so every click is a reach; a page view is one on a checkout page.
+    if event.kind is EventKind.CLICK or (event.kind is EventKind.PAGEVIEW and is_checkout_url(event.url)):
         uow.identities.add_checkout_reach(
             site.account_id, CheckoutReach(visitor.id, event.fingerprint, event.received_at)
         )

@@ -165,13 +165,24 @@ def test_a_handoff_is_read_from_a_fresh_landing_url_only(url: str, expected: str
         ("https://buy.stripe.com/launch?client_reference_id=v1", True),
         ("https://pay.kajabi.com/offers/x", True),
         ("https://sso.teachable.com/secure/4242/checkout/777", True),
+        ("https://creator.example/offers/abc123", True),
+        ("https://creator.example/purchase?product_id=9", True),
+        ("https://www.paypal.com/checkoutnow?token=x", True),
         ("https://creator.example/blog/why-checkout-pages-convert", False),
+        ("https://creator.example/offers/abc123/thank-you", False),
+        ("mailto:checkout.team@creator.example", False),
         ("https://creator.example/course", False),
         ("not a url at all", False),
     ],
 )
 def test_checkout_pages_are_recognised_by_host_or_path(url: str, expected: bool) -> None:
     assert is_checkout_url(url) is expected
+
+
+def test_a_site_adds_its_own_checkout_paths() -> None:
+    assert is_checkout_url("https://creator.example/Order/step-1", own_paths=("/order",))
+    assert not is_checkout_url("https://creator.example/blog/order", own_paths=("/order",))
+    assert not is_checkout_url("https://creator.example/order", own_paths=("",))
 
 
 def reach(visitor: int, fp: str | None, minutes_before: float) -> CheckoutReach:

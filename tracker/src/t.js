@@ -35,12 +35,15 @@
     if (w.cs && w.cs.l) return; // snippet pasted twice: the first copy wins
 
     // ------------------------------------------------------------ configuration from our own tag
-    const me = d.currentScript || d.querySelector('script[data-site][src$="/t.js"]');
+    // (set for every classic script while it first runs, async ones too, in every ES2017 browser)
+    const me = d.currentScript;
     const data = me.dataset;
     const site = data.site;
     const endpoint = new URL(me.src).origin + '/t/e';
     // empty entries (stray spaces/commas) never match a hostname, so they need no filtering
     const domains = lower(data.domains).split(/[\s,]+/);
+    // the creator's own checkout paths (data-checkout="/order,/buy-now"), beside the usual ones below
+    const checkouts = lower(data.checkout).split(/[\s,]+/);
 
     // public API: replaces the page's queue stub; queued calls are replayed at the end
     const queued = (w.cs && w.cs.q) || [];
@@ -48,7 +51,7 @@
     const api = (w.cs = safe((cmd, arg) => ({ identify, optout, optin })[cmd](arg)));
     api.l = 1;
     // data-respect-gpc="1" + GPC/DNT: write nothing, send nothing, swallow cs() calls.
-    if (data.respectGpc == 1 && (nav.globalPrivacyControl || /^(1|yes)$/.test(nav.doNotTrack || w.doNotTrack))) {
+    if (data.respectGpc == 1 && (nav.globalPrivacyControl || /1|yes/.test(nav.doNotTrack))) {
       w.cs = noop;
       return;
     }
@@ -60,7 +63,7 @@
       v ? s.setItem(k, v) : v === 0 && s.removeItem(k);
       return s.getItem(k);
     });
-    const getCookie = safe((k) => d.cookie.match('(?:^|; )' + k + '=([^;]*)')[1]);
+    const getCookie = safe((k) => d.cookie.match('(^|; )' + k + '=([^;]*)')[2]);
     const setCookie = safe(
       (k, v, maxAge, domain) =>
         (d.cookie =
@@ -78,7 +81,7 @@
       for (let i = parts.length - 2; i >= 0 && !cookieDomain; i--) {
         const cand = parts.slice(i).join('.');
         // hosting platforms that are (or should be treated as) public suffixes
-        if (/^(herokuapp\.com|vercel\.app|netlify\.app|github\.io)$/.test(cand)) continue;
+        if (/^(herokuapp\.com|(vercel|netlify)\.app|github\.io)$/.test(cand)) continue;
         setCookie('_cs_p', 1, 9, cand);
         if (getCookie('_cs_p')) {
           setCookie('_cs_p', '', -1, cand);
@@ -107,13 +110,15 @@
     };
 
     // ------------------------------------------------------------ transport
-    // undefined fields (v when storage is unavailable, e outside identify) are dropped by JSON.stringify
-    const send = (n, r, e) => {
+    // undefined fields (v when storage is unavailable, e outside identify) are dropped by JSON.stringify;
+    // `u` is the page, except for a click, where it is the checkout the click leads to (and `r` the page)
+    const send = (n, r, u, e) => {
       if (optedOut()) return;
-      const body = JSON.stringify({ s: site, n: n, i: rnd(), v: vid, u: loc.href, r: r || d.referrer, t: d.title, e: e });
-      if (!safe(() => nav.sendBeacon(endpoint, new Blob([body], { type: 'text/plain' })))()) {
+      const body = JSON.stringify({ s: site, n: n, i: rnd(), v: vid, u: u || loc.href, r: r || d.referrer, e: e });
+      // a string body goes as text/plain;charset=UTF-8 with both: no CORS preflight
+      if (!safe(() => nav.sendBeacon(endpoint, body))()) {
         // a blocked endpoint rejects: swallow it, never an unhandled rejection in the host page
-        fetch(endpoint, { method: 'POST', body: body, keepalive: true, headers: { 'Content-Type': 'text/plain' } }).catch(noop);
+        fetch(endpoint, { method: 'POST', body: body, keepalive: true }).catch(noop);
       }
     };
 
@@ -123,7 +128,7 @@
       const email = lower(raw + '').trim();
       if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) && !seenEmails[email] && !optedOut()) {
         seenEmails[email] = 1;
-        send('identify', 0, email);
+        send('identify', 0, 0, email);
       }
     };
     const optout = () => {
@@ -175,28 +180,42 @@
     on('popstate', () => pageview(1), w);
     on('pageshow', (e) => e.persisted && pageview(), w);
 
-    // ------------------------------------------------------------ cross-domain + Stripe link decoration
-    // returns the decorated absolute URL, or '' when the URL is left alone
-    const decorate = (href) => {
+    // ------------------------------------------------------------ leaving the page: hand-off, Stripe, checkout
+    // A link or POST form action to another of the creator's domains gets the hand-off parameter, one to
+    // Stripe our id as client_reference_id (unless it carries one): returns that decorated URL, or ''.
+    // `go`: the click or submit that navigates. When it leads to a checkout, the server is told that this
+    // browser reached checkout (for timing matches), by sendBeacon so it survives the navigation. The hosts
+    // and paths are core/domain/checkout.py's; a browser test keeps the two in step.
+    const leave = (href, go, keep) => {
       const url = new URL(href, loc);
       const h = url.hostname;
       let key = VID;
       let value = vid + '.' + now();
-      if (/^(buy|checkout)\.stripe\.com$/.test(h)) {
-        if (/[?&]client_reference_id=/.test(url.search)) return '';
-        key = 'client_reference_id';
-        value = vid;
-      } else if (h == host || !domains.some((dm) => ('.' + h).endsWith('.' + dm))) {
-        return '';
+      let out = '';
+      if (/^https?:$/.test(url.protocol)) {
+        if (/^(buy|checkout)\.stripe\.com$/.test(h)) {
+          key = 'client_reference_id';
+          value = !/[?&]client_reference_id=/.test(url.search) && vid;
+        } else if (h == host || !domains.some((dm) => ('.' + h).endsWith('.' + dm))) value = '';
+        if (vid && value && !keep) {
+          const rest = stripParam(url.search, key);
+          url.search = rest + (rest ? '&' : '') + key + '=' + value;
+          out = url.href;
+        }
+        if (
+          go &&
+          (/^(buy|checkout|pay)\.|^sso\.teachable\.com$|(^|\.)paypal\.com$/.test(h) ||
+            /\/(checkout|purchase|cart)(\/|$)|^\/offers\/[^/]+\/?$/i.test(url.pathname) ||
+            checkouts.some((path) => path && !lower(url.pathname).indexOf(path)))
+        )
+          send('click', loc.href, url.href);
       }
-      if (!vid || !/^https?:$/.test(url.protocol)) return '';
-      const rest = stripParam(url.search, key);
-      url.search = rest + (rest ? '&' : '') + key + '=' + value;
-      return url.href;
+      return out;
     };
     const onLink = (e) => {
       const a = e.target.closest('a[href]');
-      const href = a && decorate(a.href);
+      // mousedown only decorates: the click (or middle click) that follows is the one that navigates
+      const href = a && leave(a.href, e.type != 'mousedown');
       if (href) a.href = href;
     };
     on('mousedown', onLink);
@@ -208,19 +227,15 @@
       const type = lower(el.type);
       const meta = lower(el.name + ' ' + el.id + ' ' + el.autocomplete);
       // text-like inputs only (select/textarea/button/password/hidden/checkbox... all have another
-      // `type`); never anything card-like
-      return (
-        /^(email|text|search)?$/.test(type) &&
-        !/cc-|card|cvc|cvv/.test(meta) &&
-        (type == 'email' || meta.indexOf('email') >= 0)
-      );
+      // `type`) with "email" in their type, name, id or autocomplete; never anything card-like
+      return /^(email|text|search)?$/.test(type) && !/cc-|card|cvc|cvv/.test(meta) && /email/.test(type + meta);
     };
     on('submit', (e) => {
       const form = e.target;
       const action = form.getAttribute('action');
-      // POST forms to another of the creator's domains carry the hand-off in their action URL
-      // (a GET form would replace the action's query string with its fields: not decorated)
-      const decorated = action && lower(form.getAttribute('method')) == 'post' && decorate(action);
+      // only POST forms carry the hand-off in their action URL (a GET form would replace the action's
+      // query string with its fields)
+      const decorated = action && leave(action, 1, lower(form.getAttribute('method')) != 'post');
       if (decorated) form.setAttribute('action', decorated);
       [].forEach.call(form.elements, (el) => isEmailField(el) && identify(el.value));
     });

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from html import escape as html_escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.domain.checkout import is_checkout_url
 from tests.e2e.conftest import DESKTOP_UA
 
 pytestmark = pytest.mark.browser
@@ -30,6 +32,34 @@ pytestmark = pytest.mark.browser
 TRACKER_JS = Path(__file__).resolve().parents[3] / "adapters" / "web" / "static" / "t.js"
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+# Link targets the tracker must judge exactly as the server's is_checkout_url does (the site's own checkout
+# path in the test is /order-now): checkouts of every platform, and near misses.
+CHECKOUT_TABLE = (
+    "https://checkout.stripe.com/c/pay/cs_test_1",
+    "https://buy.stripe.com/test_123",
+    "https://pay.kajabi.com/offers/x",
+    "https://creator.mykajabi.com/offers/abc123",
+    "https://creator.mykajabi.com/offers/abc123/checkout",
+    "https://sso.teachable.com/secure/4242/checkout/777",
+    "https://school.creator.example/purchase?product_id=9",
+    "https://checkout.teachable.com/secure/1/checkout/2",
+    "https://www.paypal.com/checkoutnow?token=x",
+    "https://paypal.com/paypalme/creator",
+    "https://checkout.paddle.com/checkout/custom/abc",
+    "https://pay.gumroad.com/l/course",
+    "https://creator.example/cart",
+    "https://creator.example/Order-Now/step-1",
+    "https://creator.example/shop/checkout/",
+    "https://creator.example/blog/why-checkout-pages-convert",
+    "https://creator.example/offers/abc123/thank-you",
+    "https://creator.example/order",
+    "https://www.youtube.com/watch?v=x",
+    "https://stripe.com/pricing",
+    "https://creator.example/course",
+    "mailto:checkout@creator.example",
+)
+OWN_CHECKOUT_PATH = "/order-now"
 
 
 # --------------------------------------------------------------------------------- fixture pages
@@ -57,6 +87,13 @@ PAGES = {
 <input type="email" id="ajax-email" placeholder="AJAX widget, never submitted">
 </body></html>""",
     "thanks": """<!doctype html><html><head><title>Thanks</title>{snippet}</head><body>ok</body></html>""",
+    "checkout": """<!doctype html><html><head><title>Sales page</title>{snippet}</head><body>
+<a id="teachable" href="https://sso.teachable.com/secure/4242/checkout/777">enrol</a>
+<a id="own" href="/p/thanks?site={site}">thanks (not a checkout)</a>
+<form id="pay" method="post" action="https://www.paypal.com/cgi-bin/webscr"><button id="paypal">PayPal</button></form>
+<form id="search" method="get" action="/p/thanks"><input name="q"><button id="find">find</button></form>
+<div id="targets">{links}</div>
+</body></html>""",
     "queue": """<!doctype html><html><head><title>Queue</title>
 <script>window.cs=window.cs||function(){{(cs.q=cs.q||[]).push(arguments)}};
 cs('identify',' Queue@Example.COM ');</script>
@@ -149,10 +186,19 @@ def make_handler(collector: Collector, script: bytes) -> type[BaseHTTPRequestHan
                 attrs += f' data-domains="{query["domains"]}"'
             if query.get("gpc"):
                 attrs += ' data-respect-gpc="1"'
+            if query.get("checkout"):
+                attrs += f' data-checkout="{query["checkout"]}"'
             # the script always comes from the "CourseSignal" origin, like the real snippet
             snippet = f'<script async src="http://127.0.0.1:{port}/t.js"{attrs}></script>'
             html = PAGES[name].format(
-                snippet=snippet, site=site, here_host=here_host, other=f"http://{other_host}:{port}"
+                snippet=snippet,
+                site=site,
+                here_host=here_host,
+                other=f"http://{other_host}:{port}",
+                links="".join(
+                    f'<a class="target" href="{html_escape(url)}">{number}</a>'
+                    for number, url in enumerate(CHECKOUT_TABLE)
+                ),
             )
             self._send(200, html.encode())
 
@@ -245,14 +291,13 @@ def test_pageview_payload_shape(new_context, port, collector, site):
     page.goto(url, referer="https://news.example.com/post")
     (event,) = pageviews(collector, site)
 
-    assert set(event) <= {"s", "n", "i", "v", "u", "r", "t"}
+    assert set(event) <= {"s", "n", "i", "v", "u", "r"}
     assert event["s"] == site
     assert event["n"] == "pageview"
     assert ID_RE.match(event["i"])
     assert ID_RE.match(event["v"])
     assert event["u"] == url
     assert event["r"] == "https://news.example.com/post"
-    assert event["t"] == "Basic page"
     (_body, content_type, user_agent) = collector.raw_for_site(site)[0]
     assert content_type.startswith("text/plain")
     assert "HeadlessChrome" not in user_agent
@@ -576,3 +621,81 @@ def test_cookie_goes_on_the_registrable_domain_but_never_a_platform_suffix(new_c
     domains = {c["domain"] for c in ctx.cookies() if c["name"] == "_csv"}
     assert ".herokuapp.com" not in domains
     assert domains == {".creator.test", ".my-course.herokuapp.com"}
+
+
+def _open_targets(ctx: Any) -> list[str]:
+    """Answers every external link target with a blank page; returns the URLs requested."""
+    requested: list[str] = []
+
+    def fulfil(route: Any) -> None:
+        requested.append(route.request.url)
+        route.fulfill(status=200, body="<title>elsewhere</title>", content_type="text/html")
+
+    ctx.route(re.compile(r"^https://"), fulfil)
+    return requested
+
+
+def test_a_click_through_to_a_checkout_is_beaconed_and_survives_the_navigation(new_context, port, collector, site):
+    ctx = new_context()
+    requested = _open_targets(ctx)
+    # no fetch on the page: whatever arrives came by sendBeacon
+    ctx.add_init_script("window.fetch = () => Promise.reject(new Error('no fetch here'));")
+    page = ctx.new_page()
+    sales = f"http://127.0.0.1:{port}/p/checkout?site={site}"
+    page.goto(sales)
+    vid = pageviews(collector, site)[0]["v"]
+
+    page.click("#teachable")  # the page is gone at once: the beacon must still arrive
+    page.wait_for_url("https://sso.teachable.com/**")
+    (click,) = wait_for(collector, site, lambda e: e["n"] == "click")
+    assert click["u"] == "https://sso.teachable.com/secure/4242/checkout/777"
+    assert click["r"] == sales  # the page the click left
+    assert click["v"] == vid
+    assert ID_RE.match(click["i"])
+    assert set(click) <= {"s", "n", "i", "v", "u", "r"}
+    assert requested == ["https://sso.teachable.com/secure/4242/checkout/777"]
+    _, content_type, _ = next(r for r in collector.raw_for_site(site) if '"n":"click"' in r[0])
+    assert content_type.startswith("text/plain")
+
+    # a form posting to a checkout is a click through too; a link or GET form to an ordinary page is not
+    page.goto(sales)
+    page.click("#paypal")
+    page.wait_for_url("https://www.paypal.com/**")
+    wait_for(collector, site, lambda e: e["n"] == "click" and e["u"] == "https://www.paypal.com/cgi-bin/webscr")
+    page.goto(sales)
+    page.click("#own")
+    page.wait_for_url(re.compile(r"/p/thanks"))
+    page.goto(sales)
+    page.click("#find")
+    page.wait_for_url(re.compile(r"/p/thanks"))
+    quiet()
+    assert len([e for e in collector.for_site(site) if e["n"] == "click"]) == 2
+
+
+def test_the_tracker_and_the_server_agree_on_what_a_checkout_is(new_context, port, collector, site):
+    page = new_context().new_page()
+    page.goto(f"http://127.0.0.1:{port}/p/checkout?site={site}&checkout=/blog-x,{OWN_CHECKOUT_PATH}")
+    pageviews(collector, site)
+    # every target clicked in place (the page's own handler keeps it from navigating; the tracker listens
+    # in the capture phase, before it)
+    page.evaluate(
+        "document.querySelectorAll('a.target').forEach(a => {"
+        " a.addEventListener('click', e => e.preventDefault()); a.click(); })"
+    )
+    expected = [url for url in CHECKOUT_TABLE if is_checkout_url(url, own_paths=(OWN_CHECKOUT_PATH,))]
+    assert len(expected) == 15
+    clicks = wait_for(collector, site, lambda e: e["n"] == "click", count=len(expected))
+    quiet()
+    # (Stripe links carry the visitor id by then)
+    sent = [re.sub(r"\?client_reference_id=.*$", "", e["u"]) for e in collector.for_site(site) if e["n"] == "click"]
+    assert sorted(sent) == sorted(expected)
+    assert len(clicks) == len(expected)
+
+
+def test_a_mousedown_alone_sends_no_click(new_context, port, collector, site):
+    page = new_context().new_page()
+    page.goto(f"http://127.0.0.1:{port}/p/checkout?site={site}")
+    pageviews(collector, site)
+    page.dispatch_event("#teachable", "mousedown")  # a right click, or a press that never became a click
+    quiet()
+    assert [e["n"] for e in collector.for_site(site)] == ["pageview"]
