@@ -223,6 +223,8 @@ def build_app(settings: Settings | None = None, container: Container | None = No
             "SESSION_ABSOLUTE_TIMEOUT": timedelta(seconds=settings.session_absolute_timeout_seconds),
             "TRUSTED_PROXIES": settings.trusted_proxies,
             "BASE_URL": settings.base_url,
+            # Served over HTTPS (behind a TLS proxy in production): browsers keep to HTTPS from then on.
+            "HSTS": settings.base_url.startswith("https://"),
             "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
             "RATELIMIT_KEY_PREFIX": f"{container.config.queue_name()}-limits",
             # A Stripe stand-in's hosted pages (the local fake), where the billing forms redirect.

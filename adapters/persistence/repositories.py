@@ -113,6 +113,17 @@ class SqlAccounts:
     def update(self, account: Account) -> None:
         self._c.execute(update(t.users).where(t.users.c.id == account.id).values(**self._values(account)))
 
+    def update_if_password_is(self, account: Account, password_hash: str | None) -> bool:
+        # One statement: PostgreSQL re-checks the condition on the row a concurrent update committed, and
+        # SQLite runs one writer at a time, so two uses of one reset link cannot both change the password.
+        unchanged = (
+            t.users.c.password_hash.is_(None) if password_hash is None else t.users.c.password_hash == password_hash
+        )
+        result = self._c.execute(
+            update(t.users).where(t.users.c.id == account.id, unchanged).values(**self._values(account))
+        )
+        return bool(result.rowcount == 1)
+
     def delete(self, account_id: int) -> None:
         # Every table that refers to users does so ON DELETE CASCADE (SQLite runs with foreign_keys=ON).
         self._c.execute(delete(t.users).where(t.users.c.id == account_id))

@@ -54,6 +54,7 @@ _SERVER_ERROR = (
     "Something went wrong on our side and nothing was changed. Try again in a minute; if it keeps happening, "
     "write to support and quote the reference {reference}."
 )
+_KEPT_ERROR_HEADERS = frozenset({"Allow", "WWW-Authenticate", "Retry-After"})
 # The bare page used when even the error template cannot be rendered (the database is down, say).
 _FALLBACK_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
 
@@ -170,7 +171,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     @app.errorhandler(429)
     def too_many(error: HTTPException) -> Any:
-        message = "Too many attempts in a short time. Wait a minute, then try again."
+        limit = getattr(error, "limit", None)
+        message = (
+            getattr(limit, "error_message", None) or "Too many attempts in a short time. Wait a minute, then try again."
+        )
         return error_response(429, "Slow down a little", message)
 
     @app.errorhandler(HTTPException)
@@ -179,7 +183,12 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         if code >= 500:
             return server_error(error)
         message = _PAGE_MESSAGES.get(code, error.description or error.name)
-        return error_response(code, error.name, message, error.description or error.name)
+        response = app.make_response(error_response(code, error.name, message, error.description or error.name))
+        # What the error itself says about the next request: `Allow` on a 405, `WWW-Authenticate` on a 401.
+        for name, value in error.get_headers():
+            if name in _KEPT_ERROR_HEADERS:
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def server_error(error: Exception) -> Any:

@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from adapters.web.known_devices import remember_device
 from adapters.web.sessions import start_session
 from core.domain.passwords import MAX_LENGTH, MIN_LENGTH, WeakPassword
 from core.ports.billing import BillingUnavailable
@@ -161,7 +162,9 @@ def login(accounts: Accounts = Provide["services.accounts"]) -> Any:
             flash(_MAIL_FAILED, "error")
         else:
             start_session(signed_in.account, remember=bool(form.remember.data))
-            return _after_sign_in()
+            response = _after_sign_in()
+            remember_device(request, response, signed_in.account.email)
+            return response
     return render_template("auth/login.html", form=form)
 
 
@@ -212,7 +215,9 @@ def reset_password(token: str, accounts: Accounts = Provide["services.accounts"]
         else:
             start_session(account)
             flash("Your password is changed, and every other session is signed out.", "success")
-            return _after_sign_in()
+            response = _after_sign_in()
+            remember_device(request, response, account.email)
+            return response
     return render_template("auth/reset.html", form=form, email=account.email)
 
 

@@ -9,15 +9,23 @@ at import time and two apps in one process never share counters by accident.
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters.jobs.rq_queue import REDIS_TIMEOUT_SECONDS
+from adapters.web.known_devices import is_known_device, submitted_account
 
 LOGIN = "10 per minute;100 per hour"
+# Failed logins to one account from anywhere, except from browsers that have signed in to it before
+# (known_devices): guesses spread over many addresses stop here, and the owner is never locked out by them.
+ACCOUNT_LOGIN = "10 per 15 minutes"
+ACCOUNT_LOCKED = (
+    "Too many failed sign-ins to this account from new devices. Wait 15 minutes, or reset your password "
+    "to sign in at once."
+)
 SIGNUP = "5 per minute;30 per hour"
 PASSWORD_RESET = "5 per minute;30 per hour"  # noqa: S105 - a rate, not a secret  # nosec B105
 VERIFICATION_RESEND = "3 per minute;20 per hour"
@@ -51,4 +59,16 @@ def init_rate_limits(app: Flask) -> Limiter:
     )
     for endpoint, rate in LIMITED_ENDPOINTS.items():
         app.view_functions[endpoint] = limiter.limit(rate, methods=["POST"])(app.view_functions[endpoint])
+    app.view_functions["auth.login"] = limiter.limit(
+        ACCOUNT_LOGIN,
+        key_func=lambda: f"account:{submitted_account(request)}",
+        methods=["POST"],
+        exempt_when=lambda: is_known_device(request, request.form.get("email")),
+        deduct_when=_failed_login,
+        error_message=ACCOUNT_LOCKED,
+    )(app.view_functions["auth.login"])
     return limiter
+
+
+def _failed_login(response: Response) -> bool:
+    return response.status_code != 302  # signed in: a redirect on; a failure shows the form again

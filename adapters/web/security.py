@@ -1,7 +1,10 @@
 """Security headers and CSRF for the web app.
 
 App pages get a strict Content-Security-Policy: scripts and styles only from our own static files, no
-inline code, no framing. The tracker's collect endpoint, the API and the webhooks are called by other
+inline code, no framing. Nothing but our static files and the tracker script (which set their own caching)
+may be kept by a cache: pages and JSON answers carry account and personal data, so `no-store`. Served
+over HTTPS (COURSESIGNAL_BASE_URL starts with https://), every answer carries HSTS for a year.
+The tracker's collect endpoint, the API and the webhooks are called by other
 sites and by machines: they carry no session form, so CSRF does not apply to them.
 """
 
@@ -13,6 +16,8 @@ from flask_wtf.csrf import CSRFProtect
 # Where our own forms may end up: browsers apply form-action to the redirect after a POST too, and the
 # Subscribe and Manage billing forms redirect to Stripe's hosted Checkout and Customer Portal.
 STRIPE_HOSTED_PAGES = ("https://checkout.stripe.com", "https://billing.stripe.com")
+# A year, the usual figure; no includeSubDomains: a creator's other subdomains are not ours to decide.
+HSTS = "max-age=31536000"
 
 
 def content_security_policy(form_targets: tuple[str, ...] = STRIPE_HOSTED_PAGES) -> str:
@@ -48,12 +53,14 @@ def _protect_forms() -> None:
 def _add_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.endpoint != "static":
-            # Pages show account data: never keep them in a shared cache.
-            response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "static":
+        # Pages, reports, exports and purchases show account and personal data: never keep them in a cache.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

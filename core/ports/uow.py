@@ -28,6 +28,11 @@ class AccountRepository(Protocol):
         """Store the account's email, password hash, verification, trial end and session version."""
         ...
 
+    def update_if_password_is(self, account: Account, password_hash: str | None) -> bool:
+        """`update`, only while the stored password hash is still `password_hash`: False (nothing stored)
+        when another request changed the password meanwhile."""
+        ...
+
     def delete(self, account_id: int) -> None:
         """Delete the account and everything it owns."""
         ...

@@ -299,12 +299,16 @@ class Accounts:
         """Set a new password from a mailed link; signs the account out everywhere else."""
         account = self.check_reset_link(token)
         check_password(new_password, account.email)
+        old_hash = account.password_hash
         account.password_hash = self._hasher.hash(new_password)
         account.session_version += 1
         if not account.is_verified:
             account.verify_email(self._clock.now())  # the link reached the inbox: the address is proven
         with self._uow() as uow:
-            uow.accounts.update(account)
+            # The link is single-use because it names the password it replaces: a second use of it, even
+            # one racing this one, finds that password gone and changes nothing.
+            if not uow.accounts.update_if_password_is(account, old_hash):
+                raise InvalidLink("This reset link has already been used. Request a new one if you still need it.")
             uow.commit()
         return account
 

@@ -117,6 +117,13 @@ class FakeAccounts(_Repo):
         assert account.id in self._s.accounts
         self._s.accounts[account.id] = _copy(account)
 
+    def update_if_password_is(self, account: Account, password_hash: str | None) -> bool:
+        assert account.id in self._s.accounts
+        if self._s.accounts[account.id].password_hash != password_hash:
+            return False
+        self._s.accounts[account.id] = _copy(account)
+        return True
+
     def delete(self, account_id: int) -> None:
         self._s.accounts.pop(account_id, None)
         self._s.tokens = {h: a for h, a in self._s.tokens.items() if a != account_id}
