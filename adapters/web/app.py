@@ -26,12 +26,14 @@ from adapters.web import (
     connections,
     dashboard,
     health,
+    home,
     onboarding,
     openapi,
     privacy,
     sites,
     webhooks,
 )
+from adapters.web.navigation import main_menu, section_tabs
 from adapters.web.rate_limits import init_rate_limits
 from adapters.web.request_log import init_request_log
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
@@ -125,6 +127,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         collect.blueprint,
         api.blueprint,
         openapi.blueprint,
+        home.blueprint,
         auth.blueprint,
         onboarding.blueprint,
         dashboard.blueprint,
@@ -141,6 +144,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)
 
     app.context_processor(_page_context)
+    app.jinja_env.globals.update(main_menu=main_menu, section_tabs=section_tabs)
 
     def wants_page() -> bool:
         return not request.path.startswith(_MACHINE_PREFIXES) and request.accept_mimetypes.accept_html

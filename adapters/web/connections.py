@@ -79,6 +79,12 @@ def _credentials(adapter: PlatformAdapter, form: Mapping[str, str]) -> dict[str,
     return {f.name: form.get(f.name, "") for f in adapter.credential_fields}
 
 
+def typed_back(adapter: PlatformAdapter, form: Mapping[str, str]) -> dict[str, str]:
+    """What the creator typed, to show again on the form after an error; never a secret, which is not
+    written back into a page (the page, its cache and a screenshot of it would all carry it)."""
+    return {f.name: form.get(f.name, "") for f in adapter.credential_fields if not f.secret}
+
+
 def _view(connection_id: int) -> ConnectionView:
     try:
         return _service().status(_account_id(), connection_id)
@@ -106,7 +112,14 @@ def connect(platform: str) -> Any:
     try:
         result = _service().connect(_account_id(), adapter.name, _credentials(adapter, request.form))
     except ConnectionFailed as error:
-        return render_template("connections/connect.html", platform=adapter, error=str(error), action="connect"), 422
+        page = render_template(
+            "connections/connect.html",
+            platform=adapter,
+            error=str(error),
+            action="connect",
+            typed=typed_back(adapter, request.form),
+        )
+        return page, 422
     if result.needs_choice:
         return redirect(url_for("connections.choose", connection_id=result.connection.id))
     return redirect(url_for("connections.show", connection_id=result.connection.id))
@@ -208,7 +221,12 @@ def reconnect(connection_id: int) -> Any:
         result = _service().reconnect(_account_id(), connection_id, _credentials(adapter, request.form))
     except ConnectionFailed as error:
         page = render_template(
-            "connections/connect.html", platform=adapter, error=str(error), action="reconnect", connection=view
+            "connections/connect.html",
+            platform=adapter,
+            error=str(error),
+            action="reconnect",
+            connection=view,
+            typed=typed_back(adapter, request.form),
         )
         return page, 422
     if result.needs_choice:

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
-from adapters.web.connections import STATUS_LABELS
+from adapters.web.connections import STATUS_LABELS, typed_back
 from core.domain.connections import ConnectionStatus
 from core.domain.onboarding import Step
 from core.domain.sites import tracking_snippet
@@ -141,7 +141,10 @@ def _connect_platform(
         else:
             onboarding.record_connection(current_user.id, result.connection.id)
             return redirect(url_for("onboarding.choose" if result.needs_choice else "onboarding.sync"))
-    page = _render("onboarding/connect.html", state, Step.CONNECT, platform=adapter, error=error, action="connect")
+    typed = typed_back(adapter, request.form) if error else {}
+    page = _render(
+        "onboarding/connect.html", state, Step.CONNECT, platform=adapter, error=error, action="connect", typed=typed
+    )
     return page, 422 if error else 200
 
 

@@ -54,6 +54,17 @@ def opt_out_link(domain: str) -> str:
     return f"https://{domain}/?cs_optout=1"
 
 
+def readable_duration(days: int) -> str:
+    """A retention period as a creator says it: "2 years", "6 months", "30 days" (rounded to the unit)."""
+    if days >= 700:
+        count, unit = round(days / 365.25), "year"
+    elif days >= 60:
+        count, unit = round(days / 30.44), "month"
+    else:
+        count, unit = days, "day"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
 # --- the public opt-out page --------------------------------------------------------------------------
 
 
@@ -175,7 +186,7 @@ def _privacy_page(
         export_form=export_form or PersonForm(prefix="export"),
         erase_form=erase_form or EraseForm(prefix="erase"),
         account_form=PlainForm(prefix="account"),
-        retention_days=privacy.event_retention.days,
+        retention=readable_duration(privacy.event_retention.days),
     )
     return page, status
 

@@ -199,7 +199,7 @@ def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(client, co
     assert "/static/connections.js" in page
     assert "<script>" not in page  # the strict CSP allows no inline script
     assert '<form method="post" id="connection-continue">' in page  # shown, not hidden, once connected
-    assert "1 purchases in the last full sync" in page
+    assert "1 purchase in the last full sync" in page
 
     moved_on = post_form(client, "/onboarding/sync", {})
     assert moved_on.headers["Location"] == "/onboarding/snippet"

@@ -14,6 +14,10 @@
   var next = document.getElementById("connection-continue");
   var INTERVAL_MS = 1000;
 
+  function counted(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  // The same format the page is served with, so the time reads the same before and after an update.
+  function utc(iso) { return new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC"; }
+
   function render(data) {
     var progress = data.progress;
     root.setAttribute("data-status", data.status);
@@ -29,12 +33,13 @@
       } else {
         bar.removeAttribute("value");
       }
-      text.textContent = progress.purchases_found + " purchases found, " + progress.pages_done + " pages read";
+      text.textContent = counted(progress.purchases_found, "purchase", "purchases") + " found, " +
+        counted(progress.pages_done, "page", "pages") + " read";
     } else {
       sync.hidden = true;
       if (data.last_synced_at) {
-        synced.textContent = "Last synced " + new Date(data.last_synced_at).toLocaleString() + "; " +
-          progress.purchases_found + " purchases in the last full sync.";
+        synced.textContent = "Last synced " + utc(data.last_synced_at) + "; " +
+          counted(progress.purchases_found, "purchase", "purchases") + " in the last full sync.";
       }
     }
     if (next) { next.hidden = data.status !== "connected"; }
