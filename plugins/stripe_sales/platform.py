@@ -262,6 +262,7 @@ class StripeSalesPlatform(PlatformAdapter):
             email=record.email or looked_up.email,
             course_name=record.course_name or looked_up.course_name,
             visitor_key=record.visitor_key or looked_up.visitor_key,
+            recipient_email=record.recipient_email or looked_up.recipient_email,
         )
 
 
@@ -282,6 +283,7 @@ def _merged(sales: Sequence[Sale]) -> Sale:
         visitor_key=pick("visitor_key"),
         customer_id=pick("customer_id"),
         session_id=pick("session_id"),
+        recipient_email=pick("recipient_email"),
     )
 
 

@@ -8,6 +8,10 @@ what it lacked (the session brings `client_reference_id`, the tracker's visitor 
 The product spec asks creators to set `metadata.course_name` and `metadata.customer_email`; when absent,
 the buyer's email falls back to the receipt email, the billing details, the Checkout customer details and
 finally the Customer object, and the course to the description or the Checkout line items.
+
+Stripe has no notion of a gift: a creator who sells gifts asks for the student's email in a Checkout custom
+field (key `studentemail`, `recipientemail` or `giftemail`) or puts it in `metadata.student_email` or
+`metadata.recipient_email`; it becomes the purchase's recipient email when it is not the buyer's.
 """
 
 from __future__ import annotations
@@ -92,6 +96,25 @@ def first(*values: str | None) -> str | None:
     return next((v for v in values if v), None)
 
 
+RECIPIENT_METADATA = ("student_email", "recipient_email")
+#: Checkout custom field keys (alphanumeric, as Stripe requires them) that ask for the student's email.
+RECIPIENT_FIELDS = frozenset({"studentemail", "recipientemail", "giftemail", "giftrecipientemail"})
+
+
+def recipient_email(obj: Mapping[str, Any]) -> str | None:
+    """The student's email a creator asked for on a gift: a Checkout custom field, else the metadata."""
+    fields = obj.get("custom_fields")
+    for field in fields if isinstance(fields, list) else ():
+        if not isinstance(field, Mapping) or not isinstance(field.get("key"), str):
+            continue
+        if re.sub(r"[^a-z0-9]", "", field["key"].lower()) in RECIPIENT_FIELDS:
+            found = _email(_nested(field, "text", "value"))
+            if found:
+                return found
+    metadata = _metadata(obj)
+    return first(*(_email(metadata.get(key)) for key in RECIPIENT_METADATA))
+
+
 @dataclass(frozen=True, slots=True)
 class Sale:
     """What one Stripe object says about a sale, before it becomes a PurchaseRecord."""
@@ -104,16 +127,19 @@ class Sale:
     visitor_key: str | None = None
     customer_id: str | None = None  # to look the email up when nothing else gives one
     session_id: str | None = None  # to look the course up in the line items
+    recipient_email: str | None = None  # the student's, on a gift
 
     def record(self, *, email: str | None = None, course_name: str | None = None) -> PurchaseRecord:
+        buyer = self.email or email
         return PurchaseRecord(
             platform=PLATFORM,
             platform_purchase_id=self.key,
             amount=self.amount,
             purchased_at=self.purchased_at,
-            email=self.email or email,
+            email=buyer,
             course_name=self.course_name or course_name,
             visitor_key=self.visitor_key,
+            recipient_email=self.recipient_email if self.recipient_email != buyer else None,
         )
 
 
@@ -130,6 +156,7 @@ def sale_from_payment_intent(intent: Mapping[str, Any]) -> Sale:
         email=first(_email(metadata.get("customer_email")), _email(intent.get("receipt_email"))),
         course_name=first(_text(metadata.get("course_name")), _text(intent.get("description"))),
         customer_id=_id(intent.get("customer"), "cus_"),
+        recipient_email=recipient_email(intent),
     )
 
 
@@ -150,6 +177,7 @@ def sale_from_charge(charge: Mapping[str, Any]) -> Sale:
         ),
         course_name=first(_text(metadata.get("course_name")), _text(charge.get("description"))),
         customer_id=_id(charge.get("customer"), "cus_"),
+        recipient_email=recipient_email(charge),
     )
 
 
@@ -174,6 +202,7 @@ def sale_from_session(session: Mapping[str, Any]) -> Sale | None:
         visitor_key=reference if reference and VISITOR_ID.match(reference) else None,
         customer_id=_id(session.get("customer"), "cus_"),
         session_id=_id(session.get("id"), "cs_"),
+        recipient_email=recipient_email(session),
     )
 
 

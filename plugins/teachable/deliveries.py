@@ -37,6 +37,9 @@ class TeachableEvent:
     transaction_id: int | None = None
     sale_id: int | None = None
     user_id: int | None = None  # the buyer, when the body names them
+    # Sale.created: the enrolled student (`user`), who is not the buyer when the sale is a gift. Their email
+    # is read through the API, never from the body.
+    student_id: int | None = None
     pricing_plan_id: int | None = None
     happened_at: datetime | None = None
 
@@ -116,6 +119,7 @@ def _event(raw: Any, position: str) -> TeachableEvent:
                 transaction_id=obj["transaction_id"],
                 sale_id=obj["id"],
                 user_id=(obj["buyer"] or {}).get("id"),
+                student_id=(obj["user"] or {}).get("id"),
                 pricing_plan_id=obj["pricing_plan_id"] or plan.get("id"),
                 happened_at=lenient_time(obj["created_at"]) or event_time,
             )

@@ -54,8 +54,14 @@ KEY_HELP = (
 )
 
 
-def records_for(transaction: TeachableTransaction, email: str | None, course_name: str | None) -> list[PlatformRecord]:
-    """The purchase a transaction is, and its refund when money went back.
+def records_for(
+    transaction: TeachableTransaction,
+    email: str | None,
+    course_name: str | None,
+    recipient_email: str | None = None,
+) -> list[PlatformRecord]:
+    """The purchase a transaction is, and its refund when money went back. `recipient_email`: the
+    student's, when someone else (the transaction's user) paid for them.
 
     Teachable keeps one running `amount_refunded` per transaction, so its refund is one record with a
     fixed id carrying that running total: when a second partial refund raises it, the same refund id
@@ -68,6 +74,7 @@ def records_for(transaction: TeachableTransaction, email: str | None, course_nam
         purchased_at=transaction.purchased_at,
         email=email,
         course_name=course_name,
+        recipient_email=recipient_email if recipient_email != email else None,
     )
     records: list[PlatformRecord] = [purchase]
     if transaction.amount_refunded > 0:
@@ -171,10 +178,18 @@ class TeachablePlatform(PlatformAdapter):
             progress(done, done)
 
     @staticmethod
-    def _records(client: TeachableClient, transaction: TeachableTransaction) -> list[PlatformRecord]:
+    def _records(
+        client: TeachableClient, transaction: TeachableTransaction, student_id: int | None = None
+    ) -> list[PlatformRecord]:
+        """The transaction's records with its buyer's email; with the student a sale names, when that is
+        someone else than the buyer (a gift), the student's email as the recipient's."""
         user = client.user(transaction.user_id)
+        student = client.user(student_id) if student_id is not None and student_id != transaction.user_id else None
         return records_for(
-            transaction, user.email if user else None, client.course_name_for_plan(transaction.pricing_plan_id)
+            transaction,
+            user.email if user else None,
+            client.course_name_for_plan(transaction.pricing_plan_id),
+            recipient_email=student.email if student else None,
         )
 
     # ---- webhooks --------------------------------------------------------------------------------
@@ -204,7 +219,7 @@ class TeachablePlatform(PlatformAdapter):
                 if transaction is None:
                     log.info("Teachable event %s (%s): the API shows no transaction", event.id, event.type)
                     continue
-                records.extend(self._records(client, transaction))
+                records.extend(self._records(client, transaction, event.student_id))
         return records
 
     def _find_transaction(self, client: TeachableClient, event: TeachableEvent) -> TeachableTransaction | None:

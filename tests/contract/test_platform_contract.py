@@ -71,6 +71,14 @@ class Harness(ABC):
         """`body` delivered as the platform delivers (signed, for a platform that signs)."""
         return WebhookDelivery({"Content-Type": "application/json"}, body)
 
+    #: Whether the platform tells who a gift is for (PurchaseRecord.recipient_email); then `gift_webhook`
+    #: acts one out.
+    reports_recipients: ClassVar[bool] = False
+
+    def gift_webhook(self, buyer: str, student: str) -> tuple[WebhookDelivery, str]:
+        """`buyer` buys the course now for `student`: the delivery naming the student, and the purchase id."""
+        raise NotImplementedError(f"{self.name} reports no gift recipients")
+
 
 class KajabiHarness(Harness):
     name = "kajabi"
@@ -123,6 +131,14 @@ class TeachableHarness(Harness):
         body = self.fake.event_body("Transaction.created", self.transactions[purchase_id])
         return self.delivery(json.dumps(body).encode()), purchase_id
 
+    reports_recipients = True
+
+    def gift_webhook(self, buyer: str, student: str) -> tuple[WebhookDelivery, str]:
+        # The transaction's user paid; the sale's user is the student enrolled (Sale.created names both).
+        txn = self.fake.add_purchase(self.fake.add_user(buyer), self.plan, student=self.fake.add_user(student))
+        body = self.fake.event_body("Sale.created", txn)
+        return self.delivery(json.dumps(body).encode()), str(txn.id)
+
 
 class StripeHarness(Harness):
     name = "stripe"
@@ -152,6 +168,15 @@ class StripeHarness(Harness):
         return WebhookDelivery(
             {"Stripe-Signature": signature_header(body, self.fake.webhook_secret, int(time.time()))}, body
         )
+
+    reports_recipients = True
+
+    def gift_webhook(self, buyer: str, student: str) -> tuple[WebhookDelivery, str]:
+        # The creator's Checkout asks for the student's email in a custom field.
+        field = {"key": "studentemail", "type": "text", "label": {"type": "custom", "custom": "Student's email"}}
+        sale = self.fake.sell(4_900, email=buyer, custom_fields=[{**field, "text": {"value": student}}])
+        body, headers = self.fake.sign(sale["events"][-1])  # checkout.session.completed
+        return WebhookDelivery(headers, body), str(sale["payment_intent"]["id"])
 
 
 class ExampleShopHarness(Harness):
@@ -280,6 +305,23 @@ def test_a_webhook_names_the_sale_by_the_id_the_sync_uses(harness: tuple[Harness
     assert purchase_id in {r.platform_purchase_id for r in confirmed if isinstance(r, PurchaseRecord)}
     synced = {r.platform_purchase_id for r in _sync(platform, credentials) if isinstance(r, PurchaseRecord)}
     assert purchase_id in synced
+
+
+def test_a_gift_names_its_student_where_the_platform_reports_one(harness: tuple[Harness, PlatformAdapter]) -> None:
+    world, platform = harness
+    credentials = _connected(world, platform)
+
+    def purchase_in(delivery: WebhookDelivery, purchase_id: str) -> PurchaseRecord:
+        records = platform.confirm_batch(credentials, platform.read_webhook(delivery, credentials))
+        (purchase,) = [r for r in records if isinstance(r, PurchaseRecord) and r.platform_purchase_id == purchase_id]
+        return purchase
+
+    if world.reports_recipients:
+        gift = purchase_in(*world.gift_webhook("giver@example.com", "student@example.com"))
+        assert (gift.email, gift.recipient_email) == ("giver@example.com", "student@example.com")
+    # a sale for oneself names no recipient
+    own = purchase_in(*world.webhook_for_new_sale("self@example.com"))
+    assert (own.email, own.recipient_email) == ("self@example.com", None)
 
 
 @pytest.mark.parametrize(

@@ -120,3 +120,22 @@ def test_an_adapter_must_implement_the_abstract_methods() -> None:
     with pytest.raises(TypeError):
         Incomplete()  # type: ignore[abstract]
     assert _Iterating().check_credentials({}).ok
+
+
+def test_a_kajabi_purchase_naming_a_member_besides_its_customer_carries_the_members_email() -> None:
+    from adapters.platforms.kajabi.records import index_resources, purchase_record
+
+    def purchase(relationships: dict[str, object]) -> dict[str, object]:
+        attributes = {"amount_in_cents": 4900, "currency": "USD", "created_at": "2026-09-01T10:00:00Z"}
+        return {"id": "7", "type": "purchases", "attributes": attributes, "relationships": relationships}
+
+    customer = {"id": "1", "type": "customers", "attributes": {"email": "Giver@Example.com"}}
+    member = {"id": "2", "type": "contacts", "attributes": {"email": "student@example.com"}}
+    index = index_resources([customer, member])
+    paid_by = {"customer": {"data": {"id": "1", "type": "customers"}}}
+
+    gift = purchase_record(purchase({**paid_by, "member": {"data": {"id": "2", "type": "contacts"}}}), index)
+    assert (gift.email, gift.recipient_email) == ("giver@example.com", "student@example.com")
+    own = purchase_record(purchase({**paid_by, "member": {"data": {"id": "1", "type": "customers"}}}), index)
+    assert (own.email, own.recipient_email) == ("giver@example.com", None)
+    assert purchase_record(purchase(paid_by), index).recipient_email is None  # what Kajabi documents

@@ -1,6 +1,8 @@
 """Kajabi's JSON:API resources -> domain PurchaseRecord / RefundRecord. Nothing Kajabi-shaped passes.
 
-Purchases: buyer email from the related `customers` resource, amount and currency in minor units,
+Purchases: buyer email from the related `customers` resource (and, when a payload names a `member`
+besides the customer, that member's email as the recipient's: Kajabi's documented payloads name only the
+customer, so in practice a Kajabi sale carries no recipient), amount and currency in minor units,
 the related offer's title as the course name, the time in UTC (Kajabi may write site-local offsets), and
 Kajabi's own `source`/`referrer` kept as hints. Refunds: `transactions` with action "refund" and a
 negative `amount_in_cents`, tied to the purchase they refund.
@@ -79,16 +81,30 @@ def purchase_record(resource: Resource, index: Mapping[tuple[str, str], Resource
     customer = (_related(resource, "customer", "customers", index).get("attributes")) or {}
     offer = (_related(resource, "offer", "offers", index).get("attributes")) or {}
     email = customer.get("email")
+    buyer = normalize_email(email) if isinstance(email, str) else None
+    member_email = _member_email(resource, index)
     return PurchaseRecord(
         platform=PLATFORM,
         platform_purchase_id=str(resource["id"]),
         amount=_money(attributes),
         purchased_at=parse_time(attributes.get("created_at")),
-        email=normalize_email(email) if isinstance(email, str) else None,
+        email=buyer,
         course_name=_text(offer.get("title"), 500),
         source_hint=_text(attributes.get("source"), 200),
         referrer_hint=_text(attributes.get("referrer"), 2000),
+        recipient_email=member_email if member_email != buyer else None,
     )
+
+
+def _member_email(resource: Resource, index: Mapping[tuple[str, str], Resource]) -> str | None:
+    """The email of the `member` a purchase names besides its `customer` (the one given access), whatever
+    resource type the relationship points at."""
+    data = ((resource.get("relationships") or {}).get("member") or {}).get("data")
+    if not isinstance(data, Mapping):
+        return None
+    member = index.get((str(data.get("type")), str(data.get("id")))) or {}
+    email = (member.get("attributes") or {}).get("email")
+    return normalize_email(email) if isinstance(email, str) else None
 
 
 def is_refund(resource: Resource) -> bool:

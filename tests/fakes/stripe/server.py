@@ -272,12 +272,14 @@ class FakeStripe:
         client_reference_id: str | None = None,
         checkout: bool = True,
         created: int | None = None,
+        custom_fields: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """A one-time sale, as a creator's Checkout (or a custom payment form when `checkout=False`) makes one.
 
         `email` is the receipt email the buyer typed; `customer_email`, when given, lives only on a Customer
-        object. Returns {"payment_intent", "charge", "session", "customer", "events"}, the events being what
-        Stripe sends: payment_intent.succeeded, charge.succeeded, then checkout.session.completed.
+        object; `custom_fields` are the Checkout's filled-in custom fields, as Stripe lists them. Returns
+        {"payment_intent", "charge", "session", "customer", "events"}, the events being what Stripe sends:
+        payment_intent.succeeded, charge.succeeded, then checkout.session.completed.
         """
         with self._lock:
             when = self.now() if created is None else created
@@ -310,6 +312,7 @@ class FakeStripe:
                     "customer_email": email,
                     "customer_details": {"email": email or customer_email, "name": None},
                     "client_reference_id": client_reference_id,
+                    "custom_fields": list(custom_fields or []),
                     "metadata": dict(metadata or {}),
                     "payment_intent": intent["id"],
                     "subscription": None,
