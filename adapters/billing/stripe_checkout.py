@@ -22,7 +22,7 @@ from core.domain.subscriptions import (
     InvoiceSnapshot,
     SubscriptionSnapshot,
 )
-from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
+from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent, UnreadableBillingEvent
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,19 @@ class StripeBilling:
             raise BillingUnavailable(_NOT_CONFIGURED.format(names="STRIPE_WEBHOOK_SECRET"))
         try:
             body = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            # Stripe signs the UTF-8 text of its JSON: a body that is not UTF-8 was never sent by Stripe.
+            raise UnreadableBillingEvent("the body is not UTF-8 text") from None
+        try:
             stripe.WebhookSignature.verify_header(
                 body, signature_header, self._webhook_secret, SIGNATURE_TOLERANCE_SECONDS
             )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError) as error:
+        except stripe.SignatureVerificationError as error:
             raise ForgedBillingEvent(f"signature check failed: {error}") from None
         try:
             return billing_event(json.loads(body))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ForgedBillingEvent(f"a signed event that cannot be read: {error!r}") from None
+            raise UnreadableBillingEvent(f"a signed event that cannot be read: {error!r}") from None
 
 
 # --- reading Stripe's objects (plain JSON, whatever the SDK's object classes do) -----------------------

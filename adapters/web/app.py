@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from dependency_injector.wiring import Provide, inject
 from flask import Flask, Request, Response, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
@@ -38,7 +37,6 @@ from adapters.web.rate_limits import init_rate_limits
 from adapters.web.request_log import init_request_log
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
 from adapters.web.sessions import DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, init_sessions
-from core.ports.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +79,6 @@ class _RowIdConverter(IntegerConverter):
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
-
-
-@inject
-def _page_context(clock: Clock = Provide["gateways.clock"]) -> dict[str, Any]:
-    if not current_user.is_authenticated:
-        return {"trial_days_left": None}
-    return {"trial_days_left": current_user.account.trial_days_left(clock.now())}
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:
@@ -143,7 +134,6 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)
 
-    app.context_processor(_page_context)
     app.jinja_env.globals.update(main_menu=main_menu, section_tabs=section_tabs)
 
     def wants_page() -> bool:

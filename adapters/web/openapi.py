@@ -655,7 +655,11 @@ DOCUMENT: dict[str, Any] = {
                             }
                         ),
                     },
-                    "400": {"description": "Forged or stale signature; nothing changed.", "content": _json(_ERROR)},
+                    "400": {
+                        "description": "Forged or stale signature, or a body that is not a Stripe event (each with "
+                        "its own error sentence); nothing changed.",
+                        "content": _json(_ERROR),
+                    },
                     "503": {"description": "Billing is not configured on this server.", "content": _json(_ERROR)},
                 },
             }

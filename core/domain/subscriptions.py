@@ -23,7 +23,8 @@ class BillingStatus(StrEnum):
     TRIAL_NOT_STARTED = "trial_not_started"  # the email is not verified yet, so the trial clock has not started
     TRIALING = "trialing"
     TRIAL_EXPIRED = "trial_expired"
-    ACTIVE = "active"
+    ACTIVE = "active"  # paying, or a paid plan in its own trial whose first charge is still ahead
+    ENDING = "ending"  # canceled at the end of the period (or of the plan's trial): no further charge
     PAST_DUE = "past_due"
     CANCELED = "canceled"
 
@@ -193,31 +194,80 @@ def apply_invoice_paid(current: Subscription, invoice: InvoiceSnapshot, created:
     return updated
 
 
-def billing_status(subscription: Subscription | None, trial_ends_at: datetime | None, now: datetime) -> BillingStatus:
-    """The account's status now. The app's own trial needs no card and no Stripe subscription."""
-    stripe_status = subscription.stripe_status if subscription else None
-    if stripe_status in _PAYING:
-        return BillingStatus.ACTIVE
-    if stripe_status in _RETRYING:
-        return BillingStatus.PAST_DUE
-    if stripe_status in _ENDED:
-        return BillingStatus.CANCELED
-    if trial_ends_at is None:
-        return BillingStatus.TRIAL_NOT_STARTED
-    return BillingStatus.TRIALING if now < trial_ends_at else BillingStatus.TRIAL_EXPIRED
+@dataclass(frozen=True, slots=True)
+class BillingState:
+    """Where the creator stands, as every page, banner, gate and email reads it (see `billing_state`)."""
+
+    status: BillingStatus
+    can_view_reports: bool
+    can_subscribe: bool
+    trial_ends_at: datetime | None
+    trial_days_left: int | None  # while the free trial runs (None otherwise)
+    first_charge_at: datetime | None  # a paid plan taken during the trial: its first charge
+    renews_at: datetime | None  # a paying plan: its next charge
+    ends_at: datetime | None  # a plan canceled at the end of its period: the day it stops
+    failed_payment_attempts: int  # while past due
+    next_payment_attempt: datetime | None  # while past due; None: that was the last try
 
 
-def can_view_reports(status: BillingStatus) -> bool:
-    """Reports are for trials, subscribers and payments still being retried.
+def billing_state(
+    *,
+    trial_ends_at: datetime | None,
+    stripe_status: str | None,
+    cancel_at_period_end: bool,
+    period_end: datetime | None,
+    failed_payment_attempts: int,
+    next_payment_attempt: datetime | None,
+    now: datetime,
+) -> BillingState:
+    """The account's billing state now: the one rule behind the Billing page, the banner, the reports gate
+    and the billing emails.
 
-    An expired trial or an ended subscription keeps collecting and keeps every row; only the reports wait
-    for a subscription. A trial that has not started (email not verified) has not expired either.
+    A live Stripe subscription (paying, in its own trial, or past due while Stripe retries) decides. Without
+    one, the app's own free trial (no card) decides, and it runs to its end even when a subscription taken
+    during it has already ended: ending a plan never shortens the trial the creator was given.
     """
-    return status not in (BillingStatus.TRIAL_EXPIRED, BillingStatus.CANCELED)
+    subscription_ended = stripe_status in _ENDED
+    if stripe_status in _RETRYING:
+        status = BillingStatus.PAST_DUE
+    elif stripe_status in _PAYING:
+        status = BillingStatus.ENDING if cancel_at_period_end else BillingStatus.ACTIVE
+    elif trial_ends_at is not None and now < trial_ends_at:
+        status = BillingStatus.TRIALING
+    elif subscription_ended:
+        status = BillingStatus.CANCELED
+    elif trial_ends_at is None:
+        status = BillingStatus.TRIAL_NOT_STARTED
+    else:
+        status = BillingStatus.TRIAL_EXPIRED
+    paid_trial = status is BillingStatus.ACTIVE and stripe_status == "trialing"
+    past_due = status is BillingStatus.PAST_DUE
+    return BillingState(
+        status=status,
+        can_view_reports=status not in (BillingStatus.TRIAL_EXPIRED, BillingStatus.CANCELED),
+        can_subscribe=status not in (BillingStatus.ACTIVE, BillingStatus.ENDING, BillingStatus.PAST_DUE),
+        trial_ends_at=trial_ends_at,
+        trial_days_left=trial_days_left(trial_ends_at, now) if status is BillingStatus.TRIALING else None,
+        first_charge_at=period_end if paid_trial else None,
+        renews_at=period_end if status is BillingStatus.ACTIVE and not paid_trial else None,
+        ends_at=period_end if status is BillingStatus.ENDING else None,
+        failed_payment_attempts=failed_payment_attempts if past_due else 0,
+        next_payment_attempt=next_payment_attempt if past_due else None,
+    )
 
 
-def can_subscribe(status: BillingStatus) -> bool:
-    return status not in (BillingStatus.ACTIVE, BillingStatus.PAST_DUE)
+def state_of(subscription: Subscription | None, trial_ends_at: datetime | None, now: datetime) -> BillingState:
+    """`billing_state` of an account's stored subscription (None: it never had one)."""
+    current = subscription or Subscription(account_id=0)
+    return billing_state(
+        trial_ends_at=trial_ends_at,
+        stripe_status=current.stripe_status,
+        cancel_at_period_end=current.cancel_at_period_end,
+        period_end=current.current_period_end,
+        failed_payment_attempts=current.failed_payment_attempts,
+        next_payment_attempt=current.next_payment_attempt,
+        now=now,
+    )
 
 
 def trial_days_left(trial_ends_at: datetime | None, now: datetime) -> int | None:

@@ -14,7 +14,11 @@ class BillingUnavailable(Exception):
 
 
 class ForgedBillingEvent(Exception):
-    """A webhook delivery whose signature is missing, wrong or too old, or whose body cannot be read."""
+    """A webhook delivery whose signature is missing, wrong or too old."""
+
+
+class UnreadableBillingEvent(Exception):
+    """A webhook delivery that is not UTF-8 text, or whose correctly signed body is not a Stripe event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,8 @@ class BillingGateway(Protocol):
         ...
 
     def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
-        """Verify a webhook delivery's signature on the raw body and read it; raises ForgedBillingEvent."""
+        """Verify a webhook delivery's signature on the raw body, then read it; raises ForgedBillingEvent or
+        UnreadableBillingEvent."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -14,18 +14,15 @@ from core.domain.subscriptions import (
     PLAN_PRICE,
     BillingEvent,
     BillingEventType,
-    BillingStatus,
+    BillingState,
     InvoiceSnapshot,
     Subscription,
     SubscriptionSnapshot,
     apply_invoice_paid,
     apply_payment_failed,
     apply_subscription_state,
-    billing_status,
-    can_subscribe,
-    can_view_reports,
     link_customer,
-    trial_days_left,
+    state_of,
     trial_end_for_checkout,
 )
 from core.ports.billing import BillingGateway, BillingUnavailable, CheckoutRequest
@@ -65,21 +62,11 @@ class EventOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class BillingOverview:
-    """Everything the Billing page and the days-left badge show."""
+class BillingOverview(BillingState):
+    """The account's billing state, and what the Billing page needs besides."""
 
-    status: BillingStatus
-    can_view_reports: bool
-    can_subscribe: bool
     can_manage: bool  # there is a Stripe customer to open the Customer Portal for
     price: Money
-    trial_ends_at: datetime | None
-    trial_days_left: int | None
-    failed_payment_attempts: int
-    next_payment_attempt: datetime | None
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
-    first_charge_at: datetime | None  # subscribed during the free trial: the card is charged when it ends
 
 
 # A paused or unpaid subscription can still come back to life and charge; only these two never do.
@@ -107,23 +94,11 @@ class Subscriptions:
         with self._uow() as uow:
             subscription = uow.billing.get(account_id)
             trial_ends_at = uow.billing.trial_ends_at(account_id)
-        now = self._clock.now()
-        status = billing_status(subscription, trial_ends_at, now)
-        current = subscription or Subscription(account_id=account_id)
-        in_trial = status is BillingStatus.TRIALING
+        state = state_of(subscription, trial_ends_at, self._clock.now())
         return BillingOverview(
-            status=status,
-            can_view_reports=can_view_reports(status),
-            can_subscribe=can_subscribe(status),
-            can_manage=current.stripe_customer_id is not None,
+            **{field.name: getattr(state, field.name) for field in fields(BillingState)},
+            can_manage=subscription is not None and subscription.stripe_customer_id is not None,
             price=PLAN_PRICE,
-            trial_ends_at=trial_ends_at,
-            trial_days_left=trial_days_left(trial_ends_at, now) if in_trial else None,
-            failed_payment_attempts=current.failed_payment_attempts,
-            next_payment_attempt=current.next_payment_attempt,
-            current_period_end=current.current_period_end,
-            cancel_at_period_end=current.cancel_at_period_end,
-            first_charge_at=current.trial_end if current.stripe_status == "trialing" else None,
         )
 
     def cancel_before_deletion(self, account_id: int) -> bool:
@@ -182,7 +157,8 @@ class Subscriptions:
     # --- Stripe's events -------------------------------------------------------------------------
 
     def receive_webhook(self, payload: bytes, signature_header: str | None) -> EventOutcome:
-        """Verify and apply one webhook delivery; raises ForgedBillingEvent before anything is read."""
+        """Verify and apply one webhook delivery; raises ForgedBillingEvent before anything is read, and
+        UnreadableBillingEvent for a body that is not a Stripe event."""
         return self.apply_event(self._gateway.read_event(payload, signature_header))
 
     def apply_event(self, event: BillingEvent) -> EventOutcome:

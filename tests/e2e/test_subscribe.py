@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,16 @@ from tests.fakes.stripe import FakeStripe
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 PRICE_ID = "price_coursesignal_monthly"
+SCREENSHOTS = Path(
+    os.environ.get("COURSESIGNAL_SCREENSHOTS", Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots")
+)
+
+
+def _screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nscreenshot: {path}")
 
 
 @pytest.fixture
@@ -73,12 +85,23 @@ def test_subscribe_through_checkout_and_see_the_plan_active(browser, app, contai
     )
     try:
         page.goto(f"{served}/billing")
-        page.get_by_role("button", name="Subscribe for").click()
+        # On the base layout: the app's stylesheet, its menu, and the primary button style.
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        subscribe = page.get_by_role("button", name="Subscribe for")
+        expect(subscribe).to_have_class("button primary")
+        assert page.evaluate("getComputedStyle(document.body).fontFamily") != '"Times New Roman"'
+        _screenshot(page, "billing-trial")
+        subscribe.click()
         expect(page.get_by_role("button", name="Subscribe", exact=True)).to_be_visible()  # Stripe's hosted page
         page.get_by_role("button", name="Subscribe", exact=True).click()
         page.wait_for_url(f"{served}/billing?checkout=success")
         expect(page.locator("[data-status]")).to_have_attribute("data-status", "active")
         expect(page.get_by_text("Subscribed:")).to_be_visible()
+        expect(page.get_by_role("button", name="Subscribe for")).to_have_count(0)
+        _screenshot(page, "billing-subscribed")
+        page.set_viewport_size({"width": 375, "height": 812})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        _screenshot(page, "billing-subscribed-375px")
     finally:
         context.close()
     assert blocked == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.error
@@ -15,7 +16,7 @@ from flask import render_template_string
 from werkzeug.serving import make_server
 
 from adapters.persistence import tables as t
-from tests.fakes.stripe import FakeStripe
+from tests.fakes.stripe import FakeStripe, signature_header
 from tests.integration.billing_world import (
     BILLING_PAGE,
     PRICE_ID,
@@ -134,6 +135,26 @@ def test_forged_and_stale_signatures_get_400_and_change_nothing(creator: Creator
     assert creator.status() == "canceled"
 
 
+def test_a_signed_body_that_is_not_an_event_gets_its_own_400_reason(creator: Creator) -> None:
+    not_an_event = b'{"id": "evt_1", "object": "event"'  # cut short
+    signed = creator.fake.webhook_secret, int(time.time())
+    unreadable = creator.client.post(
+        "/billing/webhook",
+        data=not_an_event,
+        headers={"Stripe-Signature": signature_header(not_an_event, *signed), "Content-Type": "application/json"},
+    )
+    forged = creator.client.post(
+        "/billing/webhook",
+        data=not_an_event,
+        headers={"Stripe-Signature": signature_header(not_an_event, "whsec_x", signed[1])},
+    )
+    assert (unreadable.status_code, forged.status_code) == (400, 400)
+    assert "not a Stripe event" in unreadable.json["error"]
+    assert "signature" not in unreadable.json["error"].lower()
+    assert "Stripe-Signature does not match" in forged.json["error"]
+    assert creator.count(t.billing_events) == 0
+
+
 def test_duplicates_are_ignored_and_delivery_order_does_not_matter(creator: Creator) -> None:
     events = creator.fake.complete_checkout(creator.checkout())
     outcomes = creator.send_all([*reversed(events), *events])
@@ -239,3 +260,58 @@ def test_every_template_can_ask_for_the_trials_days_left(app, creator: Creator) 
     with creator.client:
         creator.client.get("/billing")
         assert render_template_string(badge) == "6"
+
+
+def _banner(creator: Creator, path: str = "/account") -> str | None:
+    page = creator.client.get(path)
+    assert page.status_code == 200, path
+    found = re.search(r'<p class="trial" data-billing="([a-z_]+)"[^>]*>(.*?)</p>', page.text, re.S)
+    return f"{found.group(1)}: {' '.join(re.sub('<[^>]+>', '', found.group(2)).split())}" if found else None
+
+
+def test_a_paid_trial_canceled_in_the_portal_then_ended_shows_one_state_everywhere(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10, hours=1))
+    subscription_id = creator.subscribe()
+    first_charge = datetime.fromtimestamp(creator.fake.subscriptions[subscription_id]["trial_end"], UTC)
+    day = f"{first_charge:%B} {first_charge.day}"
+    assert "Your first payment is on" in creator.client.get("/billing").text
+    assert _banner(creator) is None
+
+    creator.send_all(creator.fake.cancel_at_period_end(subscription_id))  # the Portal's cancel
+    page = " ".join(creator.client.get("/billing").text.split())
+    assert creator.status() == "ending"
+    assert f"ends on {day}, {first_charge.year} and you will not be charged again" in page
+    assert "Your first payment" not in page
+    assert "Subscribe for" not in page
+    assert _banner(creator) == f"ending: Your subscription is canceled and ends on {day}: billing"
+    assert creator.reports_status() == 200
+
+    creator.send_all(creator.fake.end_subscription(subscription_id))  # ended before the trial's end
+    assert creator.status() == "trialing"
+    assert _banner(creator) == "trialing: 11 days left in your free trial"
+    assert creator.reports_status() == 200
+
+
+def test_the_banner_follows_the_subscription_not_the_calendar(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) - timedelta(days=3))
+    assert _banner(creator) == "trial_expired: Your free trial has ended: subscribe to see your reports"
+    subscription_id = creator.subscribe()
+    assert _banner(creator) is None  # a paying subscriber after day 14
+    creator.send_all(creator.fake.fail_payment(subscription_id))
+    assert _banner(creator) == "past_due: Your payment failed: update your card to keep your subscription"
+    creator.send_all(creator.fake.pay_invoice(subscription_id))
+    assert _banner(creator) is None
+    for _ in range(4):
+        creator.send_all(creator.fake.fail_payment(subscription_id))
+    assert _banner(creator) == "canceled: Your subscription has ended: subscribe to see your reports"
+
+
+def test_the_billing_page_is_on_the_base_layout_and_hides_subscribe_while_checkout_lands(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=5))
+    page = creator.client.get("/billing").text
+    assert 'href="/static/app.css' in page
+    assert 'id="main-menu"' in page
+    assert 'class="button primary">Subscribe for $99.00/month' in page
+    back = creator.client.get("/billing?checkout=success").text
+    assert "Thank you!" in back
+    assert "Subscribe for" not in back

@@ -17,7 +17,7 @@ from adapters.persistence.unit_of_work import SqlUnitOfWork
 from core.domain.money import Money
 from core.domain.sites import Account
 from core.domain.subscriptions import Subscription
-from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
+from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent, UnreadableBillingEvent
 from tests.conftest import sign_in
 from tests.fakes.stripe import FakeStripe, signature_header
 from tests.web_session import post_form
@@ -132,16 +132,21 @@ def test_events_are_read_from_either_api_versions_shape(fake: FakeStripe) -> Non
     assert (unused.type, unused.checkout, unused.subscription, unused.invoice) == ("charge.succeeded", None, None, None)
 
 
-def test_a_signed_but_unreadable_event_is_refused(fake: FakeStripe) -> None:
+def test_a_signed_but_unreadable_event_is_unreadable_and_a_bad_signature_is_forged(fake: FakeStripe) -> None:
     gateway = gateway_for(fake)
     body, headers = fake.sign(fake.event("invoice.paid", {"object": "invoice", "customer": "cus_1"}))
-    with pytest.raises(ForgedBillingEvent, match="cannot be read"):
+    with pytest.raises(UnreadableBillingEvent, match="cannot be read"):
         gateway.read_event(body, headers["Stripe-Signature"])
     not_json = b"not json"
-    with pytest.raises(ForgedBillingEvent):
+    with pytest.raises(UnreadableBillingEvent):
         gateway.read_event(not_json, signature_header(not_json, fake.webhook_secret, int(time.time())))
+    not_text = b"\xff\xfe{}"
+    with pytest.raises(UnreadableBillingEvent, match="UTF-8"):
+        gateway.read_event(not_text, signature_header(not_text, fake.webhook_secret, int(time.time())))
     with pytest.raises(ForgedBillingEvent):
         gateway.read_event(json.dumps({"id": "evt_1"}).encode(), None)
+    with pytest.raises(ForgedBillingEvent):  # unreadable, but its signature is checked first
+        gateway.read_event(not_json, signature_header(not_json, "whsec_someone_else", int(time.time())))
 
 
 def test_the_billing_repository_round_trips_and_records_each_event_once(database_url: str) -> None:

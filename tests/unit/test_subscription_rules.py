@@ -1,4 +1,4 @@
-"""The subscription lifecycle's pure rules: status, access, and events applied in any order."""
+"""The subscription lifecycle's pure rules: events applied in any order (the state they lead to: test_billing_state)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,8 @@ from core.domain.subscriptions import (
     apply_invoice_paid,
     apply_payment_failed,
     apply_subscription_state,
-    billing_status,
-    can_subscribe,
-    can_view_reports,
     link_customer,
+    state_of,
     trial_days_left,
     trial_end_for_checkout,
 )
@@ -53,60 +51,6 @@ def active_since(when: datetime) -> Subscription:
 
 
 # --- status and access ---------------------------------------------------------------------------------
-
-
-def test_the_trial_runs_fourteen_days_from_verification_and_then_expires() -> None:
-    ends = at(days=14)
-    assert billing_status(None, ends, at()) is BillingStatus.TRIALING
-    assert billing_status(None, ends, ends - timedelta(seconds=1)) is BillingStatus.TRIALING
-    assert billing_status(None, ends, ends) is BillingStatus.TRIAL_EXPIRED
-    assert billing_status(Subscription(account_id=ACCOUNT), ends, at(days=20)) is BillingStatus.TRIAL_EXPIRED
-
-
-def test_an_unverified_account_has_not_started_its_trial() -> None:
-    assert billing_status(None, None, at()) is BillingStatus.TRIAL_NOT_STARTED
-
-
-@pytest.mark.parametrize(
-    ("stripe_status", "expected"),
-    [
-        ("active", BillingStatus.ACTIVE),
-        ("trialing", BillingStatus.ACTIVE),  # subscribed during the free trial: paid plan, first charge ahead
-        ("past_due", BillingStatus.PAST_DUE),
-        ("canceled", BillingStatus.CANCELED),
-        ("unpaid", BillingStatus.CANCELED),
-        ("incomplete_expired", BillingStatus.CANCELED),
-        ("paused", BillingStatus.CANCELED),
-    ],
-)
-def test_a_stripe_subscription_decides_over_the_trial(stripe_status: str, expected: BillingStatus) -> None:
-    subscription = Subscription(account_id=ACCOUNT, stripe_status=stripe_status)
-    assert billing_status(subscription, at(days=14), at()) is expected
-    assert billing_status(subscription, at(days=-1), at()) is expected
-
-
-def test_an_incomplete_checkout_leaves_the_trial_as_it_was() -> None:
-    subscription = Subscription(account_id=ACCOUNT, stripe_status="incomplete")
-    assert billing_status(subscription, at(days=3), at()) is BillingStatus.TRIALING
-    assert billing_status(subscription, at(days=-3), at()) is BillingStatus.TRIAL_EXPIRED
-
-
-@pytest.mark.parametrize(
-    ("status", "reports", "subscribe"),
-    [
-        (BillingStatus.TRIAL_NOT_STARTED, True, True),
-        (BillingStatus.TRIALING, True, True),
-        (BillingStatus.ACTIVE, True, False),
-        (BillingStatus.PAST_DUE, True, False),  # Stripe is still retrying: keep access meanwhile
-        (BillingStatus.TRIAL_EXPIRED, False, True),
-        (BillingStatus.CANCELED, False, True),
-    ],
-)
-def test_who_sees_reports_and_who_is_offered_a_subscription(
-    status: BillingStatus, reports: bool, subscribe: bool
-) -> None:
-    assert can_view_reports(status) is reports
-    assert can_subscribe(status) is subscribe
 
 
 def test_days_left_count_a_started_day() -> None:
@@ -157,7 +101,7 @@ def test_a_new_subscription_after_a_canceled_one_is_taken() -> None:
     canceled = apply_subscription_state(active_since(at(100)), sub("canceled"), at(200))
     again = apply_subscription_state(canceled, sub("active", "sub_2"), at(300))
     assert again.stripe_subscription_id == "sub_2"
-    assert billing_status(again, None, at(400)) is BillingStatus.ACTIVE
+    assert state_of(again, None, at(400)).status is BillingStatus.ACTIVE
 
 
 def test_an_old_subscription_ending_late_does_not_end_the_new_one() -> None:
@@ -172,7 +116,7 @@ def test_a_failed_payment_keeps_the_retry_count_and_next_attempt_and_means_past_
     assert failed.stripe_status == "past_due"
     assert failed.failed_payment_attempts == 1
     assert failed.next_payment_attempt == at(days=3)
-    assert billing_status(failed, None, at(days=30)) is BillingStatus.PAST_DUE
+    assert state_of(failed, None, at(days=30)).status is BillingStatus.PAST_DUE
 
 
 def test_a_paid_invoice_clears_the_retries_and_reactivates() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import count
 
@@ -242,10 +243,15 @@ def test_webhooks_are_verified_before_anything_is_read(world: World) -> None:
     assert world.status() is BillingStatus.CANCELED
 
 
-def test_subscribed_during_the_trial_shows_the_first_charge_date(world: World) -> None:
+def test_subscribed_during_the_trial_shows_the_first_charge_date_then_the_cancel_then_the_trial_left(
+    world: World,
+) -> None:
     world.verify_email()
     trial_end = world.clock.now() + timedelta(days=14)
-    snapshot = world.subscription("trialing", "cus_1", trial_end=trial_end, account_id=world.account_id)
+    # Stripe: a subscription in its trial has its first period end when the trial does.
+    snapshot = world.subscription(
+        "trialing", "cus_1", trial_end=trial_end, current_period_end=trial_end, account_id=world.account_id
+    )
     world.apply(world.event("customer.subscription.created", subscription=snapshot))
     overview = world.subscriptions.overview(world.account_id)
     assert (overview.status, overview.first_charge_at, overview.can_subscribe) == (
@@ -253,3 +259,17 @@ def test_subscribed_during_the_trial_shows_the_first_charge_date(world: World) -
         trial_end,
         False,
     )
+
+    world.clock.advance(days=1)  # canceled in the Customer Portal: nothing will be charged
+    canceled = replace(snapshot, cancel_at_period_end=True)
+    world.apply(world.event("customer.subscription.updated", subscription=canceled))
+    overview = world.subscriptions.overview(world.account_id)
+    assert (overview.status, overview.ends_at, overview.first_charge_at) == (BillingStatus.ENDING, trial_end, None)
+    assert overview.can_view_reports
+
+    world.clock.advance(days=1)  # ended early (the card was removed): the free trial still runs to its end
+    world.apply(world.event("customer.subscription.deleted", subscription=replace(snapshot, status="canceled")))
+    overview = world.subscriptions.overview(world.account_id)
+    assert (overview.status, overview.trial_days_left, overview.can_view_reports) == (BillingStatus.TRIALING, 12, True)
+    world.clock.advance(days=12)
+    assert world.status() is BillingStatus.CANCELED
