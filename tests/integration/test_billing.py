@@ -288,7 +288,7 @@ def test_a_paid_trial_canceled_in_the_portal_then_ended_shows_one_state_everywhe
 
     creator.send_all(creator.fake.end_subscription(subscription_id))  # ended before the trial's end
     assert creator.status() == "trialing"
-    assert _banner(creator) == "trialing: 11 days left in your free trial"
+    assert _banner(creator) == "trialing: 11 days left in your free trial · Subscribe"
     assert creator.reports_status() == 200
 
 
