@@ -1,48 +1,50 @@
-"""Known automated user agents. Their page views are dropped, never stored."""
+"""Known automated user agents. Their page views are dropped, never stored.
+
+The patterns are JayBizzle's Crawler-Detect list (MIT), generated into core/domain/data/crawlers.json by
+bench/update_source_data.py: search and AI crawlers, link-preview fetchers (WhatsApp, Slack, Discord,
+iMessage, Facebook, X), uptime monitors, HTTP libraries and headless browsers. Its exclusions are taken out
+of a user agent before the patterns are tried, which is what keeps real phones whose names contain "bot"
+(Cubot) and ordinary browser tokens from matching.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib.resources import files
 
-# Substrings (lower case) of user agents that are automated: search and social crawlers, link
-# previewers, uptime monitors, HTTP libraries and headless browsers.
-_BOT_MARKERS = (
-    "bot",
-    "crawl",
-    "spider",
-    "slurp",
-    "facebookexternalhit",
-    "facebookcatalog",
-    "embedly",
-    "preview",
-    "headlesschrome",
-    "phantomjs",
-    "lighthouse",
-    "pingdom",
-    "uptime",
-    "monitor",
-    "curl/",
-    "wget/",
-    "python-requests",
-    "python-urllib",
-    "httpx",
-    "aiohttp",
-    "go-http-client",
-    "java/",
-    "okhttp",
-    "axios",
-    "node-fetch",
-    "scrapy",
-    "feedfetcher",
-    "mediapartners",
-    "adsbot",
-    "bingpreview",
-)
-_BOT = re.compile("|".join(re.escape(m) for m in _BOT_MARKERS))
+# What Crawler-Detect leaves to others and we drop as well: page-speed tools that load the page as a browser.
+_OUR_PATTERNS = ("Chrome-Lighthouse", "Google Page Speed", "PTST/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    crawlers: re.Pattern[str]
+    exclusions: re.Pattern[str]
+
+
+@cache
+def _patterns() -> _Patterns:
+    data = json.loads(files("core.domain").joinpath("data", "crawlers.json").read_text(encoding="utf-8"))
+    crawlers = [*data["crawlers"], *(re.escape(p) for p in _OUR_PATTERNS)]
+    return _Patterns(
+        crawlers=re.compile("|".join(f"(?:{p})" for p in crawlers), re.IGNORECASE),
+        exclusions=re.compile("|".join(f"(?:{p})" for p in data["exclusions"]), re.IGNORECASE),
+    )
+
+
+# The same few thousand user agents arrive again and again: each is matched once.
+@lru_cache(maxsize=8192)
+def _is_automated(user_agent: str) -> bool:
+    patterns = _patterns()
+    remainder = patterns.exclusions.sub("", user_agent).strip()
+    return bool(patterns.crawlers.search(remainder))
 
 
 def is_bot(user_agent: str | None) -> bool:
     """A missing user agent counts as automated: every browser sends one."""
     if not user_agent or not user_agent.strip():
         return True
-    return bool(_BOT.search(user_agent.lower()))
+    return _is_automated(user_agent.strip()[:1000])

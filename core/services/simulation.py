@@ -65,7 +65,7 @@ CHANNELS = {
     ),
     "google": Channel("google", "Google", "", "https://www.google.com/"),
     "newsletter": Channel("newsletter", "Email", "utm_source=newsletter&utm_medium=email&utm_campaign=weekly", None),
-    "podcast": Channel("podcast", "podcast", "utm_source=podcast&utm_medium=audio", None),
+    "podcast": Channel("podcast", "Podcast", "utm_source=podcast&utm_medium=audio", None),
     "direct": Channel("direct", "Direct", "", None),
 }
 FIRST_VISIT_MIX = {

@@ -47,7 +47,7 @@ def test_rule_3_a_gift_is_matched_by_the_students_email(world: AttributionWorld)
     world.clock.advance(days=2)
     purchase = world.buy("p1", email="parent@example.com", recipient_email="student@example.com")
     assert (purchase.match_method, purchase.match_confidence) == (MatchMethod.RECIPIENT_EMAIL, 85)
-    assert world.credited("p1")["first_touch"] == "podcast"
+    assert world.credited("p1")["first_touch"] == "Podcast"
 
 
 def test_rule_4_the_one_browser_that_reached_checkout_just_before(world: AttributionWorld) -> None:

@@ -2,7 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.sources import Channel, classify, source_for_host
+from core.domain.sources import Channel, canonical_utm_source, classify, kind_of, source_for_host
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _data_loaded() -> None:
+    # The maintained data loads on first use; load it before hypothesis starts timing examples.
+    classify(referrer_host="www.google.com")
 
 
 @pytest.mark.parametrize(
@@ -17,7 +23,8 @@ from core.domain.sources import Channel, classify, source_for_host
         ("www.google.co.uk", "Google"),
         ("www.google.de", "Google"),
         ("mail.google.com", "Email"),
-        ("news.ycombinator.com", None),
+        ("news.ycombinator.com", "Hacker News"),
+        ("blog.example.org", None),
     ],
 )
 def test_known_referrer_hosts(host: str, source: str | None) -> None:
@@ -33,8 +40,8 @@ def test_known_referrer_hosts(host: str, source: str | None) -> None:
         ({"utm_source": "fb", "utm_medium": "cpc"}, "Facebook", Channel.PAID_SOCIAL),
         ({"utm_source": "google", "utm_medium": "cpc"}, "Google", Channel.PAID_SEARCH),
         ({"utm_source": "newsletter", "utm_medium": "email"}, "Email", Channel.EMAIL),
-        ({"utm_source": "partner-blog", "utm_medium": "affiliate"}, "partner-blog", Channel.AFFILIATES),
-        ({"utm_source": "podcast"}, "podcast", Channel.REFERRAL),
+        ({"utm_source": "partner-blog", "utm_medium": "affiliate"}, "Partner Blog", Channel.AFFILIATES),
+        ({"utm_source": "podcast"}, "Podcast", Channel.PODCAST),
         ({"click_ids": frozenset({"gclid"})}, "Google", Channel.PAID_SEARCH),
         ({"click_ids": frozenset({"msclkid"})}, "Bing", Channel.PAID_SEARCH),
         ({"click_ids": frozenset({"fbclid"}), "referrer_host": "l.facebook.com"}, "Facebook", Channel.ORGANIC_SOCIAL),
@@ -61,3 +68,20 @@ def test_a_utm_source_always_wins_over_the_referrer(utm_source: str, medium: str
 def test_network_click_ids_never_mean_paid(click_id: str, referrer: str | None) -> None:
     result = classify(click_ids=frozenset({click_id}), referrer_host=referrer)
     assert result.channel not in (Channel.PAID_SEARCH, Channel.PAID_SOCIAL, Channel.PAID_VIDEO)
+
+
+KNOWN = ["YouTube", "ChatGPT", "Apple Podcasts", "ConvertKit", "Hacker News", "Google", "Substack", "LinkedIn"]
+
+
+@given(st.sampled_from(KNOWN), st.lists(st.booleans(), min_size=20, max_size=20), st.sampled_from(["", " ", "_", "-"]))
+def test_any_spelling_of_a_known_name_is_that_source(name: str, upper: list[bool], separator: str) -> None:
+    typed = "".join(c.upper() if u else c.lower() for c, u in zip(name, upper + [False] * len(name), strict=False))
+    typed = typed.replace(" ", separator)
+    assert canonical_utm_source(typed) == (name, False)
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-", min_size=1, max_size=25))
+def test_an_unknown_utm_source_reads_the_same_however_it_was_typed(value: str) -> None:
+    source, _ = canonical_utm_source(value)
+    assert canonical_utm_source(value.upper())[0] == canonical_utm_source(value.lower())[0] or kind_of(source)
+    assert source == source.strip()
