@@ -318,6 +318,43 @@ def reattribute(ctx: _Context, account_email: str | None, everything: bool) -> N
     click.echo(f"Attributed {count} purchases again under rules version {RULES_VERSION}.")
 
 
+@main.command()
+@click.argument("account_email")
+@click.option("--days", default=90, show_default=True, help="Look back this many days (0: all time).")
+@click.option("--all", "known_too", is_flag=True, help="Also hosts that today's source lists name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_context
+def referrers(ctx: _Context, account_email: str, days: int, known_too: bool, as_json: bool) -> None:
+    """The referring hosts an account's visits came from that fell through to "Referral", most visits first:
+    the places the source lists do not know yet (see docs/tracking.md to add them)."""
+    account_id = _account_id(ctx, account_email)
+    found = ctx.container.services.reports().referral_hosts(account_id, days or None, known_too=known_too)
+    rows = [
+        {
+            "host": f.referrer.host,
+            "domain": f.domain,
+            "sessions": f.referrer.sessions,
+            "visitors": f.referrer.visitors,
+            "last_seen": f.referrer.last_seen_at.isoformat(),
+            "today": None if f.still_unknown else f"{f.today.source} ({f.today.channel})",
+        }
+        for f in found
+    ]
+    if as_json:
+        _write_json(rows, None)
+        return
+    window = f"the last {days} days" if days else "all time"
+    if not rows:
+        click.echo(f"No visits fell through to Referral in {window}.")
+        return
+    width = max(len(row["host"]) for row in rows)
+    click.echo(f"{'host':<{width}}  {'sessions':>8}  {'visitors':>8}  last seen   domain")
+    for row in rows:
+        line = f"{row['host']:<{width}}  {row['sessions']:>8}  {row['visitors']:>8}  {row['last_seen'][:10]}"
+        click.echo(f"{line}  {row['domain']}" + (f"  (now {row['today']})" if row["today"] else ""))
+    click.echo(f"{len(rows)} hosts fell through to Referral in {window}.")
+
+
 @main.group()
 def privacy() -> None:
     """Data subject requests (export, erase) and retention; see docs/privacy.md."""

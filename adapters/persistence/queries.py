@@ -26,6 +26,7 @@ from core.domain.reports import (
     DailyRevenue,
     Grouping,
     PurchaseRow,
+    ReferrerHost,
     SessionRow,
     SourceTotals,
     UnmatchedTotals,
@@ -414,4 +415,26 @@ class SqlReportQueries:
                     ),
                 )
                 for row in connection.execute(query)
+            ]
+
+    # --- sources ------------------------------------------------------------------------------------
+
+    def referral_hosts(self, account_id: int, *, since: datetime | None) -> list[ReferrerHost]:
+        s = t.sessions.c
+        sessions = func.count()
+        query = (
+            select(s.referrer_host, sessions, func.count(s.visitor_id.distinct()), func.max(s.started_at))
+            .where(
+                s.user_id == account_id,
+                s.channel == Channel.REFERRAL.value,
+                s.referrer_host.is_not(None),
+                _in_range(s.started_at, since, None),
+            )
+            .group_by(s.referrer_host)
+            .order_by(sessions.desc(), s.referrer_host)
+        )
+        with self._connect() as connection:
+            return [
+                ReferrerHost(host=host, sessions=int(count), visitors=int(visitors), last_seen_at=last)
+                for host, count, visitors, last in connection.execute(query)
             ]

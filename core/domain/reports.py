@@ -319,3 +319,13 @@ class SessionRow:
     started_at: datetime
     last_seen_at: datetime
     touch: Touch
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerHost:
+    """A referring host whose visits were filed under Referral: a place the source lists may not know yet."""
+
+    host: str
+    sessions: int
+    visitors: int
+    last_seen_at: datetime

@@ -10,6 +10,7 @@ from core.domain.reports import (
     DailyRevenue,
     Grouping,
     PurchaseRow,
+    ReferrerHost,
     SessionRow,
     SourceTotals,
     UnmatchedTotals,
@@ -86,4 +87,9 @@ class ReportQueries(Protocol):
     def buyer_sessions(self, account_id: int, purchase_id: int) -> list[SessionRow]:
         """Every session of the browser the purchase was matched to and of every browser that identified
         with the buyer's email, oldest first."""
+        ...
+
+    def referral_hosts(self, account_id: int, *, since: datetime | None) -> list[ReferrerHost]:
+        """The referring hosts of the account's sessions filed under Referral since `since`, most sessions
+        first."""
         ...

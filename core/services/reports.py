@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.domain.attribution import Model
 from core.domain.reports import (
@@ -12,6 +12,7 @@ from core.domain.reports import (
     Breakdown,
     Grouping,
     PurchaseRow,
+    ReferrerHost,
     ReportRange,
     SessionRow,
     SortOrder,
@@ -21,6 +22,7 @@ from core.domain.reports import (
     source_lines,
     summarize,
 )
+from core.domain.sources import Channel, Classification, classify, registrable_domain
 from core.ports.clock import Clock
 from core.ports.reports import ReportQueries
 
@@ -68,6 +70,19 @@ class SourceDetail:
 class PurchaseDetail:
     purchase: PurchaseRow
     sessions: list[SessionRow]
+
+
+@dataclass(frozen=True, slots=True)
+class FellThrough:
+    """A host visits were filed under Referral from, and what the classifier makes of it today."""
+
+    referrer: ReferrerHost
+    domain: str  # its registrable domain, which is what a source list would name
+    today: Classification
+
+    @property
+    def still_unknown(self) -> bool:
+        return self.today.channel is Channel.REFERRAL
 
 
 class Reports:
@@ -175,3 +190,13 @@ class Reports:
         """One connection and one snapshot for several reports (a page showing the table, the summary and the
         recent purchases): the figures agree with each other, and the page pays for one connection."""
         return self._queries.reading()
+
+    def referral_hosts(self, account_id: int, days: int | None = 90, *, known_too: bool = False) -> list[FellThrough]:
+        """The referring hosts whose visits fell through to Referral in the last `days` days (all time for
+        None), so the source lists can grow. Visits stored under older lists that today's lists name are
+        left out unless `known_too`."""
+        since = self._clock.now() - timedelta(days=days) if days is not None else None
+        with self._queries.reading():
+            hosts = self._queries.referral_hosts(account_id, since=since)
+        found = [FellThrough(h, registrable_domain(h.host), classify(referrer_host=h.host)) for h in hosts]
+        return [f for f in found if known_too or f.still_unknown]
