@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install run demo test checks services
+.PHONY: install run demo test checks services browser-deps
 
 $(BIN)/coursesignal: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,12 @@ checks: install
 	PYTHONPATH=.ci $(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r core adapters coursesignal plugins
 
-test: install services checks
+test: install services browser-deps checks
 	$(BIN)/pytest
+
+# What the browser tests inject into pages (axe-core), pinned in tests/e2e/axe/package-lock.json.
+browser-deps: tests/e2e/axe/node_modules/axe-core/axe.min.js
+
+tests/e2e/axe/node_modules/axe-core/axe.min.js: tests/e2e/axe/package-lock.json
+	cd tests/e2e/axe && npm ci --no-audit --no-fund --silent
+	@touch $@

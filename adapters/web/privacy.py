@@ -55,9 +55,11 @@ def opt_out_link(domain: str) -> str:
 
 
 def readable_duration(days: int) -> str:
-    """A retention period as a creator says it: "2 years", "6 months", "30 days" (rounded to the unit)."""
-    if days >= 700:
-        count, unit = round(days / 365.25), "year"
+    """A retention period as a creator says it: "2 years", "18 months", "30 days", rounded to the largest
+    unit it is within about six weeks of (761 days, 2 years and a month, reads "2 years")."""
+    years = round(days / 365.25)
+    if years >= 1 and abs(days - years * 365.25) <= 45:
+        count, unit = years, "year"
     elif days >= 60:
         count, unit = round(days / 30.44), "month"
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,10 @@ from werkzeug.serving import make_server
 
 from tests.conftest import CHROMIUM, require
 
+# Where browser tests keep their screenshots (CI keeps test-artifacts/).
+SCREENSHOTS = Path(
+    os.environ.get("COURSESIGNAL_SCREENSHOTS", Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots")
+)
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 # `.test` hosts (not a public suffix) and a herokuapp.com host (a listed one) resolve to the loopback, so
 # the tracker's cookie-domain rules are tested without DNS.

@@ -33,6 +33,9 @@ def test_connect_choose_a_site_and_watch_the_progress_bar_fill(browser, database
             page.fill("#field-client_secret", "not-the-secret")
             page.click(".connect-form button[type=submit]")
             assert "did not accept this client ID and secret" in page.inner_text(".form-error")
+            # What was typed stays, so only the secret is pasted again: it is never written back into a page.
+            expect(page.locator("#field-client_id")).to_have_value(fake.client_id)
+            expect(page.locator("#field-client_secret")).to_have_value("")
 
             page.fill("#field-client_id", fake.client_id)
             page.fill("#field-client_secret", fake.client_secret)

@@ -1,0 +1,190 @@
+"""Every page of the product in a real browser, at 375 px (a phone) and 1280 px (a laptop): nothing wider than
+the window, no table cell cutting its text, 0 serious or critical accessibility violations by axe-core, no
+Content-Security-Policy violation, and a screenshot of each (COURSESIGNAL_SCREENSHOTS chooses the folder).
+
+PAGES is the one table of pages: add a page there and it gets every check. axe-core is the npm package pinned
+in tests/e2e/axe (`make browser-deps` runs `npm ci` there), added to each page by Playwright as an init script,
+which no page's CSP can block.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from playwright.sync_api import expect
+
+from core.domain.connections import DeliveryState
+from tests.conftest import require
+from tests.e2e.conftest import DESKTOP_UA, SCREENSHOTS
+from tests.fakes.kajabi import FakeKajabi
+from tests.integration.test_reports_api import NOW, build_world
+from tests.live_app import Live, serve_app
+from tests.unit.fakes import FixedClock
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+EMAIL = "creator@example.com"
+WIDTHS = {"375px": {"width": 375, "height": 812}, "1280px": {"width": 1280, "height": 900}}
+# The impacts that fail the test; "moderate" and "minor" findings are printed, not failed.
+FAILING_IMPACTS = ("serious", "critical")
+
+
+@dataclass(frozen=True)
+class World:
+    live: Live
+    values: dict[str, str]  # what page addresses are filled in with: {connection_id}, {site_id}, ...
+
+
+def _wrong_kajabi_secret(page: Any, world: World) -> None:
+    """The connect form after Kajabi refused the key: what the creator typed stays, the secret does not."""
+    page.fill("#field-client_id", world.live.fake.client_id)
+    page.fill("#field-client_secret", "not-the-secret")
+    page.click(".connect-form button[type=submit]")
+    expect(page.locator(".form-error")).to_contain_text("did not accept this client ID and secret")
+
+
+def _open_the_menu(page: Any, world: World) -> None:
+    """On a phone the menu is folded behind its button; open it (on a laptop it is always there)."""
+    if page.viewport_size["width"] < 960:
+        page.click("label.menu-button")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing")).to_be_visible()
+
+
+@dataclass(frozen=True)
+class Shown:
+    name: str
+    path: str  # with {placeholders} from World.values
+    signed_in: bool = True
+    then: Callable[[Any, World], None] | None = None  # to reach a state of the page (an error, an open menu)
+    status: int = 200
+
+
+PAGES = (
+    Shown("front-page", "/", signed_in=False),
+    Shown("login", "/login", signed_in=False),
+    Shown("signup", "/signup", signed_in=False),
+    Shown("forgot-password", "/reset", signed_in=False),
+    Shown("opt-out", "/privacy/optout/{site_key}", signed_in=False),
+    Shown("not-found", "/no-such-page", status=404),
+    Shown("menu-open", "/connections/", then=_open_the_menu),
+    Shown("connections", "/connections/"),
+    Shown("connection", "/connections/{connection_id}"),
+    Shown("failed-deliveries", "/connections/{connection_id}/deliveries"),
+    Shown("connect-kajabi", "/connections/new/kajabi"),
+    Shown("connect-kajabi-refused", "/connections/new/kajabi", then=_wrong_kajabi_secret),
+    Shown("sites", "/sites/"),
+    Shown("site-settings", "/sites/{site_id}/settings"),
+    Shown("tracking-snippet", "/onboarding/snippet"),
+    Shown("setup-platform", "/onboarding/platform"),
+    Shown("privacy", "/privacy/"),
+    Shown("account", "/account"),
+    Shown("dashboard", "/dashboard"),
+    Shown("dashboard-source", "/dashboard/sources/YouTube"),
+    Shown("dashboard-purchase", "/dashboard/purchases/1"),
+    Shown("billing", "/billing"),
+)
+
+
+@pytest.fixture(scope="module")
+def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One creator with the reports fixture's visits and purchases, a Kajabi connection on the fake, and a
+    webhook delivery that failed while Kajabi was down: every page has something to show."""
+    require(AXE.exists(), f"axe-core is not installed at {AXE}: run `make browser-deps`")
+    folder = tmp_path_factory.mktemp("pages")
+    shutil.copy(sqlite_template, folder / "coursesignal.db")
+    url = f"sqlite:///{folder / 'coursesignal.db'}"
+    with FakeKajabi() as fake, serve_app(url, folder, fake, retry_delays=(0.01,) * 4) as live:
+        build_world(live.container)
+        fake.add_site("Mindful Money Academy")
+        _, account_id = live.client(EMAIL)
+        connection_id = live.connect(account_id)
+        offer = fake.add_offer("Course Launch Blueprint", 49_700)
+        sale = fake.add_purchase(fake.add_customer("ava@example.com", "Ava"), offer)
+        fake.fail_next(1000, status=503)
+        assert fake.deliver("purchase", sale) == [202]
+        deadline = time.monotonic() + 30
+        while _delivery_state(live) is not DeliveryState.FAILED:
+            assert time.monotonic() < deadline, "the delivery never failed"
+            time.sleep(0.05)
+        fake.clear_faults()
+        (site,) = live.container.services.accounts().sites(account_id)
+        # The reports read "now" as the fixture's.
+        live.container.gateways.clock.override(providers.Object(FixedClock(NOW)))
+        values = {"connection_id": str(connection_id), "site_id": str(site.id), "site_key": site.public_key}
+        yield World(live, values)
+
+
+def _delivery_state(live: Live) -> DeliveryState | None:
+    with live.container.gateways.unit_of_work() as uow:
+        delivery = uow.webhook_deliveries.get(1)
+    return None if delivery is None else delivery.state
+
+
+def _problems_on(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => ({
+                scrollWidth: document.documentElement.scrollWidth,
+                innerWidth: window.innerWidth,
+                clippedCells: Array.from(document.querySelectorAll("td, th"))
+                    .filter(cell => cell.scrollWidth > cell.clientWidth)
+                    .map(cell => cell.innerText.trim().slice(0, 60)),
+            })"""
+        )
+    )
+
+
+def _axe_violations(page: Any) -> list[dict[str, Any]]:
+    return list(
+        page.evaluate(
+            """async () => {
+                const results = await axe.run(document, {resultTypes: ["violations"]});
+                return results.violations.map(v => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+                }));
+            }"""
+        )
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+@pytest.mark.parametrize("shown", PAGES, ids=[p.name for p in PAGES])
+def test_the_page_fits_the_window_and_passes_axe(browser: Any, world: World, shown: Shown, width: str) -> None:
+    live = world.live
+    context = browser.new_context(user_agent=DESKTOP_UA, viewport=WIDTHS[width], base_url=live.base_url)
+    context.add_init_script(path=str(AXE))
+    if shown.signed_in:
+        context.add_cookies([{"name": "session", "value": live.session_cookie(EMAIL), "url": live.base_url}])
+    page = context.new_page()
+    csp_violations: list[str] = []
+    page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        response = page.goto(shown.path.format(**world.values))
+        assert response is not None
+        assert response.status == shown.status
+        if shown.then is not None:
+            shown.then(page, world)
+        problems = _problems_on(page)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SCREENSHOTS / f"page-{shown.name}-{width}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"\nscreenshot: {shot}")
+        violations = _axe_violations(page)
+    finally:
+        context.close()
+
+    for violation in violations:
+        print(f"axe {violation['impact']}: {violation['id']} ({violation['help']}) at {violation['nodes']}")
+    assert problems["scrollWidth"] <= problems["innerWidth"], f"{problems['scrollWidth']} px wide at {width}"
+    assert problems["clippedCells"] == [], "table cells cut their text"
+    assert [v["id"] for v in violations if v["impact"] in FAILING_IMPACTS] == []
+    assert csp_violations == []
