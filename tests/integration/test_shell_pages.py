@@ -62,6 +62,7 @@ def test_the_favicon_is_a_self_hosted_svg_linked_from_every_page(client) -> None
         ("/connections/new/kajabi", "Connections"),
         ("/sites/", "Tracking"),
         ("/onboarding/snippet", "Tracking"),
+        ("/billing", "Billing"),
         ("/account", "Settings"),
         ("/privacy/", "Settings"),
         ("/no-such-page", None),
