@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.events import DropReason, EventKind, TrackerEvent
 from core.domain.fingerprints import is_derived_visitor_key
+from core.domain.storable import value_problem
 from core.domain.touches import MAX_URL_LENGTH
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
@@ -46,13 +47,6 @@ class CollectSchema(Schema):
     r = fields.String(load_default=None, validate=validate.Length(max=MAX_URL_LENGTH))  # referrer
     t = fields.String(load_default=None, validate=validate.Length(max=300))  # title
     e = fields.String(load_default=None, validate=validate.Length(max=254))  # email, identify only
-
-    @validates_schema(pass_original=True)
-    def _no_nul_characters(self, data: dict[str, Any], original: dict[str, Any], **_: Any) -> None:
-        # PostgreSQL text cannot hold NUL, and no page title or URL has one: refuse it here, not in the store.
-        for name in self.fields:
-            if isinstance(original.get(name), str) and "\x00" in original[name]:
-                raise ValidationError("must not contain NUL characters", name)
 
     @validates_schema
     def _identify_has_email(self, data: dict[str, Any], **_: Any) -> None:
@@ -155,8 +149,16 @@ def collect(
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return _reply(400, "body is not JSON")
+    except ValueError:  # an integer of thousands of digits
+        return _reply(400, "body holds a number out of range")
     if not isinstance(payload, dict):
         return _reply(400, "body must be a JSON object")
+    # Checked on every field, known or not, before anything reads them: the store could not hold them.
+    for name, value in payload.items():
+        if problem := value_problem(name):
+            return _reply(400, f"a field name {problem}")
+        if problem := value_problem(value):
+            return _reply(400, f"{name}: {problem}")
     try:
         data = _schema.load(payload, unknown="exclude")
     except ValidationError as error:

@@ -24,6 +24,7 @@ from core.domain.connections import (
     SyncState,
 )
 from core.domain.purchases import PurchaseRecord, RefundRecord
+from core.domain.storable import body_problem
 from core.ports.clock import Clock
 from core.ports.jobs import ATTEMPTS, RETRY_DELAYS, JobQueue
 from core.ports.platforms import (
@@ -668,6 +669,10 @@ class Connections:
             return WebhookReceipt(WebhookOutcome.GONE)
         if connection.status is ConnectionStatus.CHOOSING:
             return WebhookReceipt(WebhookOutcome.UNKNOWN)
+        if problem := body_problem(delivery.body):
+            # Kept, it would fail on every attempt to store what it says; the sender learns why at once.
+            log.warning("webhook for %s connection %s refused: the body %s", platform, connection_id, problem)
+            return WebhookReceipt(WebhookOutcome.REJECTED, f"the body {problem}")
         credentials = self._open(connection)
         received_at = delivery.received_at or self._clock.now()
         delivery = replace(delivery, received_at=received_at)
