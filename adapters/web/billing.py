@@ -60,12 +60,21 @@ def _billing_in_templates() -> dict[str, Any]:
 @login_required  # type: ignore[misc]
 @inject
 def page(subscriptions: Subscriptions = Provide["services.subscriptions"]) -> str:
-    return _render(subscriptions, message=_CHECKOUT_MESSAGES.get(request.args.get("checkout", "")))
+    checkout = request.args.get("checkout", "")
+    # Back from a paid Checkout, the subscription exists at Stripe before its webhook lands here: no second
+    # Subscribe button meanwhile.
+    return _render(subscriptions, message=_CHECKOUT_MESSAGES.get(checkout), awaiting_checkout=checkout == "success")
 
 
-def _render(subscriptions: Subscriptions, message: str | None = None, error: str | None = None) -> str:
+def _render(
+    subscriptions: Subscriptions, message: str | None = None, error: str | None = None, awaiting_checkout: bool = False
+) -> str:
     return render_template(
-        "billing/billing.html", overview=subscriptions.overview(_account_id()), message=message, error=error
+        "billing/billing.html",
+        overview=subscriptions.overview(_account_id()),
+        message=message,
+        error=error,
+        awaiting_checkout=awaiting_checkout,
     )
 
 
@@ -115,6 +124,12 @@ def stripe_webhook(subscriptions: Subscriptions = Provide["services.subscription
         return jsonify(
             error="The Stripe-Signature does not match this endpoint's signing secret or is more than 5 minutes "
             "old: check that STRIPE_WEBHOOK_SECRET is this endpoint's secret."
+        ), 400
+    except UnreadableBillingEvent as unreadable:
+        log.warning("Refused a delivery to /billing/webhook: %s", unreadable)
+        return jsonify(
+            error="The body is not a Stripe event (UTF-8 JSON with an id, a type and data.object), so nothing was "
+            "done: send the event exactly as Stripe sent it."
         ), 400
     except BillingUnavailable as unavailable:
         return jsonify(error=str(unavailable)), 503

@@ -115,6 +115,7 @@ def test_hsts_only_over_https(settings) -> None:  # type: ignore[no-untyped-def]
             for path in ("/login", "/healthz", "/api/v1/reports/summary"):
                 assert client.get(path).headers.get("Strict-Transport-Security") == expected, (base_url, path)
         finally:
+            container.gateways.job_queue().stop()
             container.unwire()
             container.gateways.engine().dispose()
 

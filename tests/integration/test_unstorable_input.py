@@ -195,5 +195,6 @@ def test_a_deeply_nested_signed_body_on_the_billing_webhook_is_a_400(settings, f
             assert response.status_code == 400
             assert "nested deeper" in response.get_json()["error"]
     finally:
+        container.gateways.job_queue().stop()
         container.unwire()
         container.gateways.engine().dispose()
