@@ -21,7 +21,7 @@ from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
 from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
-from coursesignal.settings import Settings, SettingsError
+from coursesignal.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 
 
 class _Context:
@@ -66,8 +66,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option(
     "--demo",
     is_flag=True,
@@ -81,14 +81,15 @@ def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
 
     from core.domain.attribution import RULES_VERSION
 
-    settings = ctx.settings
+    # Links in mail, snippets and webhook addresses follow the address served on, unless BASE_URL chose one.
+    settings = ctx.settings.served_at(host, port)
     if settings.uses_sqlite:
         ctx.upgrade_database()
         if stale := ctx.container.services.attribution().reattribute_all():
             click.echo(f"Attributed {stale} purchases again under rules version {RULES_VERSION}.")
         ctx.container.gateways.engine().dispose()
     if demo:
-        _prepare_demo(settings, f"http://{host}:{port}/login")
+        _prepare_demo(settings, f"{settings.base_url}/login")
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -110,7 +111,7 @@ def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
 
     click.echo(
         f"CourseSignal on http://{host}:{port} ({'SQLite' if settings.uses_sqlite else 'PostgreSQL'}, "
-        f"jobs {'on Redis' if settings.redis_url else 'in-process'})"
+        f"jobs {'on Redis' if settings.redis_url else 'in-process'}); links and snippets use {settings.base_url}"
     )
     _Server().run()
 

@@ -1,8 +1,9 @@
 """Environment -> typed settings. Read once, at startup; secrets never appear in repr or logs.
 
 Production mode is `COURSESIGNAL_ENV=production`. In it the app refuses to start without its own secret
-key (set, not generated, not a well-known placeholder, at least 32 characters) and without
-COURSESIGNAL_ENCRYPTION_KEYS, and its session cookies are sent over HTTPS only.
+key (set, not generated, not a well-known placeholder, at least 32 characters), without
+COURSESIGNAL_ENCRYPTION_KEYS and without COURSESIGNAL_BASE_URL, and its session cookies are sent over HTTPS
+only. Elsewhere an unset BASE_URL is the address `coursesignal run` serves on (see `served_at`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PREFIX = "COURSESIGNAL_"
@@ -101,6 +102,22 @@ def _whole_number(name: str, raw: str, minimum: int) -> int:
     return int(raw)
 
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def served_address(host: str, port: int) -> str:
+    """The address a browser on this machine reaches `coursesignal run --host H --port P` at: a wildcard bind
+    (every interface) is reached through the loopback, and an IPv6 address is bracketed."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - naming the wildcard, not binding it  # nosec B104
+        host = DEFAULT_HOST
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 _API_URL_VARIABLE = re.compile(rf"^{PREFIX}([A-Z0-9_]+)_API_URL$")
 
 
@@ -111,6 +128,8 @@ class Settings:
     base_url: str
     instance_path: Path
     environment: str = "development"
+    # False when COURSESIGNAL_BASE_URL is unset and base_url is only the default address of `run`.
+    base_url_chosen: bool = True
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
@@ -144,6 +163,13 @@ class Settings:
     # whatever happens.
     session_idle_timeout_seconds: int = 12 * 3600
     session_absolute_timeout_seconds: int = 30 * 24 * 3600
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for an app served on host:port: links in mail, snippets and webhook addresses
+        follow the address actually served on, unless COURSESIGNAL_BASE_URL chose one."""
+        if self.base_url_chosen:
+            return self
+        return replace(self, base_url=served_address(host, port))
 
     @property
     def is_production(self) -> bool:
@@ -188,6 +214,13 @@ class Settings:
                     f"Set {PREFIX}ENCRYPTION_KEYS: production never stores credentials under a generated key."
                 )
             raw_keys = _instance_encryption_key(instance_path)
+        base_url = get("BASE_URL")
+        if base_url is None and environment == "production":
+            raise SettingsError(
+                f"Set {PREFIX}BASE_URL to the address people reach this installation at (like "
+                "https://app.example.com): production never guesses the address it mails in links, puts in "
+                "tracking snippets and gives platforms for their webhooks."
+            )
         poll = get("PLATFORM_POLL_SECONDS", "300") or "300"
         if not poll.isdigit() or int(poll) < 10:
             raise SettingsError(f"{PREFIX}PLATFORM_POLL_SECONDS must be a whole number of seconds, 10 or more")
@@ -207,7 +240,8 @@ class Settings:
         return cls(
             database_url=get("DATABASE_URL") or f"sqlite:///{instance_path / 'coursesignal.db'}",
             redis_url=get("REDIS_URL"),
-            base_url=(get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            base_url=(base_url or served_address(DEFAULT_HOST, DEFAULT_PORT)).rstrip("/"),
+            base_url_chosen=base_url is not None,
             instance_path=instance_path,
             environment=environment,
             secret_key=secret_key,

@@ -1,5 +1,6 @@
 """Production mode (COURSESIGNAL_ENV=production) refuses to start on a missing, generated or placeholder secret
-key and without encryption keys; the other settings this mode leans on are read and checked."""
+key, without encryption keys and without its base URL; the other settings this mode leans on are read and
+checked. Outside production an unset base URL follows the address `coursesignal run` serves on."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def _production(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "COURSESIGNAL_INSTANCE_PATH": str(tmp_path),
         "COURSESIGNAL_SECRET_KEY": STRONG_KEY,
         "COURSESIGNAL_ENCRYPTION_KEYS": FERNET_KEY,
+        "COURSESIGNAL_BASE_URL": "https://app.coursesignal.example/",
     }
     environ.update(overrides)
     return {name: value for name, value in environ.items() if value != "<unset>"}
@@ -29,6 +31,8 @@ def test_production_starts_with_its_own_keys_and_says_so(tmp_path: Path) -> None
     settings = Settings.from_environ(_production(tmp_path))
     assert settings.is_production
     assert settings.secret_key == STRONG_KEY
+    assert settings.base_url == "https://app.coursesignal.example"
+    assert settings.served_at("0.0.0.0", 8000).base_url == "https://app.coursesignal.example"  # noqa: S104
     assert not (tmp_path / "secret_key").exists()
     assert not (tmp_path / "encryption_key").exists()
 
@@ -44,6 +48,8 @@ def test_production_starts_with_its_own_keys_and_says_so(tmp_path: Path) -> None
         ({"COURSESIGNAL_SECRET_KEY": "short-but-random-91"}, "shorter than 32"),
         ({"COURSESIGNAL_ENCRYPTION_KEYS": "<unset>"}, "Set COURSESIGNAL_ENCRYPTION_KEYS"),
         ({"COURSESIGNAL_ENCRYPTION_KEYS": "not-a-fernet-key"}, "not a Fernet key"),
+        ({"COURSESIGNAL_BASE_URL": "<unset>"}, "Set COURSESIGNAL_BASE_URL"),
+        ({"COURSESIGNAL_BASE_URL": ""}, "Set COURSESIGNAL_BASE_URL"),
     ],
 )
 def test_production_refuses_to_start_without_real_keys(
@@ -110,3 +116,47 @@ def test_the_cli_refuses_to_serve_in_production_on_a_placeholder_key(
     result = CliRunner().invoke(main, ["run", "--port", "1"])
     assert result.exit_code != 0
     assert "well-known placeholder" in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "address"),
+    [
+        ("127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("localhost", 8000, "http://localhost:8000"),
+        ("0.0.0.0", 8080, "http://127.0.0.1:8080"),  # noqa: S104 - every interface, reached on the loopback
+        ("::", 9000, "http://[::1]:9000"),
+        ("::1", 9000, "http://[::1]:9000"),
+        ("192.168.1.20", 5000, "http://192.168.1.20:5000"),
+    ],
+)
+def test_an_unset_base_url_is_the_address_run_serves_on(tmp_path: Path, host: str, port: int, address: str) -> None:
+    settings = Settings.from_environ({"COURSESIGNAL_INSTANCE_PATH": str(tmp_path)})
+    assert settings.base_url == "http://127.0.0.1:8000"  # `run` with no options
+    assert settings.served_at(host, port).base_url == address
+    chosen = Settings.from_environ(
+        {"COURSESIGNAL_INSTANCE_PATH": str(tmp_path), "COURSESIGNAL_BASE_URL": "https://tunnel.example"}
+    )
+    assert chosen.served_at(host, port).base_url == "https://tunnel.example"
+
+
+def test_run_on_another_port_links_to_that_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`coursesignal run --port 9000` with no BASE_URL: the app it serves builds its links on port 9000."""
+    from gunicorn.app.base import BaseApplication
+
+    from coursesignal.cli import main
+
+    served: dict[str, str] = {}
+
+    def serve(server: BaseApplication) -> None:  # instead of gunicorn's loop: build the app it would serve
+        served["bind"] = server.cfg.bind[0]
+        served["base_url"] = server.load().config["BASE_URL"]
+
+    monkeypatch.setattr(BaseApplication, "run", serve)
+    monkeypatch.setenv("COURSESIGNAL_INSTANCE_PATH", str(tmp_path))
+    for name in ("BASE_URL", "DATABASE_URL", "REDIS_URL", "ENV"):
+        monkeypatch.delenv(f"COURSESIGNAL_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "--port", "9000"])
+    assert result.exit_code == 0, result.output
+    assert served == {"bind": "127.0.0.1:9000", "base_url": "http://127.0.0.1:9000"}
+    assert "links and snippets use http://127.0.0.1:9000" in result.output
