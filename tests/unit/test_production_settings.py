@@ -149,7 +149,12 @@ def test_run_on_another_port_links_to_that_port(tmp_path: Path, monkeypatch: pyt
 
     def serve(server: BaseApplication) -> None:  # instead of gunicorn's loop: build the app it would serve
         served["bind"] = server.cfg.bind[0]
-        served["base_url"] = server.load().config["BASE_URL"]
+        app = server.load()
+        served["base_url"] = app.config["BASE_URL"]
+        container = app.extensions["coursesignal.container"]
+        container.gateways.job_queue().stop()
+        container.unwire()
+        container.gateways.engine().dispose()
 
     monkeypatch.setattr(BaseApplication, "run", serve)
     monkeypatch.setenv("COURSESIGNAL_INSTANCE_PATH", str(tmp_path))
