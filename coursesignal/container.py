@@ -95,7 +95,7 @@ class Gateways(containers.DeclarativeContainer):
         price_id=config.stripe_price_id,
         api_base=config.stripe_api_base,
     )
-    billing_notifier = providers.Singleton(MailingBillingNotifier, mailer=mailer)
+    billing_notifier = providers.Singleton(MailingBillingNotifier, mailer=mailer, operator_email=config.operator_email)
     token_cipher = providers.Singleton(FernetTokenCipher, keys=config.encryption_keys)
     webhook_tokens = providers.Singleton(UrlTokenAuth)
 
@@ -198,6 +198,7 @@ def create_container(settings: Settings, *, queue_name: str = DEFAULT_QUEUE) -> 
             "stripe_price_id": settings.stripe_price_id,
             "stripe_api_base": settings.stripe_api_base,
             "billing_page_url": f"{settings.base_url}/billing",
+            "operator_email": settings.operator_email,
             "event_retention_days": settings.event_retention_days,
             "encryption_keys": list(settings.encryption_keys),
             "platforms": {"api_urls": dict(settings.platform_api_urls)},

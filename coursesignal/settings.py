@@ -148,6 +148,7 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_price_id: str | None = None
     stripe_api_base: str | None = None  # only to point at a local fake of Stripe
+    operator_email: str | None = None  # where billing anomalies (a second live subscription) are reported
     # MultiFernet keys for credentials at rest: the first encrypts, all decrypt.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     # Base URLs replacing a platform's real API host, by platform name (COURSESIGNAL_KAJABI_API_URL, ...).
@@ -252,6 +253,7 @@ class Settings:
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_price_id=environ.get("STRIPE_PRICE_ID") or None,
             stripe_api_base=(get("STRIPE_API_BASE") or "").rstrip("/") or None,
+            operator_email=get("OPERATOR_EMAIL"),
             encryption_keys=_encryption_keys(raw_keys),
             platform_api_urls=api_urls,
             platform_poll_seconds=int(poll),

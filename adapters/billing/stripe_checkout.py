@@ -16,6 +16,7 @@ import stripe
 
 from core.domain.money import Money, normalize_currency
 from core.domain.subscriptions import (
+    NEVER_CHARGES_AGAIN,
     BillingEvent,
     BillingEventType,
     CheckoutCompleted,
@@ -140,6 +141,92 @@ class StripeBilling:
         except stripe.StripeError as error:
             raise self._failed(f"cancel subscription {subscription_id}", error) from None
 
+    def customer_subscriptions(self, customer_id: str) -> list[SubscriptionSnapshot]:
+        try:
+            with self._client() as client:
+                # Without `status`, Stripe lists every subscription that is not canceled.
+                found = client.v1.subscriptions.list(params={"customer": customer_id, "limit": 100})
+                snapshots = [subscription_snapshot(s.to_dict()) for s in found.auto_paging_iter()]
+        except stripe.StripeError as error:
+            raise self._failed(f"list the subscriptions of customer {customer_id}", error) from None
+        except (KeyError, TypeError, ValueError) as error:
+            log.error("The subscriptions of customer %s could not be read: %r", customer_id, error)
+            raise BillingUnavailable(_UNREACHABLE) from None
+        live = [s for s in snapshots if s.status not in NEVER_CHARGES_AGAIN]
+        return sorted(live, key=lambda s: (s.created or datetime.min.replace(tzinfo=UTC), s.subscription_id))
+
+    def open_checkout_url(self, customer_id: str) -> str | None:
+        try:
+            with self._client() as client:
+                found = client.v1.checkout.sessions.list(params={"customer": customer_id, "status": "open", "limit": 1})
+        except stripe.StripeError as error:
+            raise self._failed(f"list the open Checkout Sessions of customer {customer_id}", error) from None
+        for session in found.data:
+            if session.url:
+                return str(session.url)
+        return None
+
+    def expire_open_checkouts(self, customer_id: str) -> int:
+        expired = 0
+        try:
+            with self._client() as client:
+                found = client.v1.checkout.sessions.list(
+                    params={"customer": customer_id, "status": "open", "limit": 100}
+                )
+                for session in found.auto_paging_iter():
+                    client.v1.checkout.sessions.expire(session.id)
+                    expired += 1
+        except stripe.StripeError as error:
+            raise self._failed(f"expire the open Checkout Sessions of customer {customer_id}", error) from None
+        return expired
+
+    def refund_subscription_payments(self, subscription_id: str) -> Money | None:
+        refunded: Money | None = None
+        try:
+            with self._client() as client:
+                invoices = client.v1.invoices.list(
+                    params={"subscription": subscription_id, "status": "paid", "limit": 100}
+                )
+                for invoice in invoices.auto_paging_iter():
+                    if not invoice.amount_paid:
+                        continue
+                    # Since API version 2025-03-31 an invoice's payments are InvoicePayment objects.
+                    payments = client.v1.invoice_payments.list(params={"invoice": invoice.id, "status": "paid"})
+                    for payment in payments.auto_paging_iter():
+                        amount = self._refund_payment(client, payment.to_dict(), subscription_id)
+                        if amount is not None:
+                            refunded = amount if refunded is None else refunded + amount
+        except stripe.StripeError as error:
+            raise self._failed(f"refund subscription {subscription_id}", error) from None
+        return refunded
+
+    def _refund_payment(
+        self, client: stripe.StripeClient, payment: Mapping[str, Any], subscription_id: str
+    ) -> Money | None:
+        target = payment.get("payment") or {}
+        params: dict[str, Any] = {
+            "reason": "duplicate",
+            "metadata": {"coursesignal_duplicate_subscription": subscription_id},
+        }
+        if target.get("payment_intent"):
+            params["payment_intent"] = _required_id(target["payment_intent"])
+        elif target.get("charge"):
+            params["charge"] = _required_id(target["charge"])
+        else:
+            return None
+        try:
+            # One refund per payment, even when this runs again (a redelivered event): Stripe answers a repeated
+            # idempotency key with the first refund.
+            refund = client.v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"coursesignal-duplicate-refund-{payment['id']}"},
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code == "charge_already_refunded":
+                return None
+            raise
+        return Money(int(refund.amount), normalize_currency(refund.currency))
+
     def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:
         if not self._webhook_secret:
             raise BillingUnavailable(_NOT_CONFIGURED.format(names="STRIPE_WEBHOOK_SECRET"))
@@ -206,6 +293,8 @@ def subscription_snapshot(obj: Mapping[str, Any]) -> SubscriptionSnapshot:
         current_period_end=_time(period_end),
         trial_end=_time(obj.get("trial_end")),
         account_id=_account_id((obj.get("metadata") or {}).get(ACCOUNT_METADATA_KEY)),
+        created=_time(obj.get("created")),
+        ended_by=(obj.get("cancellation_details") or {}).get("reason"),
     )
 
 

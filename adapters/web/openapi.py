@@ -649,7 +649,14 @@ DOCUMENT: dict[str, Any] = {
                                     "received": {"type": "boolean"},
                                     "outcome": {
                                         "type": "string",
-                                        "enum": ["applied", "unchanged", "duplicate", "ignored", "unknown_customer"],
+                                        "enum": [
+                                            "applied",
+                                            "unchanged",
+                                            "duplicate",
+                                            "ignored",
+                                            "unknown_customer",
+                                            "second_subscription_canceled",
+                                        ],
                                     },
                                 },
                             }

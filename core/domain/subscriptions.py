@@ -35,6 +35,8 @@ _RETRYING = frozenset({"past_due"})
 _ENDED = frozenset({"canceled", "unpaid", "incomplete_expired", "paused"})
 # "incomplete": Checkout created the subscription but its first payment has not gone through yet.
 KNOWN_STRIPE_STATUSES = _PAYING | _RETRYING | _ENDED | {"incomplete"}
+# A paused or unpaid subscription can still come back to life and charge; only these two never do.
+NEVER_CHARGES_AGAIN = frozenset({"canceled", "incomplete_expired"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class SubscriptionSnapshot:
     current_period_end: datetime | None = None
     trial_end: datetime | None = None
     account_id: int | None = None  # from the subscription's metadata, when Checkout set it
+    created: datetime | None = None
+    ended_by: str | None = None  # Stripe's cancellation_details.reason: "payment_failed", "cancellation_requested"...
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,29 @@ def apply_subscription_state(current: Subscription, snapshot: SubscriptionSnapsh
         # A different subscription: the old one's payment retries are not this one's.
         updated = replace(updated, failed_payment_attempts=0, next_payment_attempt=None, payment_as_of=None)
     return updated
+
+
+def adopt_subscription(current: Subscription, snapshot: SubscriptionSnapshot, as_of: datetime) -> Subscription:
+    """The account pays with `snapshot`'s subscription from now on, as Stripe's API showed it at `as_of`.
+
+    For the one subscription kept when a customer had two: the API's answer is newer than any event still
+    on its way, so it replaces the state whatever subscription that state was about.
+    """
+    if snapshot.subscription_id == current.stripe_subscription_id:
+        return apply_subscription_state(current, snapshot, as_of)
+    return replace(
+        current,
+        stripe_customer_id=current.stripe_customer_id or snapshot.customer_id,
+        stripe_subscription_id=snapshot.subscription_id,
+        stripe_status=snapshot.status,
+        cancel_at_period_end=snapshot.cancel_at_period_end,
+        current_period_end=snapshot.current_period_end,
+        trial_end=snapshot.trial_end,
+        failed_payment_attempts=0,
+        next_payment_attempt=None,
+        status_as_of=as_of if current.status_as_of is None else max(as_of, current.status_as_of),
+        payment_as_of=None,
+    )
 
 
 def _concerns_current(current: Subscription, invoice: InvoiceSnapshot) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.domain.money import Money
 from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
 
 
@@ -49,7 +50,25 @@ class BillingGateway(Protocol):
         ...
 
     def cancel_subscription(self, subscription_id: str) -> None:
-        """End the subscription now, without a refund (the account is being deleted)."""
+        """End the subscription now, without a refund; one already ended or gone is no error."""
+        ...
+
+    def customer_subscriptions(self, customer_id: str) -> list[SubscriptionSnapshot]:
+        """The customer's subscriptions that may still charge (any status but canceled and
+        incomplete_expired), the oldest first."""
+        ...
+
+    def open_checkout_url(self, customer_id: str) -> str | None:
+        """The URL of the customer's newest Checkout Session still open (not paid, not expired), if any."""
+        ...
+
+    def expire_open_checkouts(self, customer_id: str) -> int:
+        """Expire every open Checkout Session of the customer, so none can start a subscription; how many."""
+        ...
+
+    def refund_subscription_payments(self, subscription_id: str) -> Money | None:
+        """Refund in full every payment made on the subscription's invoices; the total refunded (None: nothing
+        had been paid). Safe to repeat: what is already refunded is not refunded again."""
         ...
 
     def read_event(self, payload: bytes, signature_header: str | None) -> BillingEvent:

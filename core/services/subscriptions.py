@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.domain.money import Money
 from core.domain.subscriptions import (
+    NEVER_CHARGES_AGAIN,
     PLAN_PRICE,
     BillingEvent,
     BillingEventType,
@@ -18,6 +19,7 @@ from core.domain.subscriptions import (
     InvoiceSnapshot,
     Subscription,
     SubscriptionSnapshot,
+    adopt_subscription,
     apply_invoice_paid,
     apply_payment_failed,
     apply_subscription_state,
@@ -36,6 +38,9 @@ class BillingActionRefused(Exception):
     """The creator asked for something their billing state does not allow; `str(error)` says why and what next."""
 
 
+ALREADY_SUBSCRIBED = "You are already subscribed: use Manage billing to change your card or plan."
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentFailedNotice:
     """What the creator is told when Stripe could not charge their card."""
@@ -47,10 +52,23 @@ class PaymentFailedNotice:
     fix_card_url: str
 
 
+@dataclass(frozen=True, slots=True)
+class DuplicateSubscriptionReport:
+    """For the operator: a customer had a second live subscription, which was canceled and refunded."""
+
+    account_id: int
+    customer_id: str
+    kept_subscription_id: str
+    canceled_subscription_id: str
+    refunded: Money | None  # None: nothing had been charged on it yet
+
+
 class BillingNotifier(Protocol):
-    """Tells a creator about their billing. Narrow on purpose: the Mailer port will stand behind it."""
+    """Tells a creator about their billing, and the operator about anomalies; the Mailer port stands behind it."""
 
     def payment_failed(self, notice: PaymentFailedNotice) -> None: ...
+
+    def duplicate_subscription(self, report: DuplicateSubscriptionReport) -> None: ...
 
 
 class EventOutcome(StrEnum):
@@ -59,6 +77,7 @@ class EventOutcome(StrEnum):
     DUPLICATE = "duplicate"  # this event id was handled before
     IGNORED = "ignored"  # an event type CourseSignal's billing does not use
     UNKNOWN_CUSTOMER = "unknown_customer"  # no account to apply it to: logged, acknowledged, nothing changed
+    SECOND_SUBSCRIPTION = "second_subscription_canceled"  # about a second live subscription, canceled and refunded
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +86,6 @@ class BillingOverview(BillingState):
 
     can_manage: bool  # there is a Stripe customer to open the Customer Portal for
     price: Money
-
-
-# A paused or unpaid subscription can still come back to life and charge; only these two never do.
-NEVER_CHARGES_AGAIN = frozenset({"canceled", "incomplete_expired"})
 
 
 class Subscriptions:
@@ -102,19 +117,28 @@ class Subscriptions:
         )
 
     def cancel_before_deletion(self, account_id: int) -> bool:
-        """End the account's paid plan at Stripe now, so a deleted account is never charged again.
+        """End every paid plan of the account at Stripe now, and expire its open Checkout Sessions, so a
+        deleted account is never charged again.
 
         True when a live subscription was cancelled. Raises BillingUnavailable when Stripe cannot be reached:
         the caller must not delete the account then, or the charges would go on with no one to stop them.
         """
         with self._uow() as uow:
             subscription = uow.billing.get(account_id)
-        if subscription is None or subscription.stripe_subscription_id is None:
+        if subscription is None:
             return False
-        if subscription.stripe_status in NEVER_CHARGES_AGAIN:
-            return False
-        self._gateway.cancel_subscription(subscription.stripe_subscription_id)
-        return True
+        to_cancel: set[str] = set()
+        if subscription.stripe_subscription_id is not None and subscription.stripe_status not in NEVER_CHARGES_AGAIN:
+            to_cancel.add(subscription.stripe_subscription_id)
+        if subscription.stripe_customer_id is not None:
+            self._gateway.expire_open_checkouts(subscription.stripe_customer_id)
+            # Every subscription Stripe has for the customer, not only the one this account tracks.
+            to_cancel.update(
+                s.subscription_id for s in self._gateway.customer_subscriptions(subscription.stripe_customer_id)
+            )
+        for subscription_id in sorted(to_cancel):
+            self._gateway.cancel_subscription(subscription_id)
+        return bool(to_cancel)
 
     def can_view_reports(self, account_id: int) -> bool:
         return self.overview(account_id).can_view_reports
@@ -122,10 +146,16 @@ class Subscriptions:
     # --- the creator's actions -------------------------------------------------------------------
 
     def start_checkout(self, account_id: int, success_url: str, cancel_url: str) -> str:
-        """The Stripe Checkout URL for the $99/month plan. The Stripe Customer is made first, so every
-        event about the subscription names a customer we already know, whatever order they arrive in."""
+        """The Stripe Checkout URL for the $99/month plan, never a second plan.
+
+        The Stripe Customer is made first, so every event about the subscription names a customer we already
+        know, whatever order they arrive in. Before a new Checkout Session, Stripe is asked whether the
+        customer already has a subscription (paid in another tab, its webhook not here yet: then it is taken
+        and the creator told) or a Checkout Session still open (then that one is reused, so two tabs cannot
+        pay twice). The account stays locked meanwhile, so two requests at once do this one after the other.
+        """
         if not self.overview(account_id).can_subscribe:
-            raise BillingActionRefused("You are already subscribed: use Manage billing to change your card or plan.")
+            raise BillingActionRefused(ALREADY_SUBSCRIBED)
         with self._uow() as uow:
             account = uow.accounts.get(account_id)
             if account is None:
@@ -135,17 +165,25 @@ class Subscriptions:
             if subscription.stripe_customer_id is None:
                 subscription = link_customer(subscription, self._gateway.create_customer(account_id, account.email))
                 uow.billing.save(subscription)
+            customer_id = subscription.stripe_customer_id
+            assert customer_id is not None
+            live = self._gateway.customer_subscriptions(customer_id)
+            if live:
+                uow.billing.save(adopt_subscription(subscription, live[0], self._clock.now()))
                 uow.commit()
-        return self._gateway.create_checkout_session(
-            CheckoutRequest(
-                account_id=account_id,
-                email=account.email,
-                customer_id=subscription.stripe_customer_id,
-                success_url=success_url,
-                cancel_url=cancel_url,
-                trial_end=trial_end_for_checkout(trial_ends_at, self._clock.now()),
+                raise BillingActionRefused(ALREADY_SUBSCRIBED)
+            url = self._gateway.open_checkout_url(customer_id) or self._gateway.create_checkout_session(
+                CheckoutRequest(
+                    account_id=account_id,
+                    email=account.email,
+                    customer_id=customer_id,
+                    success_url=success_url,
+                    cancel_url=cancel_url,
+                    trial_end=trial_end_for_checkout(trial_ends_at, self._clock.now()),
+                )
             )
-        )
+            uow.commit()
+        return url
 
     def open_portal(self, account_id: int, return_url: str) -> str:
         with self._uow() as uow:
@@ -229,8 +267,55 @@ class Subscriptions:
                 log.warning("Could not fetch subscription %s: %s", checkout.subscription_id, error)
             else:
                 # The fetched state is at least as new as the event that announced it.
-                after = apply_subscription_state(after, snapshot, event.created)
+                return self._take_subscription(uow, event, before, after, snapshot)
         return self._save_if_changed(uow, before, after)
+
+    def _take_subscription(
+        self,
+        uow: UnitOfWork,
+        event: BillingEvent,
+        before: Subscription,
+        current: Subscription,
+        snapshot: SubscriptionSnapshot,
+    ) -> EventOutcome:
+        """Apply news of `snapshot` to the account (`current`, stored as `before`), keeping one live plan.
+
+        A live subscription the account does not track yet may be a second one (two Checkouts paid, a plan
+        made in the Dashboard): Stripe is asked for all of the customer's, the oldest is kept, and each other
+        is canceled and its payments refunded, and the operator told.
+        """
+        if snapshot.status in NEVER_CHARGES_AGAIN or snapshot.subscription_id == current.stripe_subscription_id:
+            return self._save_if_changed(uow, before, apply_subscription_state(current, snapshot, event.created))
+        live = self._gateway.customer_subscriptions(snapshot.customer_id)
+        if not live or [s.subscription_id for s in live] == [snapshot.subscription_id]:
+            return self._save_if_changed(uow, before, apply_subscription_state(current, snapshot, event.created))
+        kept, extras = live[0], live[1:]
+        for extra in extras:
+            self._gateway.cancel_subscription(extra.subscription_id)
+            refunded = self._gateway.refund_subscription_payments(extra.subscription_id)
+            report = DuplicateSubscriptionReport(
+                account_id=before.account_id,
+                customer_id=snapshot.customer_id,
+                kept_subscription_id=kept.subscription_id,
+                canceled_subscription_id=extra.subscription_id,
+                refunded=refunded,
+            )
+            log.error(
+                "Account %s had a second live subscription %s (kept %s): canceled it and refunded %s",
+                report.account_id,
+                report.canceled_subscription_id,
+                report.kept_subscription_id,
+                refunded.format_major() if refunded else "nothing (nothing was charged)",
+            )
+            self._notifier.duplicate_subscription(report)
+        after = adopt_subscription(current, kept, event.created)
+        self._save_if_changed(uow, before, after)
+        # News of a subscription other than the one kept (canceled now, or by an earlier event) changes nothing.
+        return (
+            EventOutcome.APPLIED
+            if snapshot.subscription_id == kept.subscription_id
+            else EventOutcome.SECOND_SUBSCRIPTION
+        )
 
     def _account_for(self, uow: UnitOfWork, customer_id: str, metadata_account_id: int | None) -> int | None:
         account_id = uow.billing.account_for_customer(customer_id)
@@ -251,7 +336,7 @@ class Subscriptions:
             )
             return EventOutcome.UNKNOWN_CUSTOMER
         before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
-        return self._save_if_changed(uow, before, apply_subscription_state(before, snapshot, event.created))
+        return self._take_subscription(uow, event, before, before, snapshot)
 
     def _invoice_event(
         self, uow: UnitOfWork, event: BillingEvent, invoice: InvoiceSnapshot

@@ -18,6 +18,7 @@ from tests.fakes.stripe import FakeStripe
 from tests.web_session import post_form
 
 PRICE_ID = "price_coursesignal_monthly"
+OPERATOR = "ops@coursesignal.test"
 BILLING_PAGE = "http://coursesignal.test/billing"
 BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
 
@@ -30,6 +31,7 @@ def billed_settings(settings: Settings, fake: FakeStripe) -> Settings:
         stripe_webhook_secret=fake.webhook_secret,
         stripe_price_id=PRICE_ID,
         stripe_api_base=fake.base_url,
+        operator_email=OPERATOR,
     )
 
 
@@ -83,6 +85,32 @@ class Creator:
         events = self.fake.complete_checkout(self.checkout())
         self.send_all(events)
         return str(events[-1]["data"]["object"]["subscription"])
+
+    def customer_id(self) -> str:
+        with self.container.gateways.engine().connect() as connection:
+            found = connection.execute(
+                select(t.billing_subscriptions.c.stripe_customer_id).where(
+                    t.billing_subscriptions.c.user_id == self.account_id
+                )
+            ).scalar_one()
+        return str(found)
+
+    def second_subscription(self) -> list[dict[str, Any]]:
+        """A second plan paid at Stripe for the same customer, past every guard of the app (a Checkout Session
+        made outside it, or a plan added in the Dashboard): the events Stripe sends about it."""
+        status, session = self.fake.handle(
+            "POST",
+            "/v1/checkout/sessions",
+            {
+                "mode": "subscription",
+                "customer": self.customer_id(),
+                "line_items": [{"price": PRICE_ID, "quantity": "1"}],
+                "success_url": BILLING_PAGE,
+                "subscription_data": {"metadata": {"coursesignal_account_id": str(self.account_id)}},
+            },
+        )
+        assert status == 200
+        return self.fake.complete_checkout(session["id"])
 
     def track_a_visit(self, event_id: str) -> int:
         event = {

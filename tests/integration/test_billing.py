@@ -19,6 +19,7 @@ from adapters.persistence import tables as t
 from tests.fakes.stripe import FakeStripe, signature_header
 from tests.integration.billing_world import (
     BILLING_PAGE,
+    OPERATOR,
     PRICE_ID,
     Creator,
     billed_settings,
@@ -315,3 +316,73 @@ def test_the_billing_page_is_on_the_base_layout_and_hides_subscribe_while_checko
     back = creator.client.get("/billing?checkout=success").text
     assert "Thank you!" in back
     assert "Subscribe for" not in back
+
+
+def test_two_tabs_and_subscribe_again_before_the_webhook_end_with_one_subscription(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10))
+    first_tab, second_tab = creator.checkout(), creator.checkout()
+    assert first_tab == second_tab  # the open Checkout Session is reused
+    assert len(creator.fake.calls("POST", "/v1/checkout/sessions")) == 1
+    customer_id = creator.customer_id()
+    assert creator.fake.calls("GET", "/v1/checkout/sessions")[-1].params == {
+        "customer": customer_id,
+        "status": "open",
+        "limit": "1",
+    }
+
+    events = creator.fake.complete_checkout(first_tab)  # paid; its webhooks are not here yet
+    again = post_form(creator.client, "/billing/checkout", {}, form_page="/billing")
+    assert again.status_code == 409
+    assert "already subscribed" in again.text
+    assert len(creator.fake.calls("POST", "/v1/checkout/sessions")) == 1
+    assert creator.status() == "active"  # taken from Stripe's list meanwhile
+
+    creator.send_all(list(reversed(events)))
+    assert len(creator.fake.live_subscriptions(customer_id)) == 1
+    assert creator.status() == "active"
+    assert "Your first payment is on" in creator.client.get("/billing").text
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed", "interleaved"])
+def test_a_second_live_subscription_is_canceled_refunded_and_reported(creator: Creator, order: str) -> None:
+    creator.trial_ends(datetime.now(UTC) - timedelta(days=1))  # no trial left: each plan is charged at once
+    checkout = creator.fake.complete_checkout(creator.checkout())
+    kept = checkout[0]["data"]["object"]["id"]
+    creator.fake.clock = lambda: time.time() + 1  # Stripe's created has one-second resolution
+    second = creator.second_subscription()
+    extra = second[0]["data"]["object"]["id"]
+    deliveries = {
+        "in order": [*checkout, *second],
+        "reversed": [*reversed(second), *reversed(checkout)],
+        "interleaved": [second[0], checkout[0], second[1], checkout[2], second[2], checkout[1]],
+    }[order]
+    outcomes = creator.send_all(deliveries)
+    assert "second_subscription_canceled" in outcomes
+
+    customer_id = creator.customer_id()
+    assert [s["id"] for s in creator.fake.live_subscriptions(customer_id)] == [kept]
+    assert creator.fake.subscriptions[extra]["status"] == "canceled"
+    assert [c.path for c in creator.fake.calls("DELETE", f"/v1/subscriptions/{extra}")] == [
+        f"/v1/subscriptions/{extra}"
+    ]
+    (refund,) = creator.fake.refunds.values()
+    extra_invoice = creator.fake.subscriptions[extra]["latest_invoice"]
+    (payment,) = [p for p in creator.fake.invoice_payments.values() if p["invoice"] == extra_invoice]
+    assert (refund["amount"], refund["payment_intent"], refund["reason"]) == (
+        9900,
+        payment["payment"]["payment_intent"],
+        "duplicate",
+    )
+    assert creator.status() == "active"
+    assert creator.reports_status() == 200
+
+    # Stripe then says the extra plan ended, and redelivers what it sent: nothing changes, nothing is refunded twice.
+    ended = creator.fake.event("customer.subscription.deleted", creator.fake.subscriptions[extra])
+    assert creator.send_all([ended, *deliveries]) == ["unchanged", *["duplicate"] * len(deliveries)]
+    assert creator.status() == "active"
+    assert len(creator.fake.refunds) == 1
+
+    (report,) = [m for m in outbox_messages(Path(creator.container.config.outbox_path())) if m["To"] == OPERATOR]
+    assert f"Canceled: {extra}" in mail_body(report)
+    assert f"Kept: {kept}" in mail_body(report)
+    assert "Refunded: $99.00 USD" in mail_body(report)

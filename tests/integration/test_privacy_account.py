@@ -96,3 +96,36 @@ def test_when_stripe_cannot_be_reached_nothing_is_deleted(
     assert "could not reach Stripe" in response.get_data(as_text=True)
     assert owned_rows(container.gateways.engine(), creator.account_id)
     assert fake_stripe.subscriptions[subscription_id]["status"] == "trialing"
+
+
+def test_deleting_the_account_cancels_every_subscription_of_the_customer_and_expires_open_checkouts(
+    subscribed: tuple[Creator, str], container: Any, fake_stripe: FakeStripe
+) -> None:
+    creator, tracked = subscribed
+    customer_id = fake_stripe.subscriptions[tracked]["customer"]
+    # A second plan this account never heard of (made in the Dashboard, or a webhook that never came), and a
+    # Checkout Session still open in some tab.
+    untracked = fake_stripe.complete_checkout(_open_session(fake_stripe, customer_id))[0]["data"]["object"]["id"]
+    left_open = _open_session(fake_stripe, customer_id)
+
+    assert delete_account(creator.client).headers["Location"] == "/signup"
+
+    assert fake_stripe.live_subscriptions(customer_id) == []
+    assert {fake_stripe.subscriptions[s]["status"] for s in (tracked, untracked)} == {"canceled"}
+    assert fake_stripe.checkout_sessions[left_open]["status"] == "expired"
+    assert fake_stripe.calls("POST", f"/v1/checkout/sessions/{left_open}/expire")
+
+
+def _open_session(fake: FakeStripe, customer_id: str) -> str:
+    status, session = fake.handle(
+        "POST",
+        "/v1/checkout/sessions",
+        {
+            "mode": "subscription",
+            "customer": customer_id,
+            "line_items": [{"price": PRICE_ID, "quantity": "1"}],
+            "success_url": "https://coursesignal.test/billing",
+        },
+    )
+    assert status == 200
+    return str(session["id"])

@@ -16,16 +16,17 @@ from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
 from core.domain.events import InboundEvent, RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
+from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import MatchMethod, Purchase, RefundRecord
 from core.domain.sites import Account, Site
-from core.domain.subscriptions import BillingEvent, Subscription, SubscriptionSnapshot
+from core.domain.subscriptions import NEVER_CHARGES_AGAIN, BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
 from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
 from core.ports.mailer import Mail
 from core.ports.tokens import BadToken, ExpiredToken
-from core.services.subscriptions import PaymentFailedNotice
+from core.services.subscriptions import DuplicateSubscriptionReport, PaymentFailedNotice
 
 
 class FixedClock:
@@ -796,6 +797,9 @@ class FakeBillingGateway:
         self.subscriptions: dict[str, SubscriptionSnapshot] = {}
         self.signed: dict[str, BillingEvent] = {}
         self.cancelled: list[str] = []
+        self.open_checkouts: dict[str, str] = {}  # customer -> URL of an open Checkout Session
+        self.paid: dict[str, Money] = {}  # subscription -> what was charged on it
+        self.refunded: list[tuple[str, Money]] = []
         self.unavailable = False
 
     def _check(self) -> None:
@@ -811,7 +815,10 @@ class FakeBillingGateway:
     def create_checkout_session(self, request: CheckoutRequest) -> str:
         self._check()
         self.checkouts.append(request)
-        return f"https://checkout.stripe.test/c/{len(self.checkouts)}"
+        url = f"https://checkout.stripe.test/c/{len(self.checkouts)}"
+        if request.customer_id is not None:
+            self.open_checkouts[request.customer_id] = url
+        return url
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         self._check()
@@ -825,6 +832,32 @@ class FakeBillingGateway:
     def cancel_subscription(self, subscription_id: str) -> None:
         self._check()
         self.cancelled.append(subscription_id)
+        if subscription_id in self.subscriptions:
+            self.subscriptions[subscription_id] = replace(self.subscriptions[subscription_id], status="canceled")
+
+    def customer_subscriptions(self, customer_id: str) -> list[SubscriptionSnapshot]:
+        self._check()
+        live = [
+            s
+            for s in self.subscriptions.values()
+            if s.customer_id == customer_id and s.status not in NEVER_CHARGES_AGAIN
+        ]
+        return sorted(live, key=lambda s: (s.created or datetime.min.replace(tzinfo=UTC), s.subscription_id))
+
+    def open_checkout_url(self, customer_id: str) -> str | None:
+        self._check()
+        return self.open_checkouts.get(customer_id)
+
+    def expire_open_checkouts(self, customer_id: str) -> int:
+        self._check()
+        return 1 if self.open_checkouts.pop(customer_id, None) else 0
+
+    def refund_subscription_payments(self, subscription_id: str) -> Money | None:
+        self._check()
+        amount = self.paid.pop(subscription_id, None)
+        if amount is not None:
+            self.refunded.append((subscription_id, amount))
+        return amount
 
     def sign(self, event: BillingEvent) -> tuple[bytes, str]:
         """A delivery of `event`: the payload and the only signature header this fake accepts for it."""
@@ -841,7 +874,11 @@ class FakeBillingGateway:
 class RecordingBillingNotifier:
     def __init__(self) -> None:
         self.notices: list[PaymentFailedNotice] = []
+        self.reports: list[DuplicateSubscriptionReport] = []
         self.fail = False
+
+    def duplicate_subscription(self, report: DuplicateSubscriptionReport) -> None:
+        self.reports.append(report)
 
     def payment_failed(self, notice: PaymentFailedNotice) -> None:
         if self.fail:

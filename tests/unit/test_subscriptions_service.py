@@ -104,11 +104,12 @@ def test_a_verified_account_is_trialing_with_days_left_then_expires_and_loses_re
 def test_checkout_makes_the_customer_once_and_defers_the_first_charge_to_the_trials_end(world: World) -> None:
     world.verify_email(trial_days=10)
     url = world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
-    world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
+    again = world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
     assert url.startswith("https://checkout.stripe.test/")
+    assert again == url  # a second tab gets the Checkout Session still open, not a second one
     assert world.gateway.customers == {"cus_1": (world.account_id, "creator@example.com")}
-    first, second = world.gateway.checkouts
-    assert first.customer_id == second.customer_id == "cus_1"
+    (first,) = world.gateway.checkouts
+    assert first.customer_id == "cus_1"
     assert first.trial_end == world.clock.now() + timedelta(days=10)
     assert (first.success_url, first.cancel_url, first.email) == (
         "https://x.test/ok",
@@ -273,3 +274,64 @@ def test_subscribed_during_the_trial_shows_the_first_charge_date_then_the_cancel
     assert (overview.status, overview.trial_days_left, overview.can_view_reports) == (BillingStatus.TRIALING, 12, True)
     world.clock.advance(days=12)
     assert world.status() is BillingStatus.CANCELED
+
+
+def _live(world: World, subscription_id: str, seconds: int, status: str = "active") -> SubscriptionSnapshot:
+    snapshot = SubscriptionSnapshot(
+        subscription_id=subscription_id,
+        customer_id="cus_1",
+        status=status,
+        created=world.clock.now() + timedelta(seconds=seconds),
+        account_id=world.account_id,
+    )
+    world.gateway.subscriptions[subscription_id] = snapshot
+    return snapshot
+
+
+def test_checkout_while_a_paid_subscription_has_not_reached_us_takes_it_instead(world: World) -> None:
+    world.verify_email()
+    world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
+    _live(world, "sub_1", 0, status="trialing")  # paid in the other tab; its webhook is on its way
+    with pytest.raises(BillingActionRefused, match="already subscribed"):
+        world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
+    assert len(world.gateway.checkouts) == 1
+    assert world.status() is BillingStatus.ACTIVE
+
+
+@pytest.mark.parametrize("order", ["oldest first", "newest first"])
+def test_a_second_live_subscription_is_canceled_refunded_and_reported_whatever_arrives_first(
+    world: World, order: str
+) -> None:
+    world.subscriptions.start_checkout(world.account_id, "https://x.test/ok", "https://x.test/no")
+    first, second = _live(world, "sub_1", 0), _live(world, "sub_2", 5)
+    world.gateway.paid["sub_2"] = Money(9900, "USD")
+    events = [world.event("customer.subscription.created", subscription=s) for s in (first, second)]
+    if order == "newest first":
+        events.reverse()
+    outcomes = {event.subscription.subscription_id: world.apply(event) for event in events}  # type: ignore[union-attr]
+    assert outcomes["sub_2"] is EventOutcome.SECOND_SUBSCRIPTION
+    # The kept plan's own news: applied, or already taken when the duplicate's event came first.
+    assert outcomes["sub_1"] is (EventOutcome.APPLIED if order == "oldest first" else EventOutcome.UNCHANGED)
+    assert world.gateway.cancelled == ["sub_2"]
+    assert world.gateway.refunded == [("sub_2", Money(9900, "USD"))]
+    (report,) = world.notifier.reports
+    assert (report.kept_subscription_id, report.canceled_subscription_id, report.refunded) == (
+        "sub_1",
+        "sub_2",
+        Money(9900, "USD"),
+    )
+    assert world.store.subscriptions[world.account_id].stripe_subscription_id == "sub_1"
+    assert world.status() is BillingStatus.ACTIVE
+    # Stripe then announces the duplicate's end: the kept plan stays.
+    ended = world.event("customer.subscription.deleted", subscription=replace(second, status="canceled"))
+    assert world.apply(ended) is EventOutcome.UNCHANGED
+    assert world.status() is BillingStatus.ACTIVE
+
+
+def test_deleting_the_account_cancels_every_subscription_of_the_customer(world: World) -> None:
+    world.subscribe()
+    _live(world, "sub_2", 5)  # Stripe holds a second one this account never heard of
+    world.gateway.open_checkouts["cus_1"] = "https://checkout.stripe.test/c/open"
+    assert world.subscriptions.cancel_before_deletion(world.account_id)
+    assert sorted(world.gateway.cancelled) == ["sub_1", "sub_2"]
+    assert world.gateway.open_checkouts == {}

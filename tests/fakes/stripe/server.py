@@ -46,6 +46,9 @@ PERMISSIONS = {
     "/v1/events": "event",
     "/v1/subscriptions": "subscription",
     "/v1/billing_portal/sessions": "billing_portal_session",
+    "/v1/invoices": "invoice",
+    "/v1/invoice_payments": "invoice",
+    "/v1/refunds": "refund",
     "/v1/webhook_endpoints": "webhook_endpoint",
 }
 #: What the Stripe sales plugin asks a creator's restricted key to read.
@@ -98,6 +101,8 @@ class FakeStripe:
         self.customers: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
+        self.invoice_payments: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.portal_sessions: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
@@ -470,7 +475,8 @@ class FakeStripe:
             }
             self.subscriptions[subscription["id"]] = subscription
             invoice = self._invoice(subscription, 0 if trial_end else price["unit_amount"], "subscription_create")
-            invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, attempted=True)
+            self._mark_paid(invoice)
+            invoice["attempted"] = True
             invoice["attempt_count"] = 1 if invoice["amount_due"] else 0
             session.update(
                 status="complete",
@@ -518,9 +524,8 @@ class FakeStripe:
         with self._lock:
             subscription = self._subscription(subscription_id)
             invoice = self._open_invoice(subscription)
-            invoice.update(
-                status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, next_payment_attempt=None
-            )
+            self._mark_paid(invoice)
+            invoice["next_payment_attempt"] = None
             invoice["attempt_count"] += 1
             events = [self.event("invoice.paid", invoice)]
             if subscription["status"] != "active":
@@ -546,7 +551,60 @@ class FakeStripe:
             subscription.update(status="canceled", canceled_at=self.now(), ended_at=self.now())
             return [self.event("customer.subscription.deleted", subscription)]
 
+    def require_action(self, subscription_id: str) -> list[dict[str, Any]]:
+        """The renewal charge needs the cardholder to authenticate (3-D Secure): Stripe sends
+        invoice.payment_action_required with the hosted invoice page where they can do it."""
+        with self._lock:
+            subscription = self._subscription(subscription_id)
+            invoice = self._open_invoice(subscription)
+            invoice["attempt_count"] += 1
+            invoice["attempted"] = True
+            events = [self.event("invoice.payment_action_required", invoice)]
+            if subscription["status"] != "past_due":
+                previous = subscription["status"]
+                subscription["status"] = "past_due"
+                events.append(self.event("customer.subscription.updated", subscription, {"status": previous}))
+            return events
+
+    def trial_will_end(self, subscription_id: str) -> list[dict[str, Any]]:
+        """Three days before a subscription's trial ends, Stripe sends customer.subscription.trial_will_end."""
+        with self._lock:
+            return [self.event("customer.subscription.trial_will_end", self._subscription(subscription_id))]
+
     # --- internals -----------------------------------------------------------------------------------
+
+    def _mark_paid(self, invoice: dict[str, Any]) -> None:
+        """The invoice is paid; a non-zero amount is paid by a PaymentIntent, linked through an InvoicePayment
+        (since API version 2025-03-31 invoices no longer name their charge or payment intent)."""
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+        if not invoice["amount_due"]:
+            return
+        intent = self.add_payment_intent(
+            invoice["amount_due"], currency=invoice["currency"], customer=invoice["customer"]
+        )
+        payment_id = new_id("inpay")
+        self.invoice_payments[payment_id] = {
+            "id": payment_id,
+            "object": "invoice_payment",
+            "amount_paid": invoice["amount_due"],
+            "amount_requested": invoice["amount_due"],
+            "currency": invoice["currency"],
+            "invoice": invoice["id"],
+            "is_default": True,
+            "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+            "status": "paid",
+            "status_transitions": {"canceled_at": None, "paid_at": self.now()},
+            "created": self.now(),
+            "livemode": False,
+        }
+
+    def live_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's subscriptions that may still charge (for tests' assertions)."""
+        return [
+            s
+            for s in self.subscriptions.values()
+            if s["customer"] == customer_id and s["status"] not in ("canceled", "incomplete_expired")
+        ]
 
     def _subscription(self, subscription_id: str) -> dict[str, Any]:
         subscription = self.subscriptions.get(subscription_id)
@@ -759,9 +817,12 @@ class FakeStripe:
         return self._public(self._retrieve("checkout.session", self.checkout_sessions, session_id))
 
     def _list_checkout_sessions(self, params: dict[str, Any]) -> dict[str, Any]:
-        page = self._list(
-            "/v1/checkout/sessions", self.checkout_sessions, params, ("payment_intent", "customer", "status")
-        )
+        sessions = list(self.checkout_sessions.values())
+        if "status" in params:
+            if params["status"] not in ("open", "complete", "expired"):
+                raise invalid("status", "status must be one of open, complete, expired")
+            sessions = [s for s in sessions if s["status"] == params["status"]]
+        page = self._list("/v1/checkout/sessions", sessions, params, ("payment_intent", "customer", "status"))
         expand = params.get("expand") or []
         sessions = []
         for session in page["data"]:
@@ -856,6 +917,76 @@ class FakeStripe:
         self.end_subscription(subscription_id)
         return subscription
 
+    def _expire_checkout_session(self, params: dict[str, Any], session_id: str) -> dict[str, Any]:
+        refuse_unknown(params, ("expand",))
+        session = self._retrieve("checkout.session", self.checkout_sessions, session_id)
+        if session["status"] != "open":
+            raise StripeApiError(
+                400,
+                f"Only Checkout Sessions with a status of open can be expired. This session is {session['status']}.",
+            )
+        session.update(status="expired", url=None)
+        return self._public(session)
+
+    def _list_invoices(self, params: dict[str, Any]) -> dict[str, Any]:
+        items = list(self.invoices.values())
+        if "status" in params:
+            items = [i for i in items if i["status"] == params["status"]]
+        if "subscription" in params:
+            items = [i for i in items if i["parent"]["subscription_details"]["subscription"] == params["subscription"]]
+        return self._list(
+            "/v1/invoices",
+            items,
+            {k: v for k, v in params.items() if k != "subscription"},
+            (
+                "customer",
+                "status",
+            ),
+        )
+
+    def _list_invoice_payments(self, params: dict[str, Any]) -> dict[str, Any]:
+        items = list(self.invoice_payments.values())
+        if "status" in params:
+            if params["status"] not in ("canceled", "open", "paid"):
+                raise invalid("status", "status must be one of canceled, open, paid")
+            items = [p for p in items if p["status"] == params["status"]]
+        return self._list("/v1/invoice_payments", items, params, ("invoice", "status"))
+
+    def _create_refund(self, params: dict[str, Any]) -> dict[str, Any]:
+        refuse_unknown(params, ("charge", "payment_intent", "amount", "reason", "metadata", "expand"))
+        if ("charge" in params) == ("payment_intent" in params):
+            raise StripeApiError(400, "You must provide exactly one of charge or payment_intent.")
+        if "payment_intent" in params:
+            intent = self._retrieve("payment_intent", self.payment_intents, params["payment_intent"])
+            charge = self.charges[intent["latest_charge"]]
+        else:
+            charge = self._retrieve("charge", self.charges, params["charge"])
+        rest = charge["amount"] - charge["amount_refunded"]
+        if rest <= 0:
+            raise StripeApiError(
+                400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+            )
+        amount = as_int(params, "amount", minimum=1, maximum=rest) if "amount" in params else rest
+        if params.get("reason") not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+            raise invalid("reason", "reason must be one of duplicate, fraudulent, requested_by_customer")
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        refund = {
+            "id": new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "currency": charge["currency"],
+            "reason": params.get("reason"),
+            "metadata": dict(params.get("metadata") or {}),
+            "status": "succeeded",
+            "created": self.now(),
+        }
+        self.refunds[refund["id"]] = refund
+        self.event("charge.refunded", charge)
+        return refund
+
     def _list_subscriptions(self, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("status")
         items = list(self.subscriptions.values())
@@ -876,6 +1007,11 @@ _ROUTES = [
     _route("GET", rf"/v1/checkout/sessions/{_ID}", FakeStripe._retrieve_checkout_session),
     _route("GET", rf"/v1/checkout/sessions/{_ID}/line_items", FakeStripe._checkout_line_items),
     _route("GET", r"/v1/checkout/sessions", FakeStripe._list_checkout_sessions),
+    _route("POST", rf"/v1/checkout/sessions/{_ID}/expire", FakeStripe._expire_checkout_session),
+    _route("GET", r"/v1/invoices", FakeStripe._list_invoices),
+    _route("GET", rf"/v1/invoices/{_ID}", lambda s, p, i: s._retrieve("invoice", s.invoices, i)),
+    _route("GET", r"/v1/invoice_payments", FakeStripe._list_invoice_payments),
+    _route("POST", r"/v1/refunds", FakeStripe._create_refund),
     _route("GET", r"/v1/events", lambda s, p: s._list("/v1/events", s.events, p, ("type",))),
     _route("POST", r"/v1/webhook_endpoints", FakeStripe._create_webhook_endpoint),
     _route("DELETE", rf"/v1/webhook_endpoints/{_ID}", FakeStripe._delete_webhook_endpoint),
