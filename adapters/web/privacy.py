@@ -179,7 +179,8 @@ def _privacy_page(
         sites=[
             (
                 site,
-                url_for("privacy.opt_out_page", site_key=site.public_key, _external=True),
+                # On the installation's own address, like every link a creator hands out.
+                current_app.config["BASE_URL"] + url_for("privacy.opt_out_page", site_key=site.public_key),
                 sorted(site.allowed_domains),
             )
             for site in sites

@@ -115,6 +115,17 @@ def test_the_privacy_page_speaks_to_creators(client, container) -> None:  # type
     assert "docs/privacy.md" not in page
 
 
+def test_the_privacy_page_offers_policy_texts_filled_in_for_the_creators_site(client, container) -> None:  # type: ignore[no-untyped-def]
+    account_id = sign_in(client, container)
+    email = container.services.accounts().get(account_id).email
+    site = container.services.accounts().add_site(email, ["academy.example.com"])
+    page = client.get("/privacy/", headers=BROWSER).get_data(as_text=True)
+    policy = page[page.index('id="policy-title"') : page.index("Export a student's data")]
+    assert "When you visit academy.example.com, a small script" in " ".join(policy.split())
+    assert policy.count(f"http://coursesignal.test/privacy/optout/{site.public_key}") == 2
+    assert "deleted after\n      2 years" in policy
+
+
 @pytest.mark.parametrize(
     ("days", "words"),
     [
