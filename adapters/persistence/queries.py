@@ -320,6 +320,7 @@ class SqlReportQueries:
             p.attribution_status,
             p.match_method,
             p.match_confidence,
+            p.unmatched_reason,
             *touch_columns,
         ).select_from(joined)
         return query, credits
@@ -340,6 +341,7 @@ class SqlReportQueries:
             status=m["attribution_status"],
             match_method=m["match_method"],
             match_confidence=m["match_confidence"],
+            unmatched_code=m["unmatched_reason"],
             first_touch=touch_from(m, Model.FIRST_TOUCH.value),
             last_touch=touch_from(m, Model.LAST_TOUCH.value),
         )

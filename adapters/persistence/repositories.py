@@ -23,7 +23,7 @@ from core.domain.events import EventKind, InboundEvent, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
-from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord
+from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord, UnmatchedReason
 from core.domain.sites import Account, Site
 from core.domain.sources import Channel
 from core.domain.touches import Touch
@@ -683,6 +683,7 @@ class SqlPurchases:
             recipient_email=row.recipient_email,
             match_confidence=row.match_confidence,
             rules_version=row.rules_version,
+            unmatched_reason=UnmatchedReason(row.unmatched_reason) if row.unmatched_reason else None,
         )
 
     def get_by_platform_id(self, account_id: int, platform: str, platform_purchase_id: str) -> Purchase | None:
@@ -702,6 +703,7 @@ class SqlPurchases:
             "match_method": purchase.match_method.value if purchase.match_method else None,
             "match_confidence": purchase.match_confidence,
             "rules_version": purchase.rules_version,
+            "unmatched_reason": purchase.unmatched_reason.value if purchase.unmatched_reason else None,
         }
 
     def add(self, purchase: Purchase) -> Purchase:

@@ -201,6 +201,7 @@ purchases = Table(
     Column("recipient_email", String(254)),
     Column("match_confidence", Integer),
     Column("rules_version", Integer),
+    Column("unmatched_reason", String(30)),  # UnmatchedReason value
     UniqueConstraint("user_id", "platform", "platform_purchase_id"),
     Index("ix_purchases_user_purchased", "user_id", "purchased_at"),
     Index("ix_purchases_user_email", "user_id", "email"),

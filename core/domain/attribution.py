@@ -13,7 +13,7 @@ from core.domain.touches import Touch
 
 # Bump when a rule below (or in identities or checkout) changes, so stored results can be recomputed
 # over history with `coursesignal reattribute`.
-RULES_VERSION = 5
+RULES_VERSION = 6
 
 DEFAULT_LOOKBACK = timedelta(days=90)
 MIN_LOOKBACK_DAYS = 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from core.domain.identities import EmailClaim
+
 # A purchase this long after a visitor reached checkout can still be theirs; longer, and too many other
 # visitors could have reached checkout in between.
 CHECKOUT_WINDOW = timedelta(minutes=30)
@@ -73,3 +75,27 @@ def checkout_candidate(
     if len(fingerprints) != 1 or None in fingerprints:
         return TIE
     return sorted(fitting, key=lambda r: (r.reached_at, r.visitor_id))
+
+
+def typed_at_checkout(
+    claims: Iterable[EmailClaim],
+    reaches: Iterable[CheckoutReach],
+    email: str,
+    purchased_at: datetime,
+    window: timedelta = CHECKOUT_WINDOW,
+) -> EmailClaim | None:
+    """The browser that typed the sale's own email at checkout just before it: the latest claim of `email`
+    inside the window before the purchase, made by a visitor that had reached checkout in the window before
+    the claim (the checkout page it typed it on, or the click that led there). That browser made the sale,
+    whatever email it gave before (a gift's giver on the student's computer)."""
+    reached: dict[int, list[datetime]] = {}
+    for reach in reaches:
+        reached.setdefault(reach.visitor_id, []).append(reach.reached_at)
+    typed = [
+        claim
+        for claim in claims
+        if claim.email == email
+        and purchased_at - window <= claim.claimed_at <= purchased_at
+        and any(claim.claimed_at - window <= at <= claim.claimed_at for at in reached.get(claim.visitor_id, ()))
+    ]
+    return max(typed, key=lambda c: (c.claimed_at, c.visitor_id), default=None)

@@ -188,12 +188,12 @@ def _segment_order(segment: Segment) -> tuple[int, float]:
 
 def identity_touches(identity: Iterable[Segment], touches_by_visitor: dict[int, list[Touch]]) -> list[IdentityTouch]:
     """Every touch of an identity: each visitor's touches inside that visitor's segments, in time order."""
-    found = [
+    found = dict.fromkeys(  # (segments of one visitor may overlap: each touch once)
         IdentityTouch(segment.visitor_id, touch)
         for segment in identity
         for touch in touches_by_visitor.get(segment.visitor_id, ())
         if segment.covers(touch.occurred_at)
-    ]
+    )
     return sorted(found, key=lambda t: (t.touch.occurred_at, t.visitor_id))
 
 

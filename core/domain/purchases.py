@@ -30,6 +30,15 @@ class MatchMethod(StrEnum):
         return _CONFIDENCE[self]
 
 
+class UnmatchedReason(StrEnum):
+    """Why no rule found the buyer of a sale: shown to the creator next to it (reports.PurchaseRow)."""
+
+    NO_BUYER = "no_buyer"  # the sale names no email and carries no visitor id, and no one browser fits its time
+    NOT_SEEN = "not_seen"  # no browser gave the sale's emails or carried its id, none reached checkout before it
+    NO_VISIT_IN_WINDOW = "no_visit_in_window"  # the buyer is known, but made no visit before it inside the lookback
+    TIE = "tie"  # browsers that no email ties to the buyer reached checkout just before it: timing cannot choose
+
+
 # The most a match through a server-derived visitor id can be trusted.
 DERIVED_VISITOR_CONFIDENCE = 50
 
@@ -78,6 +87,7 @@ class Purchase:
     recipient_email: str | None = None
     match_confidence: int | None = None
     rules_version: int | None = None  # the attribution rules this purchase was last attributed with
+    unmatched_reason: UnmatchedReason | None = None  # why it is unmatched, when it is
 
     @classmethod
     def from_record(cls, account_id: int, record: PurchaseRecord) -> Purchase:
@@ -115,12 +125,14 @@ class Purchase:
             min(method.confidence, DERIVED_VISITOR_CONFIDENCE) if derived_visitor else method.confidence
         )
         self.status = AttributionStatus.MATCHED
+        self.unmatched_reason = None
 
-    def unmatch(self) -> None:
+    def unmatch(self, reason: UnmatchedReason | None = None) -> None:
         self.visitor_id = None
         self.match_method = None
         self.match_confidence = None
         self.status = AttributionStatus.UNMATCHED
+        self.unmatched_reason = reason
 
     def erase_buyer(self) -> None:
         """Detach the person (an erasure request): the amount, time and course stay, who bought goes.

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.domain.purchases import UnmatchedReason
 from core.domain.touches import Touch
 
 
@@ -290,6 +291,7 @@ class PurchaseRow:
     first_touch: Touch | None
     last_touch: Touch | None
     match_confidence: int | None = None  # percent, how sure the match is (docs/attribution.md)
+    unmatched_code: str | None = None  # UnmatchedReason value; None for sales attributed before it was kept
 
     @property
     def net_amount(self) -> int:
@@ -302,10 +304,25 @@ class PurchaseRow:
             return "The buyer asked to be erased: the sale still counts in the totals, with no person attached."
         if self.status != "unmatched":
             return None
+        if self.unmatched_code == UnmatchedReason.TIE:
+            return (
+                "Several browsers reached checkout in the 30 minutes before this sale and none of them gave the "
+                "buyer's email, so the timing cannot tell which one bought: it stays unmatched rather than guessing."
+            )
+        if self.unmatched_code == UnmatchedReason.NO_VISIT_IN_WINDOW:
+            return (
+                "This buyer is known on your site, but none of their visits falls before the purchase within the "
+                "lookback window."
+            )
         if self.email is None:
             return (
                 "The platform sent no buyer email (and no visitor id), so no visit can be linked to this purchase. "
                 "Ask buyers for an email at checkout, or pass the visitor id through checkout."
+            )
+        if self.unmatched_code == UnmatchedReason.NOT_SEEN:
+            return (
+                "No browser on your site gave this buyer's email, and none reached checkout in the 30 minutes "
+                "before the sale. Asking for the email early (a free guide, a waitlist) links more sales."
             )
         return "No visit by this buyer was tracked before the purchase, within the lookback window."
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.domain.attribution import MATCH_ORDER, RULES_VERSION, AttributionResult, attribute, lookback_from_days
-from core.domain.checkout import CHECKOUT_WINDOW, CheckoutReach, checkout_candidate
+from core.domain.checkout import (
+    CHECKOUT_WINDOW,
+    TIE,
+    CheckoutReach,
+    Tie,
+    checkout_candidate,
+    typed_at_checkout,
+)
 from core.domain.fingerprints import is_derived_visitor_key
 from core.domain.identities import (
     EmailClaim,
@@ -23,7 +30,7 @@ from core.domain.identities import (
     identity_touches,
     shared_visitors,
 )
-from core.domain.purchases import MatchMethod, Purchase
+from core.domain.purchases import MatchMethod, Purchase, UnmatchedReason
 from core.ports.uow import UnitOfWork
 
 # Stitching stops growing past this many visitor ids: a bigger "identity" is a shared inbox or a bug.
@@ -38,9 +45,32 @@ class _Closure:
     graph: IdentityGraph
     visitor_ids: frozenset[int]
     emails: frozenset[str]
+    claims: tuple[EmailClaim, ...] = ()  # as given, each with its own email
+    party: frozenset[str] = frozenset()
+
+    def segments_with_email(self, email: str) -> list[Segment]:
+        return self.graph.segments_with_email(_party_label(self.party) if email in self.party else email)
 
 
-def _closure(uow: UnitOfWork, account_id: int, visitor_ids: Iterable[int] = (), emails: Iterable[str] = ()) -> _Closure:
+def _party(purchase: Purchase) -> frozenset[str]:
+    """The emails a sale itself names (the buyer's and a gift's student's): one party for this sale."""
+    return frozenset(e for e in (purchase.email, purchase.recipient_email) if e)
+
+
+def _party_label(party: frozenset[str]) -> str:
+    return min(party)
+
+
+def _closure(
+    uow: UnitOfWork,
+    account_id: int,
+    visitor_ids: Iterable[int] = (),
+    emails: Iterable[str] = (),
+    party: frozenset[str] = frozenset(),
+) -> _Closure:
+    """`party`: emails that count as one person here (a sale's buyer and its gift's student), so a browser
+    that gave only those (the giver on the student's computer) is not cut in two, and keeps the visits
+    before its first email (how the student found the course)."""
     seen_visitors: set[int] = set()
     seen_emails: set[str] = set()
     claims: dict[tuple[int, str, datetime], EmailClaim] = {}
@@ -66,12 +96,15 @@ def _closure(uow: UnitOfWork, account_id: int, visitor_ids: Iterable[int] = (), 
             handoffs[(handoff.from_visitor_id, handoff.to_visitor_id, handoff.handed_at)] = handoff
             found |= {handoff.from_visitor_id, handoff.to_visitor_id}
         new_visitors = found - seen_visitors
+    labelled = [
+        EmailClaim(c.visitor_id, _party_label(party), c.claimed_at) if c.email in party else c for c in claims.values()
+    ]
     # A browser that gave several emails is cut where each starts: at the session it was first given in.
-    shared = shared_visitors(claims.values()) & seen_visitors
+    shared = shared_visitors(labelled) & seen_visitors
     touches = uow.sessions.touches_of(shared) if shared else {}
     starts = {v: [t.occurred_at for t in found] for v, found in touches.items()}
-    graph = IdentityGraph(seen_visitors, claims.values(), handoffs.values(), starts)
-    return _Closure(graph, frozenset(seen_visitors), frozenset(seen_emails))
+    graph = IdentityGraph(seen_visitors, labelled, handoffs.values(), starts)
+    return _Closure(graph, frozenset(seen_visitors), frozenset(seen_emails), tuple(claims.values()), party)
 
 
 def _journey(uow: UnitOfWork, identity: Collection[Segment]) -> list[IdentityTouch]:
@@ -91,7 +124,7 @@ def _by_visitor_key(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
     visitor = uow.visitors.with_key(purchase.account_id, purchase.visitor_key)
     if visitor is None or visitor.id is None:
         return None
-    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id])
+    closure = _closure(uow, purchase.account_id, visitor_ids=[visitor.id], party=_party(purchase))
     segment = closure.graph.segment_at(visitor.id, purchase.purchased_at)
     return _Found(visitor.id, closure.graph.identity_of(segment)) if segment else None
 
@@ -106,10 +139,10 @@ def _people_named_by(uow: UnitOfWork, purchase: Purchase) -> list[Segment]:
     emails = [e for e in (purchase.email, purchase.recipient_email) if e]
     if not emails:
         return []
-    closure = _closure(uow, purchase.account_id, emails=emails)
+    closure = _closure(uow, purchase.account_id, emails=emails, party=_party(purchase))
     people: dict[Segment, None] = {}
     for email in emails:
-        for segment in closure.graph.segments_with_email(email):
+        for segment in closure.segments_with_email(email):
             people.update(dict.fromkeys(closure.graph.identity_of(segment)))
     return list(people)
 
@@ -117,10 +150,15 @@ def _people_named_by(uow: UnitOfWork, purchase: Purchase) -> list[Segment]:
 def _by_email(uow: UnitOfWork, purchase: Purchase, email: str | None) -> _Found | None:
     if not email:
         return None
-    closure = _closure(uow, purchase.account_id, emails=[email])
-    segments = closure.graph.segments_with_email(email)
+    closure = _closure(uow, purchase.account_id, emails=[email], party=_party(purchase))
+    # (only browsers that gave this very email: the sale's other email has its own rule)
+    typers = {c.visitor_id for c in closure.claims if c.email == email}
+    segments = [s for s in closure.segments_with_email(email) if s.visitor_id in typers]
     if not segments:
         return None
+    at_checkout = _typed_at_checkout(uow, purchase, closure, email)
+    if at_checkout is not None:
+        return at_checkout
     identity = closure.graph.identity_of(segments[0])
     # The browser that took up the email last before the purchase is the one that bought.
     started = [s for s in segments if s.starts is None or s.starts <= purchase.purchased_at] or segments
@@ -128,7 +166,25 @@ def _by_email(uow: UnitOfWork, purchase: Purchase, email: str | None) -> _Found 
     return _Found(anchor.visitor_id, identity)
 
 
-def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
+def _typed_at_checkout(uow: UnitOfWork, purchase: Purchase, closure: _Closure, email: str) -> _Found | None:
+    """The browser that typed the sale's email at checkout just before it is the buyer's, even when it gave
+    another email earlier (a giver on the student's computer): its person with that email, and the visit in
+    which it typed it (the visit that bought), which an earlier email's run may otherwise own."""
+    typers = {c.visitor_id for c in closure.claims if c.email == email}
+    claim = typed_at_checkout(closure.claims, uow.identities.checkout_reaches_of(typers), email, purchase.purchased_at)
+    if claim is None:
+        return None
+    segment = closure.graph.segment_at(claim.visitor_id, claim.claimed_at)
+    identity = closure.graph.identity_of(segment) if segment is not None else []
+    touches = uow.sessions.touches_of({claim.visitor_id}).get(claim.visitor_id, [])
+    visit = max((t.occurred_at for t in touches if t.occurred_at <= claim.claimed_at), default=None)
+    if visit is not None:
+        after = purchase.purchased_at + timedelta(microseconds=1)
+        identity = [*identity, Segment(claim.visitor_id, visit, after, email)]
+    return _Found(claim.visitor_id, identity)
+
+
+def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | Tie | None:
     since = purchase.purchased_at - CHECKOUT_WINDOW
     explained = uow.purchases.strongly_matched_visitors(
         purchase.account_id, since, purchase.purchased_at + CHECKOUT_WINDOW, excluding=purchase.id
@@ -140,11 +196,11 @@ def _by_fingerprint(uow: UnitOfWork, purchase: Purchase) -> _Found | None:
     ]
     candidate = checkout_candidate(reaches, purchase.purchased_at)
     if not isinstance(candidate, list):
-        return None
+        return candidate
     return _identity_of_reaches(uow, purchase, candidate)
 
 
-def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found | None:
+def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[CheckoutReach]) -> _Found | Tie:
     """The person behind the one fingerprint that reached checkout, or None when it is several people.
 
     Only the browser that reached checkout counts, with what its ids are stitched to: a fingerprint never
@@ -153,17 +209,17 @@ def _identity_of_reaches(uow: UnitOfWork, purchase: Purchase, reaches: list[Chec
     the creator's domains); otherwise they are people behind one office or household address: a tie.
     """
     visitor_ids = sorted({r.visitor_id for r in reaches})
-    closure = _closure(uow, purchase.account_id, visitor_ids=visitor_ids)
+    closure = _closure(uow, purchase.account_id, visitor_ids=visitor_ids, party=_party(purchase))
     identities = []
     for visitor_id in visitor_ids:
         segment = closure.graph.segment_at(visitor_id, purchase.purchased_at)
         identities.append(closure.graph.identity_of(segment) if segment is not None else [])
     if len({frozenset(identity) for identity in identities}) > 1:
-        return None
+        return TIE
     return _Found(reaches[-1].visitor_id, identities[0])
 
 
-def _find(uow: UnitOfWork, purchase: Purchase, method: MatchMethod) -> _Found | None:
+def _find(uow: UnitOfWork, purchase: Purchase, method: MatchMethod) -> _Found | Tie | None:
     if method is MatchMethod.VISITOR_ID:
         return _by_visitor_key(uow, purchase)
     if method is MatchMethod.EMAIL:
@@ -193,9 +249,11 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
     lookback = uow.attribution_settings.lookback(purchase.account_id)
     was_strong = purchase.match_method in STRONG_METHODS
     result: AttributionResult | None = None
+    known_buyer = tie = False
     for method in MATCH_ORDER:
         found = _find(uow, purchase, method)
-        if found is None:
+        if found is None or isinstance(found, Tie):
+            tie |= found is not None
             continue
         result = attribute(_journey(uow, found.identity), purchase.purchased_at, lookback)
         if result is not None and method is not MatchMethod.FINGERPRINT:
@@ -210,8 +268,9 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
                 derived_visitor=anchor is not None and is_derived_visitor_key(anchor.key),
             )
             break
+        known_buyer = True
     if result is None:
-        purchase.unmatch()
+        purchase.unmatch(_unmatched_reason(purchase, known_buyer=known_buyer, tie=tie))
     purchase.rules_version = RULES_VERSION
     uow.purchases.update(purchase)
     uow.purchases.replace_credits(purchase.id, list(result.credits) if result else [])
@@ -220,6 +279,18 @@ def attribute_purchase(uow: UnitOfWork, purchase: Purchase, *, cascade: bool = T
         # A purchase explained by id or email explains its buyer's checkout visit, which may settle (or
         # unsettle) a neighbour that was matched by timing.
         _attribute_timing_neighbours(uow, purchase)
+
+
+def _unmatched_reason(purchase: Purchase, *, known_buyer: bool, tie: bool) -> UnmatchedReason:
+    """The real reason no rule matched: the buyer was found without a visit in the window, or several
+    browsers reached checkout, or the sale names no one, or no one it names was ever seen."""
+    if known_buyer:
+        return UnmatchedReason.NO_VISIT_IN_WINDOW
+    if tie:
+        return UnmatchedReason.TIE
+    if not (purchase.email or purchase.recipient_email or purchase.visitor_key):
+        return UnmatchedReason.NO_BUYER
+    return UnmatchedReason.NOT_SEEN
 
 
 def _attribute_timing_neighbours(uow: UnitOfWork, purchase: Purchase) -> None:

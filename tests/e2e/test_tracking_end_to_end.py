@@ -84,3 +84,48 @@ def test_visit_and_signup_form_credit_the_purchase_to_youtube(page, container, s
 class _FiveMinutesLater:
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(minutes=5)
+
+
+SALES_PAGE = """<!doctype html><html><head><title>Sourdough Masterclass</title>
+<script async src="{app}/t.js" data-site="{site}"></script></head>
+<body><a id="enrol" href="https://sso.teachable.com/secure/4242/checkout/777">Enrol now</a></body></html>"""
+
+
+def test_a_click_through_to_teachables_checkout_matches_the_sale_by_timing(page, container, site, live_server) -> None:  # type: ignore[no-untyped-def]
+    """The buyer types no email anywhere and clicks through to the school's checkout, which runs no script:
+    the real t.js beacons the click as the page is left, and the sale is matched to that browser by timing."""
+    page.context.route(
+        "https://sso.teachable.com/**", lambda route: route.fulfill(status=200, body="<title>Checkout</title>")
+    )
+    body = SALES_PAGE.format(app=live_server, site=site.public_key).encode()
+    with creator_pages(body, "localhost") as origin:
+        page.goto(f"{origin}/course?utm_source=youtube&utm_medium=video")
+        page.wait_for_function("() => window.cs && window.cs.l")
+        page.click("#enrol")
+        page.wait_for_url("https://sso.teachable.com/**")
+
+    def reached_checkout() -> list[Any]:
+        with container.gateways.unit_of_work() as uow:
+            now = datetime.now(UTC)
+            return list(uow.identities.checkout_reaches(site.account_id, now - timedelta(minutes=5), now))
+
+    assert eventually(reached_checkout)
+    container.services.purchases().ingest(
+        site.account_id,
+        [
+            PurchaseRecord(
+                platform="teachable",
+                platform_purchase_id="t-1",
+                amount=Money(12900, "USD"),
+                purchased_at=datetime.now(UTC),
+                email="never.typed@example.com",
+            )
+        ],
+    )
+    with container.gateways.unit_of_work() as uow:
+        purchase = uow.purchases.get_by_platform_id(site.account_id, "teachable", "t-1")
+        assert purchase is not None
+        assert purchase.match_method is not None
+        assert purchase.match_method.value == "fingerprint"
+        (first,) = [c.touch for c in uow.purchases.credits(purchase.id or 0) if c.model is Model.FIRST_TOUCH]
+    assert first.source == "YouTube"

@@ -8,7 +8,7 @@ import pytest
 
 from core.domain.attribution import RULES_VERSION
 from core.domain.events import EventKind
-from core.domain.purchases import AttributionStatus, MatchMethod
+from core.domain.purchases import AttributionStatus, MatchMethod, UnmatchedReason
 from tests.unit.attribution_world import AttributionWorld
 
 CHECKOUT = "https://example.com/offers/abc/checkout"
@@ -294,3 +294,83 @@ def test_reattribute_reruns_purchases_attributed_under_older_rules(world: Attrib
     assert world.attribution.reattribute_all(world.account_id) == 1
     assert world.purchase("p1").rules_version == RULES_VERSION
     assert world.attribution.reattribute_all(world.account_id, force=True) == 1
+
+
+# --- the checkout email wins for its sale -----------------------------------------------------------
+
+
+def test_an_email_typed_at_checkout_ties_that_browser_to_its_sale_though_it_gave_another_before(
+    world: AttributionWorld,
+) -> None:
+    # The student opts in on the family browser; in the same visit the giver opens the checkout and types
+    # their own email there one second before the sale.
+    world.visit("family001", "youtube", fingerprint="fp-home")
+    world.identify("family001", "student@example.com")
+    world.clock.advance(minutes=3)
+    world.send(EventKind.PAGEVIEW, "family001", CHECKOUT, fingerprint="fp-home")
+    world.clock.advance(minutes=1)
+    world.identify("family001", "giver@example.com", fingerprint="fp-home")
+    world.clock.advance(seconds=1)
+    purchase = world.buy("gift", email="giver@example.com")
+    assert (purchase.match_method, purchase.visitor_id) == (MatchMethod.EMAIL, world.visitor_id("family001"))
+    assert world.credited("gift") == {"first_touch": "YouTube", "last_touch": "YouTube"}  # the visit that bought
+
+
+def test_the_checkout_rule_needs_the_checkout_and_the_sales_own_email(world: AttributionWorld) -> None:
+    world.visit("family001", "youtube", fingerprint="fp-home")
+    world.identify("family001", "student@example.com")
+    world.clock.advance(minutes=1)
+    world.identify("family001", "giver@example.com")  # on an ordinary page, not at checkout
+    world.clock.advance(seconds=1)
+    purchase = world.buy("gift", email="giver@example.com")
+    assert purchase.status is AttributionStatus.UNMATCHED
+    assert purchase.unmatched_reason is UnmatchedReason.NO_VISIT_IN_WINDOW
+
+
+def test_a_browser_explained_by_its_checkout_email_no_longer_blocks_a_timing_match(world: AttributionWorld) -> None:
+    world.visit("family001", "youtube", fingerprint="fp-home")
+    world.identify("family001", "student@example.com")
+    world.visit("teacher01", "instagram", fingerprint="fp-school")
+    world.clock.advance(minutes=2)
+    world.send(EventKind.PAGEVIEW, "family001", CHECKOUT, fingerprint="fp-home")
+    world.send(EventKind.CLICK, "teacher01", "https://sso.teachable.com/secure/1/checkout/2", fingerprint="fp-school")
+    world.clock.advance(minutes=1)
+    world.identify("family001", "giver@example.com", fingerprint="fp-home")
+    world.clock.advance(seconds=1)
+    assert world.buy("gift", email="giver@example.com").match_method is MatchMethod.EMAIL
+    world.clock.advance(minutes=10)
+    other = world.buy("teachable", email="unknown@example.com")
+    assert (other.match_method, other.visitor_id) == (MatchMethod.FINGERPRINT, world.visitor_id("teacher01"))
+
+
+def test_an_unmatched_sale_says_the_real_reason(world: AttributionWorld) -> None:
+    world.visit("visitor01", "youtube", fingerprint="fp-a")
+    world.visit("visitor02", "google", fingerprint="fp-b")
+    world.send(EventKind.PAGEVIEW, "visitor01", CHECKOUT, fingerprint="fp-a")
+    world.send(EventKind.PAGEVIEW, "visitor02", CHECKOUT, fingerprint="fp-b")
+    world.clock.advance(minutes=5)
+    assert world.buy("tie", email="unknown@example.com").unmatched_reason is UnmatchedReason.TIE
+    world.clock.advance(hours=2)
+    assert world.buy("nobody", email="unknown@example.com").unmatched_reason is UnmatchedReason.NOT_SEEN
+    assert world.buy("no-email").unmatched_reason is UnmatchedReason.NO_BUYER
+
+
+def test_a_gift_on_a_shared_browser_keeps_the_students_first_visit(world: AttributionWorld) -> None:
+    # The student finds the course on the family computer, opts in days later; the giver signs in there
+    # too, then buys the course for the student: the sale names both, so the computer is not two people
+    # for this sale, and its first visit is the student's.
+    world.visit("family001", "youtube")
+    world.clock.advance(days=3)
+    world.visit("family001", "newsletter")
+    world.identify("family001", "student@example.com")
+    world.clock.advance(days=2)
+    world.visit("family001", "google")
+    world.identify("family001", "giver@example.com")
+    world.clock.advance(hours=1)
+    purchase = world.buy("gift", email="giver@example.com", recipient_email="student@example.com")
+    assert purchase.match_method is MatchMethod.EMAIL
+    assert world.credited("gift") == {"first_touch": "YouTube", "last_touch": "Google"}
+    # a sale naming only one of them still sees two people on that computer
+    world.clock.advance(hours=1)
+    world.buy("own", email="giver@example.com")
+    assert world.credited("own")["first_touch"] == "Google"
