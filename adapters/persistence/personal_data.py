@@ -114,6 +114,7 @@ class SqlPersonalDataReader:
                 "attribution_settings": _rows(
                     c, t.attribution_settings, t.attribution_settings.c.user_id == account_id
                 ),
+                "display_settings": _rows(c, t.display_settings, t.display_settings.c.user_id == account_id),
                 "billing_subscriptions": _rows(
                     c, t.billing_subscriptions, t.billing_subscriptions.c.user_id == account_id
                 ),

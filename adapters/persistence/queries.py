@@ -26,6 +26,7 @@ from core.domain.reports import (
     DailyRevenue,
     Grouping,
     PurchaseRow,
+    PurchaseSearch,
     ReferrerHost,
     SessionRow,
     SourceTotals,
@@ -370,6 +371,26 @@ class SqlReportQueries:
         query = query.where(*conditions).order_by(p.purchased_at.desc(), p.id.desc()).limit(limit)
         with self._connect() as connection:
             return [self._purchase_row(row) for row in connection.execute(query)]
+
+    def find_purchases(
+        self, account_id: int, search: PurchaseSearch, *, limit: int, offset: int = 0
+    ) -> tuple[list[PurchaseRow], int]:
+        p = t.purchases.c
+        query, credits = self._purchase_query()
+        conditions = [p.user_id == account_id, _in_range(p.purchased_at, search.since, search.until)]
+        if search.email:
+            pattern = "%" + search.email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(func.lower(p.email).like(pattern, escape="\\"))
+        if search.platform:
+            conditions.append(p.platform == search.platform.lower())
+        if search.source:
+            wanted = search.source.lower()
+            conditions.append(or_(*(func.lower(credit.c.touch_source) == wanted for credit in credits.values())))
+        page = query.where(*conditions).order_by(p.purchased_at.desc(), p.id.desc()).limit(limit).offset(offset)
+        with self._connect() as connection:
+            rows = [self._purchase_row(row) for row in connection.execute(page)]
+            total = connection.execute(select(func.count()).select_from(query.where(*conditions).subquery())).scalar()
+        return rows, int(total or 0)
 
     def purchase(self, account_id: int, purchase_id: int) -> PurchaseRow | None:
         p = t.purchases.c

@@ -19,6 +19,7 @@ from core.domain.attribution import DEFAULT_LOOKBACK, Credit, Model
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection as PlatformConnection
 from core.domain.connections import ConnectionStatus, StoredDelivery, SyncState
+from core.domain.display import DisplaySettings
 from core.domain.events import EventKind, InboundEvent, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.money import Money
@@ -398,6 +399,24 @@ class SqlAttributionSettings:
     def set_lookback(self, account_id: int, lookback: timedelta) -> None:
         self._c.execute(delete(t.attribution_settings).where(t.attribution_settings.c.user_id == account_id))
         self._c.execute(insert(t.attribution_settings).values(user_id=account_id, lookback_days=lookback.days))
+
+
+class SqlDisplaySettings:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get(self, account_id: int) -> DisplaySettings:
+        d = t.display_settings.c
+        row = self._c.execute(select(d.locale, d.time_zone, d.currency).where(d.user_id == account_id)).first()
+        return DisplaySettings() if row is None else DisplaySettings(row.locale, row.time_zone, row.currency)
+
+    def set(self, account_id: int, settings: DisplaySettings) -> None:
+        self._c.execute(delete(t.display_settings).where(t.display_settings.c.user_id == account_id))
+        self._c.execute(
+            insert(t.display_settings).values(
+                user_id=account_id, locale=settings.locale, time_zone=settings.time_zone, currency=settings.currency
+            )
+        )
 
 
 class SqlFingerprintSalts:

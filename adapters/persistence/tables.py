@@ -285,6 +285,16 @@ attribution_settings = Table(
     Column("lookback_days", Integer, nullable=False),
 )
 
+# How the account's pages write money and times (core/domain/display.py); no row: the defaults.
+display_settings = Table(
+    "display_settings",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("locale", String(20), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("currency", String(3)),
+)
+
 # One random salt per UTC day for fingerprints; rows older than 48 hours are deleted.
 fingerprint_salts = Table(
     "fingerprint_salts",

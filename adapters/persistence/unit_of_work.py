@@ -12,6 +12,7 @@ from adapters.persistence.repositories import (
     SqlApiTokens,
     SqlAttributionSettings,
     SqlConnections,
+    SqlDisplaySettings,
     SqlEvents,
     SqlFingerprintSalts,
     SqlIdentities,
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.webhook_deliveries = SqlWebhookDeliveries(connection)
         self.identities = SqlIdentities(connection)
         self.attribution_settings = SqlAttributionSettings(connection)
+        self.display_settings = SqlDisplaySettings(connection)
         self.fingerprint_salts = SqlFingerprintSalts(connection)
         return self
 

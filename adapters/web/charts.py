@@ -1,62 +1,101 @@
-"""Charts drawn on the server as SVG strings: no JavaScript, no third-party files, nothing a strict
-Content-Security-Policy blocks (presentation attributes only, no style attributes, no scripts)."""
+"""Charts drawn on the server as SVG: no third-party files, nothing a strict Content-Security-Policy blocks
+(classes and presentation attributes only, no style attributes, no inline scripts; colours in dashboard.css).
+
+Each bar is a focusable element with an aria-label carrying its figures and a <title> (the tooltip a mouse
+gets without JavaScript). static/dashboard/charts.js turns those into one tooltip shown on hover, on tap and
+on keyboard focus, and lets the arrow keys move from bar to bar.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
-from core.domain.money import Money
+from adapters.web.display import Display
 from core.domain.reports import DailyRevenue
 
-WIDTH = 640
-HEIGHT = 180
-_PAD_LEFT = 56
-_PAD_BOTTOM = 22
-_PAD_TOP = 10
+WIDTH = 720
+HEIGHT = 260
+_LEFT = 84  # room for the amounts on the axis
+_RIGHT = 8
+_TOP = 16  # room above the highest gridline's label
+_BOTTOM = 28  # room for the dates
+_TICKS = 4
 
 
-def daily_revenue_svg(days: Sequence[DailyRevenue], currency: str, *, title: str = "Revenue per day") -> str:
-    """Bars of net revenue per day, with the highest amount on the axis and the first and last dates below.
+def nice_ceiling(highest: int) -> tuple[int, int]:
+    """The axis top and the step between gridlines, in minor units: steps of 1, 2, 2.5 or 5 times a power of ten,
+    so the labels read $0, $25, $50, $75, $100 rather than $0, $21.33, ..."""
+    if highest <= 0:
+        return _TICKS, 1
+    rough = highest / _TICKS
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough)
+    step = max(math.ceil(step), 1)
+    return step * _TICKS, step
 
-    Every bar carries a <title> (the date and the amount), which screen readers and a hover both show.
-    """
-    plot_width = WIDTH - _PAD_LEFT - 4
-    plot_height = HEIGHT - _PAD_TOP - _PAD_BOTTOM
+
+def _label_every(count: int) -> int:
+    """How many days apart the date labels are: about seven labels whatever the range."""
+    return max(1, math.ceil(count / 7))
+
+
+def daily_revenue_svg(
+    days: Sequence[DailyRevenue], currency: str, display: Display, *, title: str = "Revenue per day"
+) -> str:
+    """Bars of net revenue per day with amount gridlines and date labels."""
+    plot_width = WIDTH - _LEFT - _RIGHT
+    plot_height = HEIGHT - _TOP - _BOTTOM
     highest = max((d.revenue for d in days), default=0)
-    scale = plot_height / highest if highest > 0 else 0.0
+    top, step = nice_ceiling(highest)
+    scale = plot_height / top
     slot = plot_width / max(len(days), 1)
-    bar = max(slot * 0.8, 1.0)
+    bar = max(min(slot * 0.72, 48), 1.0)
     total = sum(d.revenue for d in days)
-    label = f"{title}: {Money(total, currency).display()} over {len(days)} days"
+    label = f"{title}: {display.money(total, currency)} over {len(days)} days"
+    baseline = HEIGHT - _BOTTOM
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-revenue" '
-        f'role="img" aria-label="{escape(label)}">',
+        f'role="group" aria-label="{escape(label)}">',
         f"<title>{escape(label)}</title>",
-        f'<line x1="{_PAD_LEFT}" y1="{HEIGHT - _PAD_BOTTOM}" x2="{WIDTH - 4}" y2="{HEIGHT - _PAD_BOTTOM}" '
-        'stroke="currentColor" stroke-opacity="0.3"/>',
-        f'<text x="{_PAD_LEFT - 6}" y="{_PAD_TOP + 10}" text-anchor="end" font-size="11" fill="currentColor">'
-        f"{escape(Money(highest, currency).format_major(grouped=True))}</text>",
-        f'<text x="{_PAD_LEFT - 6}" y="{HEIGHT - _PAD_BOTTOM}" text-anchor="end" font-size="11" '
-        'fill="currentColor">0</text>',
+        '<g class="grid" aria-hidden="true">',
     ]
+    for tick in range(_TICKS + 1):
+        y = baseline - tick * step * scale
+        kind = "gridline axis" if tick == 0 else "gridline"
+        parts.append(f'<line class="{kind}" x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}"/>')
+        parts.append(
+            f'<text class="tick" x="{_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(display.axis_money(tick * step, currency))}</text>"
+        )
+    every = _label_every(len(days))
+    for index, day in enumerate(days):
+        if index % every == 0:
+            # Phones hide every other date (dashboard.css: .tick.alternate), where the labels are bigger.
+            kind = "tick date alternate" if (index // every) % 2 else "tick date"
+            # A label centred under its day, except a first label that would stick out to the left.
+            anchor, x = (
+                ("start", _LEFT + index * slot)
+                if slot < 40 and index == 0
+                else ("middle", _LEFT + (index + 0.5) * slot)
+            )
+            name = escape(display.day(day.day))
+            parts.append(f'<text class="{kind}" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">{name}</text>')
+    parts.append("</g>")
+    parts.append('<g class="bars">')
     for index, day in enumerate(days):
         height = max(day.revenue, 0) * scale
-        x = _PAD_LEFT + index * slot + (slot - bar) / 2
-        y = HEIGHT - _PAD_BOTTOM - height
-        amount = Money(day.revenue, currency).display()
+        x = _LEFT + index * slot + (slot - bar) / 2
+        purchases = f"{day.purchases} purchase{'s' if day.purchases != 1 else ''}"
+        text = f"{display.long_day(day.day)}: {display.money(day.revenue, currency)}, {purchases}"
+        # The hit area is the whole column, so a thumb finds a day even when its bar is short or empty.
         parts.append(
-            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="currentColor">'
-            f"<title>{day.day.isoformat()}: {escape(amount)}</title></rect>"
+            f'<g class="bar" tabindex="0" role="img" aria-label="{escape(text)}" data-tip="{escape(text)}">'
+            f"<title>{escape(text)}</title>"
+            f'<rect class="hit" x="{_LEFT + index * slot:.1f}" y="{_TOP}" width="{slot:.1f}" height="{plot_height}"/>'
+            f'<rect class="fill" x="{x:.1f}" y="{baseline - height:.1f}" width="{bar:.1f}" height="{height:.1f}"/>'
+            "</g>"
         )
-    if days:
-        baseline = HEIGHT - 6
-        parts.append(
-            f'<text x="{_PAD_LEFT}" y="{baseline}" font-size="11" fill="currentColor">{days[0].day.isoformat()}</text>'
-        )
-        parts.append(
-            f'<text x="{WIDTH - 4}" y="{baseline}" text-anchor="end" font-size="11" fill="currentColor">'
-            f"{days[-1].day.isoformat()}</text>"
-        )
-    parts.append("</svg>")
+    parts.append("</g></svg>")
     return "".join(parts)

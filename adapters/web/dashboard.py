@@ -9,20 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from markupsafe import Markup
+from wtforms import SelectField
 
 from adapters.web.charts import daily_revenue_svg
+from adapters.web.display import CURRENCIES, NO_VALUE, Display, locale_choices, time_zone_choices
 from core.domain.attribution import Model
 from core.domain.connections import ConnectionStatus
-from core.domain.money import Money
-from core.domain.reports import Breakdown, Grouping, ReportRange, SortColumn, SortOrder, share, top_line
+from core.domain.display import DisplaySettings, InvalidDisplaySettings
+from core.domain.reports import (
+    Breakdown,
+    Grouping,
+    PurchaseSearch,
+    ReportRange,
+    SortColumn,
+    SortOrder,
+    SourceLine,
+    share,
+    top_line,
+)
 from core.domain.sites import Site, tracking_snippet
+from core.ports.platforms import PlatformCatalog
+from core.services.accounts import Accounts
 from core.services.connections import Connections, ConnectionView
 from core.services.onboarding import Onboarding, OnboardingState
 from core.services.reports import Reports, UnknownSource
@@ -80,15 +96,6 @@ MATCH_METHODS = {
     "recipient_email": "by the student's (or gift recipient's) email seen on a visit",
     "fingerprint": "by timing: the one browser that reached checkout just before the sale",
 }
-NO_VALUE = "\N{EN DASH}"  # a cell with no value (a ratio over zero visitors)
-
-
-def _money(amount: int | None, currency: str) -> str:
-    return NO_VALUE if amount is None else Money(amount, currency).display()
-
-
-def _percent(rate: float | None) -> str:
-    return NO_VALUE if rate is None else f"{rate * 100:.1f}%"
 
 
 def _link(endpoint: str, **changes: Any) -> str:
@@ -111,10 +118,25 @@ def _sort_links(endpoint: str, order: SortOrder) -> dict[str, dict[str, str]]:
     return links
 
 
-def _helpers() -> dict[str, Any]:
+@inject
+def _display(account_id: int, accounts: Accounts = Provide["services.accounts"]) -> Display:
+    return Display(accounts.display_settings(account_id))
+
+
+@inject
+def _platform_names(platforms: PlatformCatalog = Provide["platforms.registry"]) -> dict[str, str]:
+    return {adapter.name: adapter.display_name for adapter in platforms.all()}
+
+
+def _helpers(display: Display) -> dict[str, Any]:
+    names = _platform_names()
     return {
-        "money": _money,
-        "percent": _percent,
+        "platform_name": lambda name: names.get(name, name.replace("_", " ").title()),
+        "money": display.money,
+        "percent": display.percent,
+        "when": display.when,
+        "day": display.long_day,
+        "time_zone": display.settings.time_zone,
         "link": _link,
         "range_labels": RANGE_LABELS,
         "model_labels": MODEL_LABELS,
@@ -145,6 +167,31 @@ def reports_access(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRow:
+    name: str
+    revenue: int
+    share: float | None  # of the range's revenue
+    kind: str  # source, other or unmatched
+
+
+SPLIT_SOURCES = 5
+
+
+def source_split(lines: list[SourceLine], unmatched: int, total: int) -> list[SplitRow]:
+    """Where the range's revenue came from: the top sources by name, the rest together, then the unmatched."""
+    earning = sorted((line for line in lines if line.totals.revenue > 0), key=lambda line: -line.totals.revenue)
+    rows = [SplitRow(line.label, line.totals.revenue, share(line.totals.revenue, total), "source") for line in earning]
+    rows = rows[:SPLIT_SOURCES]
+    rest = sum(line.totals.revenue for line in earning[SPLIT_SOURCES:])
+    if rest > 0:
+        count = len(earning) - SPLIT_SOURCES
+        rows.append(SplitRow(f"{count} other source{'s' if count != 1 else ''}", rest, share(rest, total), "other"))
+    if unmatched > 0:
+        rows.append(SplitRow("Unmatched", unmatched, share(unmatched, total), "unmatched"))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,34 +233,44 @@ def index(
     reports: Reports = Provide["services.reports"], onboarding: Onboarding = Provide["services.onboarding"]
 ) -> str:
     account_id = int(current_user.id)
+    display = _display(account_id)
     setup = onboarding.state(account_id)
     report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
     order = _sort()
+    currency = display.settings.currency
     with reports.reading():
-        sources = reports.sources(account_id, report_range, model, group=group, sort=order)
+        sources = reports.sources(account_id, report_range, model, currency, group=group, sort=order)
         summary = reports.summary(account_id, report_range, sources.currency)
-        by_source = sources if group is Grouping.SOURCE else reports.sources(account_id, report_range, model)
+        by_source = (
+            sources if group is Grouping.SOURCE else reports.sources(account_id, report_range, model, sources.currency)
+        )
         recent = reports.recent_purchases(account_id, 10)  # in every currency: any purchase at all shows here
     top = top_line(by_source.lines)
-    chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency))  # noqa: S704 - our own escaped SVG  # nosec B704
+    chart = Markup(daily_revenue_svg(summary.summary.daily, summary.currency, display))  # noqa: S704 - our own escaped SVG  # nosec B704
     return render_template(
         "dashboard/overview.html",
         report=sources,
         summary=summary.summary,
         top=top,
-        period_before=f"previous {report_range.days} days" if report_range.days else "previous period",
         top_share=share(top.totals.revenue, summary.summary.revenue) if top else None,
+        split=source_split(by_source.lines, sources.unmatched.revenue, summary.summary.revenue),
+        period_before=f"previous {report_range.days} days" if report_range.days else "previous period",
         chart=chart,
         recent=recent,
         sort_links=_sort_links("dashboard.index", order),
         setup=setup,
         problems=_setup_problems(account_id, setup, has_purchases=bool(recent)),
         csv_url=url_for(
-            "api.sources_csv", range=report_range.value, model=model.value, group=group.value, sort=str(order)
+            "api.sources_csv",
+            range=report_range.value,
+            model=model.value,
+            group=group.value,
+            sort=str(order),
+            currency=currency,
         ),
-        **_helpers(),
+        **_helpers(display),
     )
 
 
@@ -226,7 +283,10 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
     model = _choice("model", Model, Model.FIRST_TOUCH)
     order = _sort()
     try:
-        detail = reports.source_detail(int(current_user.id), source, report_range, model, sort=order)
+        display = _display(int(current_user.id))
+        detail = reports.source_detail(
+            int(current_user.id), source, report_range, model, display.settings.currency, sort=order
+        )
     except UnknownSource:
         abort(404, description=f"No visitor or purchase came from {source!r}.")
     tables = [
@@ -238,8 +298,104 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
         detail=detail,
         tables=tables,
         sort_links=_sort_links("dashboard.source", order),
-        **_helpers(),
+        **_helpers(display),
     )
+
+
+def _day_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _local_midnight(day: date, display: Display) -> datetime:
+    return datetime.combine(day, time(), tzinfo=display.settings.zone).astimezone(UTC)
+
+
+@blueprint.get("/purchases")
+@login_required
+@reports_access
+@inject
+def purchases(reports: Reports = Provide["services.reports"]) -> str:
+    """Every purchase, newest first, searchable by email, source, platform and the days it was made (in the
+    account's time zone); each opens its journey."""
+    account_id = int(current_user.id)
+    display = _display(account_id)
+    first, last = _day_arg("from"), _day_arg("to")
+    if first and last and first > last:
+        first, last = last, first
+    search = PurchaseSearch(
+        email=request.args.get("email", "").strip()[:254],
+        source=request.args.get("source", "").strip()[:200],
+        platform=request.args.get("platform", "").strip()[:40],
+        since=_local_midnight(first, display) if first else None,
+        until=_local_midnight(last + timedelta(days=1), display) if last else None,
+    )
+    page_number = request.args.get("page", "1")
+    found = reports.find_purchases(account_id, search, int(page_number) if page_number.isdigit() else 1)
+    return render_template(
+        "dashboard/purchases.html",
+        found=found,
+        first=first,
+        last=last,
+        pages={
+            "previous": _link("dashboard.purchases", page=found.page - 1) if found.page > 1 else None,
+            "next": _link("dashboard.purchases", page=found.page + 1) if found.page < found.pages else None,
+        },
+        **_helpers(display),
+    )
+
+
+# --- how pages write money and times: a section of the account page ----------------------------------------
+
+
+class DisplaySettingsForm(FlaskForm):  # type: ignore[misc]
+    locale = SelectField("Language and number format", description="How amounts and dates are written.")
+    time_zone = SelectField("Time zone", description="Purchase and visit times are shown in it.")
+    currency = SelectField(
+        "Report currency",
+        description="Amounts in different currencies are never added up; the reports show one currency at a time.",
+    )
+
+    def fill_choices(self) -> DisplaySettingsForm:
+        self.locale.choices = locale_choices()
+        self.time_zone.choices = [(zone, zone.replace("_", " ")) for zone in ["UTC", *time_zone_choices()]]
+        self.currency.choices = [("", "Automatic: the one most purchases are in"), *[(c, c) for c in CURRENCIES]]
+        return self
+
+
+@blueprint.app_context_processor
+def _display_settings_section() -> dict[str, Any]:
+    """`display_settings_form()` for the account page's section, filled with the account's settings."""
+
+    def display_settings_form() -> DisplaySettingsForm:
+        settings = _display(int(current_user.id)).settings
+        form = DisplaySettingsForm(prefix="display", formdata=None).fill_choices()
+        form.locale.data, form.time_zone.data = settings.locale, settings.time_zone
+        form.currency.data = settings.currency or ""
+        return form
+
+    return {"display_settings_form": display_settings_form}
+
+
+@blueprint.post("/account/display")
+@login_required
+@inject
+def change_display_settings(accounts: Accounts = Provide["services.accounts"]) -> Any:
+    form = DisplaySettingsForm(prefix="display").fill_choices()
+    if form.validate_on_submit():
+        try:
+            settings = DisplaySettings(form.locale.data, form.time_zone.data, form.currency.data or None)
+        except InvalidDisplaySettings:
+            flash("That choice is not one we know. Pick a language, time zone and currency from the lists.", "error")
+        else:
+            accounts.change_display_settings(int(current_user.id), settings)
+            flash("Saved: your pages now show money and times this way.", "success")
+            return redirect(url_for("auth.account") + "#display-settings")
+    else:
+        flash("That choice is not one we know. Pick a language, time zone and currency from the lists.", "error")
+    return redirect(url_for("auth.account") + "#display-settings")
 
 
 @blueprint.get("/dashboard/purchases/<int:purchase_id>")
@@ -250,4 +406,4 @@ def purchase(purchase_id: int, reports: Reports = Provide["services.reports"]) -
     detail = reports.purchase(int(current_user.id), purchase_id)
     if detail is None:
         abort(404, description="No purchase with this id in your account.")
-    return render_template("dashboard/purchase.html", detail=detail, **_helpers())
+    return render_template("dashboard/purchase.html", detail=detail, **_helpers(_display(int(current_user.id))))

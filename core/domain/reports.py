@@ -328,6 +328,21 @@ class PurchaseRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PurchaseSearch:
+    """What the purchases page looks for; empty fields match everything."""
+
+    email: str = ""  # a part of the buyer's email, any case
+    source: str = ""  # the source of the first or the last touch, any case
+    platform: str = ""  # csv, kajabi, teachable, stripe...
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.email or self.source or self.platform or self.since or self.until)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRow:
     """One session of a buyer: which browser, when, and the touch that started it."""
 

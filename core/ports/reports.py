@@ -10,6 +10,7 @@ from core.domain.reports import (
     DailyRevenue,
     Grouping,
     PurchaseRow,
+    PurchaseSearch,
     ReferrerHost,
     SessionRow,
     SourceTotals,
@@ -80,6 +81,12 @@ class ReportQueries(Protocol):
         until: datetime | None = None,
     ) -> list[PurchaseRow]:
         """The newest purchases first; `credited_to` keeps those a model credits to one source."""
+        ...
+
+    def find_purchases(
+        self, account_id: int, search: PurchaseSearch, *, limit: int, offset: int = 0
+    ) -> tuple[list[PurchaseRow], int]:
+        """One page of the purchases matching the search, newest first, and how many match in all."""
         ...
 
     def purchase(self, account_id: int, purchase_id: int) -> PurchaseRow | None: ...

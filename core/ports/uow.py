@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from core.domain.attribution import Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, StoredDelivery, SyncState
+from core.domain.display import DisplaySettings
 from core.domain.events import InboundEvent, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
@@ -112,6 +113,14 @@ class AttributionSettingsRepository(Protocol):
         ...
 
     def set_lookback(self, account_id: int, lookback: timedelta) -> None: ...
+
+
+class DisplaySettingsRepository(Protocol):
+    def get(self, account_id: int) -> DisplaySettings:
+        """The account's locale, time zone and report currency; the defaults when the creator never chose."""
+        ...
+
+    def set(self, account_id: int, settings: DisplaySettings) -> None: ...
 
 
 class FingerprintSaltRepository(Protocol):
@@ -301,6 +310,7 @@ class UnitOfWork(Protocol):
     webhook_deliveries: WebhookDeliveryRepository
     identities: IdentityRepository
     attribution_settings: AttributionSettingsRepository
+    display_settings: DisplaySettingsRepository
     fingerprint_salts: FingerprintSaltRepository
 
     def __enter__(self) -> Self: ...

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from core.domain.display import DisplaySettings
 from core.domain.passwords import WeakPassword, check_password
 from core.domain.sites import Account, Site, new_site_key, normalize_domain, normalize_domains
 from core.domain.visitors import normalize_email
@@ -471,6 +472,16 @@ class Accounts:
     def get(self, account_id: int) -> Account | None:
         with self._uow() as uow:
             return uow.accounts.get(account_id)
+
+    def display_settings(self, account_id: int) -> DisplaySettings:
+        """The locale, time zone and report currency the account's pages use."""
+        with self._uow() as uow:
+            return uow.display_settings.get(account_id)
+
+    def change_display_settings(self, account_id: int, settings: DisplaySettings) -> None:
+        with self._uow() as uow:
+            uow.display_settings.set(account_id, settings)
+            uow.commit()
 
     def sites_of(self, account_id: int) -> Sequence[Site]:
         with self._uow() as uow:

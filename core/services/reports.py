@@ -12,6 +12,7 @@ from core.domain.reports import (
     Breakdown,
     Grouping,
     PurchaseRow,
+    PurchaseSearch,
     ReferrerHost,
     ReportRange,
     SessionRow,
@@ -28,7 +29,8 @@ from core.ports.reports import ReportQueries
 
 DEFAULT_CURRENCY = "USD"
 MAX_PURCHASES = 200
-DRILL_DOWN_PURCHASES = 50  # the newest credited purchases; the CSV export of the drill-down has the same
+DRILL_DOWN_PURCHASES = 50
+PURCHASES_PER_PAGE = 25  # the newest credited purchases; the CSV export of the drill-down has the same
 
 
 class UnknownSource(LookupError):
@@ -64,6 +66,15 @@ class SourceDetail:
     sort: SortOrder
     tables: dict[Breakdown, list[SourceLine]]
     purchases: list[PurchaseRow]
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePage:
+    search: PurchaseSearch
+    rows: list[PurchaseRow]
+    total: int  # purchases matching the search, on every page
+    page: int
+    pages: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +188,15 @@ class Reports:
     def recent_purchases(self, account_id: int, limit: int = 50) -> list[PurchaseRow]:
         """The newest purchases in every currency, each with how it was matched and both touches."""
         return self._queries.purchases(account_id, limit=max(1, min(limit, MAX_PURCHASES)))
+
+    def find_purchases(self, account_id: int, search: PurchaseSearch, page: int = 1) -> PurchasePage:
+        """Every purchase matching the search, newest first, PURCHASES_PER_PAGE at a time."""
+        page = max(page, 1)
+        with self._queries.reading():
+            rows, total = self._queries.find_purchases(
+                account_id, search, limit=PURCHASES_PER_PAGE, offset=(page - 1) * PURCHASES_PER_PAGE
+            )
+        return PurchasePage(search, rows, total, page, max(1, -(-total // PURCHASES_PER_PAGE)))
 
     def purchase(self, account_id: int, purchase_id: int) -> PurchaseDetail | None:
         """One purchase of this account with the buyer's whole session history; None for anyone else's."""

@@ -104,26 +104,33 @@ def test_every_number_on_the_dashboard_at_desktop_and_phone_width(windows: dict[
         page.goto("/dashboard?range=7d&model=first_touch")
         expect(page.get_by_role("heading", name="Revenue by source")).to_be_visible()
         summary = page.get_by_role("region", name="Summary")
-        expect(summary).to_contain_text("185.00 USD")  # 100 - 20 refunded + 50 + 35 + 20 unmatched
+        expect(summary).to_contain_text("$185.00")  # 100 - 20 refunded + 50 + 35 + 20 unmatched
         expect(summary.locator(".trend.up")).to_contain_text("▲ 85.0%")  # against 100.00 on Nov 10
-        expect(summary).to_contain_text("46.25 USD")  # 185 / 4 purchases
+        expect(summary).to_contain_text("$46.25")  # 185 / 4 purchases
         expect(summary).to_contain_text("75.0%")  # 3 of 4 matched
-        expect(page.locator("svg.chart-revenue rect.bar")).to_have_count(7)  # one bar a day of the range
-        assert page.locator("svg.chart-revenue rect.bar title").all_text_contents() == [
-            "2026-11-14: 0.00 USD",
-            "2026-11-15: 0.00 USD",
-            "2026-11-16: 50.00 USD",
-            "2026-11-17: 0.00 USD",
-            "2026-11-18: 80.00 USD",  # 100.00 less the 20.00 refunded
-            "2026-11-19: 55.00 USD",  # 35.00 and the unmatched 20.00 (the 99.00 EUR is another currency)
-            "2026-11-20: 0.00 USD",
+        bars = page.locator("svg.chart-revenue .bar")
+        expect(bars).to_have_count(7)  # one bar a day of the range
+        assert [bars.nth(i).get_attribute("aria-label") for i in range(7)] == [
+            "Nov 14, 2026: $0.00, 0 purchases",
+            "Nov 15, 2026: $0.00, 0 purchases",
+            "Nov 16, 2026: $50.00, 1 purchase",
+            "Nov 17, 2026: $0.00, 0 purchases",
+            "Nov 18, 2026: $80.00, 1 purchase",  # 100.00 less the 20.00 refunded
+            "Nov 19, 2026: $55.00, 2 purchases",  # 35.00 and the unmatched 20.00 (the 99.00 EUR is another currency)
+            "Nov 20, 2026: $0.00, 0 purchases",
         ]
+        expect(summary).to_contain_text("Google")  # the top source
+        expect(summary).to_contain_text("$85.00, 46.0% of revenue")
+        split = page.get_by_role("list", name="Revenue by source")
+        expect(split.locator("li")).to_have_count(3)
+        expect(split.locator("li").first).to_contain_text("Google")
+        expect(split.locator("li").last).to_contain_text("Unmatched")
         table = page.get_by_role("table", name="Revenue by source")
         assert window.table_rows(table) == [
-            ["Google Organic Search", "1", "85.00 USD", "1", "100.0%", "42.50 USD", "85.00 USD"],
-            ["YouTube Organic Video", "2", "80.00 USD", "1", "50.0%", "80.00 USD", "40.00 USD"],
-            ["Direct", "1", "0.00 USD", "0", "0.0%", NO_VALUE, "0.00 USD"],
-            ["Unmatched", NO_VALUE, "20.00 USD", "1 purchase"],
+            ["Google Organic Search", "1", "$85.00", "1", "100.0%", "$42.50", "$85.00"],
+            ["YouTube Organic Video", "2", "$80.00", "1", "50.0%", "$80.00", "$40.00"],
+            ["Direct", "1", "$0.00", "0", "0.0%", NO_VALUE, "$0.00"],
+            ["Unmatched", NO_VALUE, "$20.00", "1 purchase"],
         ]
         expect(page.locator("#recent-purchases li")).to_have_count(6)
         assert window.fits_the_width(), f"the page is wider than {window.width} px"
@@ -173,14 +180,14 @@ def test_sorting_with_the_keyboard_and_switching_range_model_and_grouping(window
     assert "sort=visitors" in page.url  # the other choices are kept
     assert "range=7d" in page.url
     assert _source_names(page) == ["Google", "Instagram", "Direct", "YouTube"]
-    expect(page.get_by_role("row", name="Instagram")).to_contain_text("80.00 USD")
+    expect(page.get_by_role("row", name="Instagram")).to_contain_text("$80.00")
 
     page.get_by_role("link", name="By campaign").click()
     page.wait_for_url("**group=campaign**")
     campaigns = page.get_by_role("table", name="Revenue by campaign")
     # Last touch: Instagram's 80.00 and Google's 85.00 came without a campaign.
-    expect(campaigns.get_by_role("row", name="(no campaign)")).to_contain_text("165.00 USD")
-    expect(campaigns.get_by_role("row", name="launch")).to_contain_text("0.00 USD")
+    expect(campaigns.get_by_role("row", name="(no campaign)")).to_contain_text("$165.00")
+    expect(campaigns.get_by_role("row", name="launch")).to_contain_text("$0.00")
 
     page.get_by_role("link", name="All time").click()
     page.wait_for_url("**range=all**")
@@ -203,8 +210,8 @@ def test_the_downloaded_csv_is_the_table_on_the_page(windows: dict[str, Browser]
     def as_table(line: list[str]) -> list[str]:
         label, visitors, revenue, students, rate, aov, rpv = line
         if label == "Unmatched":
-            return [label, NO_VALUE, f"{revenue} USD", "1 purchase"]
-        money = [f"{v} USD" if v else NO_VALUE for v in (revenue, aov, rpv)]
+            return [label, NO_VALUE, f"${revenue}", "1 purchase"]
+        money = [f"${v}" if v else NO_VALUE for v in (revenue, aov, rpv)]
         percent = f"{float(rate):.1f}%" if rate else NO_VALUE
         return [label, visitors, money[0], students, percent, money[1], money[2]]
 
@@ -221,18 +228,18 @@ def test_drill_down_from_a_source_to_one_purchase_and_its_visits(windows: dict[s
         page.get_by_role("table", name="Revenue by source").get_by_role("link", name="YouTube").click()
         expect(page.get_by_role("heading", name="YouTube", exact=True)).to_be_visible()
         mediums = page.get_by_role("table", name="Mediums of YouTube")
-        assert window.table_rows(mediums) == [["video", "2", "80.00 USD", "1", "50.0%", "80.00 USD", "40.00 USD"]]
+        assert window.table_rows(mediums) == [["video", "2", "$80.00", "1", "50.0%", "$80.00", "$40.00"]]
         pages = window.table_rows(page.get_by_role("table", name="Landing pages of YouTube"))
-        assert ["https://example.com/course", "1", "80.00 USD", "1", "100.0%", "80.00 USD", "80.00 USD"] in pages
+        assert ["https://example.com/course", "1", "$80.00", "1", "100.0%", "$80.00", "$80.00"] in pages
         assert window.fits_the_width(), f"the drill-down is wider than {window.width} px"
         window.screenshot(f"source-{name}")
 
-        page.get_by_role("link", name="80.00 USD").click()
-        expect(page.get_by_role("heading", name="80.00 USD")).to_be_visible()
+        page.get_by_role("link", name="$80.00").click()
+        expect(page.get_by_role("heading", name="$80.00")).to_be_visible()
         facts = page.locator("dl.facts")
         expect(facts).to_contain_text("by the email the buyer gave on a visit")
         expect(facts.locator(".confidence")).to_have_text("95%")
-        expect(facts).to_contain_text("20.00 USD of 100.00 USD")  # refunded
+        expect(facts).to_contain_text("$20.00 of $100.00")  # refunded
         visits = page.locator("ol.sessions li")
         expect(visits).to_have_count(2)
         expect(visits.first).to_contain_text("YouTube (Organic Video)")
@@ -242,34 +249,51 @@ def test_drill_down_from_a_source_to_one_purchase_and_its_visits(windows: dict[s
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_purchase_webhook_shows_in_the_recent_purchases_without_a_reload(
+def test_a_purchase_webhook_updates_an_open_dashboard_in_the_model_it_shows(
     windows: dict[str, Browser], live: Live
 ) -> None:
     account_id = live.container.services.accounts().ensure_account(EMAIL).id
     live.fake.add_site("Mindful Money Academy")
     live.connect(account_id)
-    page = windows["phone"].page
-    page.goto("/dashboard")
-    recent = page.locator("#recent-purchases li")
+    first, last = windows["phone"].page, windows["desktop"].page
+    first.goto("/dashboard")  # 30 days, first touch
+    last.goto("/dashboard?model=last_touch")
+    recent = first.locator("#recent-purchases li")
     expect(recent).to_have_count(6)
-    rendered = page.locator("#recent-purchases li a").all_inner_texts()  # by the server
+    times = first.locator("#recent-purchases time").all_inner_texts()  # as the server wrote them
+    assert times[0] == "Nov 19, 2026, 1:00\N{NARROW NO-BREAK SPACE}PM"
+    summary = first.get_by_role("region", name="Summary")
+    expect(summary).to_contain_text("$285.00")
+    youtube = first.get_by_role("table", name="Revenue by source").get_by_role("row", name="YouTube")
+    expect(youtube).to_contain_text("$180.00")
     offer = live.fake.add_offer("Email List Accelerator", 19_700)
     bought = live.fake.add_purchase(
-        live.fake.add_customer("b@example.com", "Bea"), offer, created_at=NOW - timedelta(minutes=5)
+        live.fake.add_customer("a@example.com", "Ada"), offer, created_at=NOW - timedelta(minutes=5)
     )
     started = time.perf_counter()
     assert live.fake.deliver("purchase", bought) == [202]
-    expect(recent.first).to_contain_text("197.00 USD", timeout=20_000)
+    expect(recent.first).to_contain_text("$197.00", timeout=20_000)
     shown = time.perf_counter() - started
     expect(recent.first).to_contain_text("Email List Accelerator")
-    expect(recent.first).to_contain_text("Google")  # matched by email to visitor B, last touch Google
+    # Visitor A came from YouTube first and from Instagram last: each window names the touch it shows.
+    expect(recent.first).to_contain_text("YouTube")
+    expect(last.locator("#recent-purchases li").first).to_contain_text("Instagram", timeout=20_000)
     expect(recent).to_have_count(7)
-    # The script writes amounts exactly as the server did: the refresh changes no other line.
-    assert page.locator("#recent-purchases li a").all_inner_texts() == ["197.00 USD", *rendered]
+    # The tiles, the chart and the table follow, and the times keep the format the server wrote them in.
+    expect(summary).to_contain_text("$482.00")
+    expect(summary.locator(".figure").nth(1)).to_contain_text("6")
+    expect(first.get_by_role("table", name="Revenue by source").get_by_role("row", name="YouTube")).to_contain_text(
+        "$377.00"
+    )
+    expect(first.locator("svg.chart-revenue .bar").last).to_have_attribute(
+        "aria-label", "Nov 20, 2026: $197.00, 1 purchase"
+    )
+    assert first.locator("#recent-purchases time").all_inner_texts()[1:] == times
+    expect(first.get_by_role("status").filter(has_text="New purchase received")).to_be_visible()
     print(f"\nwebhook -> shown in the open dashboard: {shown:.1f} s")
     windows["phone"].screenshot("live-feed-phone")
-    page.get_by_role("link", name="197.00 USD").click()
-    expect(page.get_by_role("heading", name="197.00 USD")).to_be_visible()
+    first.get_by_role("link", name="$197.00").click()
+    expect(first.get_by_role("heading", name="$197.00")).to_be_visible()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -25,12 +25,12 @@ def test_the_overview_shows_the_summary_the_table_and_the_chart(signed_in) -> No
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     page = text(html)
-    assert "185.00 USD" in page  # revenue
+    assert "$185.00" in page  # revenue
     assert "▲ 85.0%" in page
     assert "75.0%" in page  # match rate
-    assert "Google Organic Search 1 85.00 USD 1 100.0% 42.50 USD 85.00 USD" in page
-    assert "YouTube Organic Video 2 80.00 USD 1 50.0% 80.00 USD 40.00 USD" in page
-    assert "Unmatched \N{EN DASH} 20.00 USD 1 purchase" in page
+    assert "Google Organic Search 1 $85.00 1 100.0% $42.50 $85.00" in page
+    assert "YouTube Organic Video 2 $80.00 1 50.0% $80.00 $40.00" in page
+    assert "Unmatched \N{EN DASH} $20.00 1 purchase" in page
     assert "<svg" in html
     assert "<script>" not in html
     assert " style=" not in html
@@ -48,17 +48,17 @@ def test_sort_and_switch_links_keep_the_other_choices(signed_in) -> None:  # typ
     rows = re.findall(r'<th scope="row" class="name">(?:<a [^>]+>)?([^<\n]+)', html)
     assert [r.strip() for r in rows][:4] == ["Google", "Instagram", "Direct", "YouTube"]
     campaigns = text(signed_in.get("/dashboard?range=7d&group=campaign").get_data(as_text=True))
-    assert "(no campaign) 2 85.00 USD" in campaigns
+    assert "(no campaign) 2 $85.00" in campaigns
 
 
 def test_drill_down_and_purchase_pages(signed_in) -> None:  # type: ignore[no-untyped-def]
     page = text(signed_in.get("/dashboard/sources/YouTube?range=7d").get_data(as_text=True))
-    assert "launch 1 80.00 USD 1 100.0%" in page
-    assert "https://example.com/free 1 0.00 USD" in page
+    assert "launch 1 $80.00 1 100.0%" in page
+    assert "https://example.com/free 1 $0.00" in page
     html = signed_in.get("/dashboard/sources/YouTube?range=7d").get_data(as_text=True)
     purchase_id = re.search(r'href="/dashboard/purchases/(\d+)"', html).group(1)  # type: ignore[union-attr]
     detail = text(signed_in.get(f"/dashboard/purchases/{purchase_id}").get_data(as_text=True))
-    assert "80.00 USD" in detail
+    assert "$80.00" in detail
     assert "by the email the buyer gave on a visit" in detail
     assert "Confidence 95%" in detail
     assert detail.index("YouTube (Organic Video)") < detail.index("Instagram (Organic Social)")

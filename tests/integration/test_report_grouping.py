@@ -85,11 +85,11 @@ def _text(html: str) -> str:
 def test_the_summary_names_the_top_source_and_its_share(client, container, youtube_world) -> None:  # type: ignore[no-untyped-def]
     sign_in(client, container, EMAIL)
     page = _text(client.get("/dashboard?range=7d").get_data(as_text=True))
-    assert "Top source YouTube 175.00 USD, 81.4% of revenue" in page  # 175 of 215
+    assert "Top source YouTube $175.00, 81.4% of revenue" in page  # 175 of 215
     assert page.count("YouTube") >= 2
     # The top source is the top source by revenue, whatever the rows are grouped by.
     by_channel = _text(client.get("/dashboard?range=7d&group=channel").get_data(as_text=True))
-    assert "Top source YouTube 175.00 USD, 81.4% of revenue" in by_channel
+    assert "Top source YouTube $175.00, 81.4% of revenue" in by_channel
     # Nothing was sold in Nov 7-13, and all time has nothing before it: nothing to compare with.
     assert "No earlier period to compare" in page
     assert "No earlier period to compare" in _text(client.get("/dashboard?range=all").get_data(as_text=True))

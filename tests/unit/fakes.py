@@ -14,6 +14,7 @@ from typing import Self, TypeVar
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
+from core.domain.display import DisplaySettings
 from core.domain.events import InboundEvent, RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.money import Money
@@ -85,6 +86,7 @@ class Store:
     handoffs: dict[tuple[int, int, datetime], tuple[int, Handoff]] = field(default_factory=dict)
     reaches: list[tuple[int, CheckoutReach]] = field(default_factory=list)
     lookbacks: dict[int, timedelta] = field(default_factory=dict)
+    display: dict[int, DisplaySettings] = field(default_factory=dict)
     salts: dict[datetime, bytes] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -266,6 +268,14 @@ class FakeAttributionSettings(_Repo):
 
     def set_lookback(self, account_id: int, lookback: timedelta) -> None:
         self._s.lookbacks[account_id] = lookback
+
+
+class FakeDisplaySettings(_Repo):
+    def get(self, account_id: int) -> DisplaySettings:
+        return self._s.display.get(account_id, DisplaySettings())
+
+    def set(self, account_id: int, settings: DisplaySettings) -> None:
+        self._s.display[account_id] = settings
 
 
 class FakeFingerprintSalts(_Repo):
@@ -649,6 +659,7 @@ class FakeUnitOfWork:
         self.webhook_deliveries = FakeWebhookDeliveries(self._working)
         self.identities = FakeIdentities(self._working)
         self.attribution_settings = FakeAttributionSettings(self._working)
+        self.display_settings = FakeDisplaySettings(self._working)
         self.fingerprint_salts = FakeFingerprintSalts(self._working)
         return self
 
@@ -684,6 +695,7 @@ class FakeUnitOfWork:
             self.webhook_deliveries,
             self.identities,
             self.attribution_settings,
+            self.display_settings,
             self.fingerprint_salts,
         ):
             repo._s = self._working
@@ -712,6 +724,7 @@ def _snapshot(store: Store) -> Store:
         handoffs=dict(store.handoffs),
         reaches=list(store.reaches),
         lookbacks=dict(store.lookbacks),
+        display=dict(store.display),
         salts=dict(store.salts),
         ids=store.ids,
     )
