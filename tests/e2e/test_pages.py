@@ -89,6 +89,10 @@ PAGES = (
     Shown("dashboard", "/dashboard"),
     Shown("dashboard-source", "/dashboard/sources/YouTube"),
     Shown("dashboard-purchase", "/dashboard/purchases/1"),
+    Shown("dashboard-all-time-by-channel", "/dashboard?range=all&group=channel&model=last_touch"),
+    Shown("dashboard-campaigns", "/dashboard?group=campaign"),
+    Shown("purchases", "/purchases"),
+    Shown("purchases-search", "/purchases?source=youtube&from=2026-11-01"),
     Shown("billing", "/billing"),
 )
 
