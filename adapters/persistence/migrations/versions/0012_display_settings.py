@@ -1,14 +1,14 @@
 """display settings: the locale, time zone and report currency an account's pages use
 
-Revision ID: 0011_display_settings
-Revises: 0010_sessions_no_fingerprint
+Revision ID: 0012_display_settings
+Revises: 0011_purchase_unmatched_reason
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_display_settings"
-down_revision = "0010_sessions_no_fingerprint"
+revision = "0012_display_settings"
+down_revision = "0011_purchase_unmatched_reason"
 branch_labels = None
 depends_on = None
 
