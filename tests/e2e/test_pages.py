@@ -51,6 +51,13 @@ def _wrong_kajabi_secret(page: Any, world: World) -> None:
     expect(page.locator(".form-error")).to_contain_text("did not accept this client ID and secret")
 
 
+def _choose_kajabi_in_setup(page: Any, world: World) -> None:
+    """The setup wizard's connect step, reached the way a creator does: Kajabi chosen, then Continue."""
+    page.check("input[value=kajabi]")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Connect Kajabi")).to_be_visible()
+
+
 def _open_the_menu(page: Any, world: World) -> None:
     """On a phone the menu is folded behind its button; open it (on a laptop it is always there)."""
     if page.viewport_size["width"] < 960:
@@ -84,6 +91,7 @@ PAGES = (
     Shown("site-settings", "/sites/{site_id}/settings"),
     Shown("tracking-snippet", "/onboarding/snippet"),
     Shown("setup-platform", "/onboarding/platform"),
+    Shown("setup-connect", "/onboarding/platform", then=_choose_kajabi_in_setup),
     Shown("privacy", "/privacy/"),
     Shown("account", "/account"),
     Shown("dashboard", "/dashboard"),
