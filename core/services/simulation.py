@@ -495,7 +495,7 @@ class _Generator:
             self._hit(visit, at, EventKind.PAGEVIEW, sales, referrer=previous, address=address)
             checkout_url = f"https://{MAIN_DOMAIN}/offers/launch-course/checkout"
             at += timedelta(seconds=self.rng.randint(5, 60))
-            self._hit(visit, at, EventKind.CLICK, checkout_url, address=address)
+            self._hit(visit, at, EventKind.CLICK, checkout_url, referrer=sales, address=address)
             if self._chance(self.s.kajabi_checkout_script):
                 at += timedelta(seconds=2)
                 self._hit(visit, at, EventKind.PAGEVIEW, checkout_url, referrer=sales, address=address)
@@ -504,17 +504,23 @@ class _Generator:
                     self._hit(visit, at, EventKind.IDENTIFY, checkout_url, email=checkout_email, address=address)
         elif visit.checkout == "teachable":
             handed = visit.device.page_keys[MAIN_DOMAIN]
-            # The tracker decorates links to the creator's other domains only when it has an id to hand.
-            handoff = f"?_csv={handed}.{int(at.timestamp())}" if handed else ""
-            school = f"https://{SCHOOL_DOMAIN}/p/launch-course{handoff}"
             at += timedelta(seconds=1)
+            if handed:
+                # The tracker decorates the link to the school with `_csv=<id>.<time>` (only when it has an
+                # id to hand); the script on the school adopts that id and strips the parameter before it
+                # sends anything, so the school's page view carries the same id and a clean URL.
+                visit.device.visitor_ids[SCHOOL_DOMAIN] = handed
+                visit.device.last_seen[SCHOOL_DOMAIN] = at
+            school = f"https://{SCHOOL_DOMAIN}/p/launch-course"
             self._hit(visit, at, EventKind.PAGEVIEW, school, referrer=previous, address=address)
             at += timedelta(seconds=self.rng.randint(10, 120))
-            self._hit(visit, at, EventKind.CLICK, "https://sso.teachable.com/secure/4242/checkout/777", address=address)
+            checkout = "https://sso.teachable.com/secure/4242/checkout/777"
+            self._hit(visit, at, EventKind.CLICK, checkout, referrer=school, address=address)
         else:
             carried = visit.device.page_keys[MAIN_DOMAIN]
             reference = f"?client_reference_id={carried}" if carried else ""  # nothing to carry without an id
-            self._hit(visit, at, EventKind.CLICK, f"https://buy.stripe.com/launch-course{reference}", address=address)
+            link = f"https://buy.stripe.com/launch-course{reference}"
+            self._hit(visit, at, EventKind.CLICK, link, referrer=previous, address=address)
         if not visit.buys:
             return
         at += timedelta(seconds=self.rng.randint(60, 420))
@@ -528,7 +534,9 @@ class _Generator:
             email=checkout_email,
             course_name="Launch Course",
             visitor_key=carried,
-            recipient_email=recipient if visit.checkout != "stripe" else None,
+            # Of the three, only Teachable names a gift's student (Sale.created); Kajabi documents only the
+            # customer, and a Stripe gift names a student only where the creator asks for one.
+            recipient_email=recipient if visit.checkout == "teachable" else None,
         )
         self._emit(at, record)
         refunded = 0
