@@ -19,6 +19,7 @@ from core.ports.platforms import PlatformError
 from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
+from core.services.subscriptions import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK
 from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
@@ -172,6 +173,7 @@ def worker(ctx: _Context, queue_name: str) -> None:
             # runs if Redis came back without its data.
             job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
             job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
+            job_queue.schedule_every(TRIAL_NOTICES_TASK, TRIAL_NOTICES_EVERY_SECONDS)
             job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
             Worker([job_queue.name], connection=redis).work(with_scheduler=True)
             return

@@ -40,7 +40,7 @@ from core.services.onboarding import Onboarding
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Privacy
 from core.services.purchases import Purchases
 from core.services.reports import Reports
-from core.services.subscriptions import Subscriptions
+from core.services.subscriptions import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK, Subscriptions
 from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
 
@@ -240,4 +240,5 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
         job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
         job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
+        job_queue.schedule_every(TRIAL_NOTICES_TASK, TRIAL_NOTICES_EVERY_SECONDS)
     return app

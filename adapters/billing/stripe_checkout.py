@@ -311,6 +311,7 @@ def invoice_snapshot(obj: Mapping[str, Any]) -> InvoiceSnapshot:
         attempt_count=int(obj.get("attempt_count") or 0),
         next_payment_attempt=_time(obj.get("next_payment_attempt")),
         amount_due=Money(int(amount), normalize_currency(currency)) if amount is not None and currency else None,
+        hosted_invoice_url=obj.get("hosted_invoice_url") if isinstance(obj.get("hosted_invoice_url"), str) else None,
     )
 
 
@@ -334,8 +335,13 @@ def billing_event(envelope: Mapping[str, Any]) -> BillingEvent:
         BillingEventType.SUBSCRIPTION_CREATED,
         BillingEventType.SUBSCRIPTION_UPDATED,
         BillingEventType.SUBSCRIPTION_DELETED,
+        BillingEventType.SUBSCRIPTION_TRIAL_WILL_END,
     ):
         return BillingEvent(event.event_id, event_type, created, subscription=subscription_snapshot(obj))
-    if event_type in (BillingEventType.INVOICE_PAID, BillingEventType.INVOICE_PAYMENT_FAILED):
+    if event_type in (
+        BillingEventType.INVOICE_PAID,
+        BillingEventType.INVOICE_PAYMENT_FAILED,
+        BillingEventType.INVOICE_PAYMENT_ACTION_REQUIRED,
+    ):
         return BillingEvent(event.event_id, event_type, created, invoice=invoice_snapshot(obj))
     return event

@@ -13,6 +13,7 @@ from dependency_injector.wiring import Provide, inject
 from core.services.attribution import Attribution
 from core.services.connections import Connections
 from core.services.privacy import Privacy
+from core.services.subscriptions import Subscriptions
 from core.services.tracking import Tracking
 
 
@@ -54,6 +55,12 @@ def delete_expired_events(privacy: Privacy = Provide["services.privacy"]) -> int
 def process_tracker_events(account_id: int, tracking: Tracking = Provide["services.tracking"]) -> int:
     """Run the ingestion pipeline over the account's accepted tracker events."""
     return tracking.process_pending(account_id)
+
+
+@inject
+def send_trial_notices(subscriptions: Subscriptions = Provide["services.subscriptions"]) -> int:
+    """Periodic: email creators whose free trial ends within three days or has just ended."""
+    return subscriptions.send_trial_notices()
 
 
 @inject

@@ -76,3 +76,15 @@ class SqlBilling:
             "received_at": received_at,
         }
         return insert_ignoring_duplicates(self._c, t.billing_events, values, ["stripe_event_id"])
+
+    def record_notice(self, account_id: int, kind: str, key: str, sent_at: datetime) -> bool:
+        values = {"user_id": account_id, "kind": kind, "notice_key": key, "sent_at": sent_at}
+        return insert_ignoring_duplicates(self._c, t.billing_notices, values, ["user_id", "kind", "notice_key"])
+
+    def accounts_with_trial_ending(self, after: datetime, until: datetime) -> list[int]:
+        found = self._c.execute(
+            select(t.users.c.id)
+            .where(t.users.c.trial_ends_at > after, t.users.c.trial_ends_at <= until)
+            .order_by(t.users.c.id)
+        )
+        return [int(account_id) for account_id in found.scalars()]

@@ -118,6 +118,7 @@ class SqlPersonalDataReader:
                 "billing_subscriptions": _rows(
                     c, t.billing_subscriptions, t.billing_subscriptions.c.user_id == account_id
                 ),
+                "billing_notices": _rows(c, t.billing_notices, t.billing_notices.c.user_id == account_id),
                 "platform_integrations": _rows(
                     c, t.platform_integrations, t.platform_integrations.c.user_id == account_id
                 ),

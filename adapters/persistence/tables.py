@@ -379,6 +379,19 @@ billing_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# The billing emails sent, one row per (account, kind, occasion): an email goes out once however often the
+# event or the job that causes it runs.
+billing_notices = Table(
+    "billing_notices",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("notice_key", String(255), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "notice_key"),
+)
+
 # Visitors per (model, dimension, key, UTC day), kept up to date as sessions are stored (see
 # core/domain/visitor_counts.py), so reports add up a few thousand rows instead of counting sessions.
 visitor_counts = Table(

@@ -632,8 +632,9 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Stripe's events about CourseSignal's own billing (not creators' sales)",
                 "description": (
                     "Signed by Stripe (Stripe-Signature, checked on the raw body, 5 minutes' tolerance). Handles "
-                    "checkout.session.completed, customer.subscription.created/updated/deleted, invoice.paid and "
-                    "invoice.payment_failed; other types are acknowledged and ignored, as are repeated event ids."
+                    "checkout.session.completed, customer.subscription.created/updated/deleted/trial_will_end, "
+                    "invoice.paid, invoice.payment_failed and invoice.payment_action_required; other types are "
+                    "acknowledged and ignored, as are repeated event ids."
                 ),
                 "parameters": [
                     {"name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"}}

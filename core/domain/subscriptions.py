@@ -64,6 +64,7 @@ class InvoiceSnapshot:
     attempt_count: int
     next_payment_attempt: datetime | None  # None: Stripe will not try again
     amount_due: Money | None = None
+    hosted_invoice_url: str | None = None  # Stripe's page where the invoice can be paid (and the card confirmed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,13 @@ def _adopt_subscription(current: Subscription, invoice: InvoiceSnapshot) -> Subs
     if current.stripe_subscription_id is None and invoice.subscription_id is not None:
         return replace(current, stripe_subscription_id=invoice.subscription_id)
     return current
+
+
+def payment_news_is_current(current: Subscription, invoice: InvoiceSnapshot, created: datetime) -> bool:
+    """Whether an invoice event about a payment is the latest payment news of the account's subscription:
+    about that subscription, and not older than a payment event already applied (a failure that arrives
+    after the payment that recovered it is not)."""
+    return _concerns_current(current, invoice) and not _is_stale(created, current.payment_as_of)
 
 
 def apply_payment_failed(current: Subscription, invoice: InvoiceSnapshot, created: datetime) -> Subscription:
@@ -322,8 +330,10 @@ class BillingEventType(StrEnum):
     SUBSCRIPTION_CREATED = "customer.subscription.created"
     SUBSCRIPTION_UPDATED = "customer.subscription.updated"
     SUBSCRIPTION_DELETED = "customer.subscription.deleted"
+    SUBSCRIPTION_TRIAL_WILL_END = "customer.subscription.trial_will_end"  # 3 days before a plan's trial ends
     INVOICE_PAID = "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+    INVOICE_PAYMENT_ACTION_REQUIRED = "invoice.payment_action_required"  # the card needs authentication
 
 
 @dataclass(frozen=True, slots=True)

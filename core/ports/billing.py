@@ -95,3 +95,11 @@ class BillingRepository(Protocol):
     def record_event(self, event_id: str, event_type: str, created: datetime, received_at: datetime) -> bool:
         """Note a Stripe event as handled: False when this event id was handled before."""
         ...
+
+    def record_notice(self, account_id: int, kind: str, key: str, sent_at: datetime) -> bool:
+        """Note a billing email as sent: False when one of this kind and key went to the account before."""
+        ...
+
+    def accounts_with_trial_ending(self, after: datetime, until: datetime) -> list[int]:
+        """The accounts whose free trial ends after `after` and no later than `until`."""
+        ...

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.domain.money import Money
 from core.domain.subscriptions import (
@@ -16,6 +16,7 @@ from core.domain.subscriptions import (
     BillingEvent,
     BillingEventType,
     BillingState,
+    BillingStatus,
     InvoiceSnapshot,
     Subscription,
     SubscriptionSnapshot,
@@ -24,6 +25,7 @@ from core.domain.subscriptions import (
     apply_payment_failed,
     apply_subscription_state,
     link_customer,
+    payment_news_is_current,
     state_of,
     trial_end_for_checkout,
 )
@@ -41,15 +43,39 @@ class BillingActionRefused(Exception):
 ALREADY_SUBSCRIBED = "You are already subscribed: use Manage billing to change your card or plan."
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentFailedNotice:
-    """What the creator is told when Stripe could not charge their card."""
+class NoticeKind(StrEnum):
+    """The billing emails a creator gets, each at most once per occasion (see `_notice_key`)."""
 
+    TRIAL_ENDING = "trial_ending"  # three days before the free trial (or a paid plan's trial) ends
+    TRIAL_ENDED = "trial_ended"  # the free trial ended without a subscription
+    PAYMENT_FAILED = "payment_failed"  # each failed attempt, with the next one's date (or the end)
+    PAYMENT_ACTION_REQUIRED = "payment_action_required"  # the bank wants the cardholder to confirm the payment
+    PAYMENT_RECOVERED = "payment_recovered"  # a payment went through after failures
+    SUBSCRIPTION_ENDED = "subscription_ended"  # a canceled plan reached its end
+
+
+# The free trial's reminder goes out this long before its end; the "has ended" email only this long after it,
+# so accounts whose trial ended long before this feature are not written to.
+TRIAL_ENDING_NOTICE = timedelta(days=3)
+TRIAL_ENDED_NOTICE_WINDOW = timedelta(days=3)
+TRIAL_NOTICES_TASK = "send_trial_notices"
+TRIAL_NOTICES_EVERY_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class BillingNotice:
+    """One billing email: what happened, and where the creator stands now (the words follow `state`)."""
+
+    kind: NoticeKind
     email: str
-    attempt: int
-    next_attempt: datetime | None  # None: that was the last try and the subscription ends
-    amount_due: Money | None
-    fix_card_url: str
+    billing_url: str
+    state: BillingState
+    price: Money = PLAN_PRICE
+    attempt: int = 0  # a payment's attempt number
+    next_attempt: datetime | None = None  # None after a failed payment: that was the last try
+    amount_due: Money | None = None
+    action_url: str | None = None  # Stripe's hosted invoice page, where the payment can be confirmed
+    trial_ends_at: datetime | None = None  # the trial a TRIAL_ENDING notice is about
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +92,7 @@ class DuplicateSubscriptionReport:
 class BillingNotifier(Protocol):
     """Tells a creator about their billing, and the operator about anomalies; the Mailer port stands behind it."""
 
-    def payment_failed(self, notice: PaymentFailedNotice) -> None: ...
+    def notify(self, notice: BillingNotice) -> None: ...
 
     def duplicate_subscription(self, report: DuplicateSubscriptionReport) -> None: ...
 
@@ -200,7 +226,7 @@ class Subscriptions:
         return self.apply_event(self._gateway.read_event(payload, signature_header))
 
     def apply_event(self, event: BillingEvent) -> EventOutcome:
-        notice: PaymentFailedNotice | None = None
+        notices: list[tuple[int, str, BillingNotice]] = []
         with self._uow() as uow:
             if not uow.billing.record_event(event.event_id, event.type, event.created, self._clock.now()):
                 log.info("Stripe event %s (%s) was handled before; ignored", event.event_id, event.type)
@@ -208,20 +234,64 @@ class Subscriptions:
             if event.checkout is not None and event.type == BillingEventType.CHECKOUT_COMPLETED:
                 outcome = self._checkout_completed(uow, event)
             elif event.subscription is not None:
-                outcome = self._subscription_changed(uow, event, event.subscription)
+                outcome = self._subscription_changed(uow, event, event.subscription, notices)
             elif event.invoice is not None and event.type in (
                 BillingEventType.INVOICE_PAID,
                 BillingEventType.INVOICE_PAYMENT_FAILED,
+                BillingEventType.INVOICE_PAYMENT_ACTION_REQUIRED,
             ):
-                outcome, notice = self._invoice_event(uow, event, event.invoice)
+                outcome = self._invoice_event(uow, event, event.invoice, notices)
             else:
                 outcome = EventOutcome.IGNORED
-            if notice is not None:
+            for account_id, key, notice in notices:
                 # Before the commit: if the notice cannot be sent, Stripe delivers the event again.
-                self._notifier.payment_failed(notice)
+                self._send_once(uow, account_id, key, notice)
             uow.commit()
         log.info("Stripe event %s (%s): %s", event.event_id, event.type, outcome.value)
         return outcome
+
+    def _send_once(self, uow: UnitOfWork, account_id: int, key: str, notice: BillingNotice) -> bool:
+        if not uow.billing.record_notice(account_id, notice.kind.value, key, self._clock.now()):
+            log.info("billing notice %s (%s) was sent to account %s before", notice.kind.value, key, account_id)
+            return False
+        self._notifier.notify(notice)
+        return True
+
+    def _notice(self, uow: UnitOfWork, account_id: int, kind: NoticeKind, **details: Any) -> BillingNotice | None:
+        """A notice for the account as it stands after this transaction's changes; None: no account."""
+        account = uow.accounts.get(account_id)
+        if account is None:
+            return None
+        state = state_of(uow.billing.get(account_id), uow.billing.trial_ends_at(account_id), self._clock.now())
+        return BillingNotice(kind=kind, email=account.email, billing_url=self._billing_page_url, state=state, **details)
+
+    # --- the free trial's reminders (a periodic job) ---------------------------------------------
+
+    def send_trial_notices(self) -> int:
+        """Email each creator whose free trial ends within three days, or has just ended without a
+        subscription; once per trial. A creator who subscribed during the trial hears from Stripe's
+        trial_will_end event instead, in words that fit a paid plan. Returns how many were sent."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            candidates = uow.billing.accounts_with_trial_ending(
+                now - TRIAL_ENDED_NOTICE_WINDOW, now + TRIAL_ENDING_NOTICE
+            )
+        sent = 0
+        for account_id in candidates:
+            with self._uow() as uow:
+                uow.billing.get(account_id, for_update=True)
+                trial_ends_at = uow.billing.trial_ends_at(account_id)
+                notice = self._notice(uow, account_id, NoticeKind.TRIAL_ENDING, trial_ends_at=trial_ends_at)
+                if notice is None or trial_ends_at is None:
+                    continue
+                if notice.state.status is BillingStatus.TRIAL_EXPIRED:
+                    notice = replace(notice, kind=NoticeKind.TRIAL_ENDED)
+                elif notice.state.status is not BillingStatus.TRIALING:
+                    continue  # subscribed (Stripe's trial_will_end speaks for a paid plan) or a plan ended
+                if self._send_once(uow, account_id, _trial_key(trial_ends_at), notice):
+                    sent += 1
+                uow.commit()
+        return sent
 
     def _save_if_changed(self, uow: UnitOfWork, before: Subscription, after: Subscription) -> EventOutcome:
         if after == before:
@@ -324,7 +394,11 @@ class Subscriptions:
         return account_id
 
     def _subscription_changed(
-        self, uow: UnitOfWork, event: BillingEvent, snapshot: SubscriptionSnapshot
+        self,
+        uow: UnitOfWork,
+        event: BillingEvent,
+        snapshot: SubscriptionSnapshot,
+        notices: list[tuple[int, str, BillingNotice]],
     ) -> EventOutcome:
         account_id = self._account_for(uow, snapshot.customer_id, snapshot.account_id)
         if account_id is None:
@@ -336,31 +410,86 @@ class Subscriptions:
             )
             return EventOutcome.UNKNOWN_CUSTOMER
         before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
-        return self._take_subscription(uow, event, before, before, snapshot)
+        outcome = self._take_subscription(uow, event, before, before, snapshot)
+        after = uow.billing.get(account_id) or before
+        tracked = snapshot.subscription_id == after.stripe_subscription_id
+        if (
+            event.type == BillingEventType.SUBSCRIPTION_DELETED
+            and tracked
+            and not before.has_ended
+            and after.has_ended
+            # After the last failed payment its email already said the plan ended.
+            and snapshot.ended_by != "payment_failed"
+            and not (before.failed_payment_attempts and before.next_payment_attempt is None)
+        ):
+            notice = self._notice(uow, account_id, NoticeKind.SUBSCRIPTION_ENDED)
+            if notice is not None:
+                notices.append((account_id, snapshot.subscription_id, notice))
+        if (
+            event.type == BillingEventType.SUBSCRIPTION_TRIAL_WILL_END
+            and tracked
+            and after.stripe_status == "trialing"
+            and snapshot.trial_end is not None
+            and snapshot.trial_end > self._clock.now()  # Stripe also sends it when a trial is ended early
+        ):
+            notice = self._notice(uow, account_id, NoticeKind.TRIAL_ENDING, trial_ends_at=snapshot.trial_end)
+            if notice is not None:
+                notices.append((account_id, _trial_key(snapshot.trial_end), notice))
+        return outcome
 
     def _invoice_event(
-        self, uow: UnitOfWork, event: BillingEvent, invoice: InvoiceSnapshot
-    ) -> tuple[EventOutcome, PaymentFailedNotice | None]:
+        self,
+        uow: UnitOfWork,
+        event: BillingEvent,
+        invoice: InvoiceSnapshot,
+        notices: list[tuple[int, str, BillingNotice]],
+    ) -> EventOutcome:
         account_id = uow.billing.account_for_customer(invoice.customer_id)
-        account = uow.accounts.get(account_id) if account_id is not None else None
-        if account is None or account_id is None:
+        if account_id is None or uow.accounts.get(account_id) is None:
             log.warning(
                 "Stripe event %s is about invoice %s of customer %s, which belongs to no account",
                 event.event_id,
                 invoice.invoice_id,
                 invoice.customer_id,
             )
-            return EventOutcome.UNKNOWN_CUSTOMER, None
+            return EventOutcome.UNKNOWN_CUSTOMER
         before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+        # Only the latest payment news is told: a failure that arrives after its recovery, or news of a plan
+        # that is not the account's, would contradict where the creator stands.
+        current = payment_news_is_current(before, invoice, event.created)
+        attempt_key = f"{invoice.invoice_id}:{invoice.attempt_count}"
         if event.type == BillingEventType.INVOICE_PAID:
-            return self._save_if_changed(uow, before, apply_invoice_paid(before, invoice, event.created)), None
+            outcome = self._save_if_changed(uow, before, apply_invoice_paid(before, invoice, event.created))
+            if current and (before.failed_payment_attempts > 0 or before.stripe_status == "past_due"):
+                notice = self._notice(uow, account_id, NoticeKind.PAYMENT_RECOVERED, amount_due=invoice.amount_due)
+                if notice is not None:
+                    notices.append((account_id, invoice.invoice_id, notice))
+            return outcome
+        if event.type == BillingEventType.INVOICE_PAYMENT_ACTION_REQUIRED:
+            notice = self._notice(
+                uow,
+                account_id,
+                NoticeKind.PAYMENT_ACTION_REQUIRED,
+                amount_due=invoice.amount_due,
+                action_url=invoice.hosted_invoice_url,
+            )
+            if current and notice is not None and notice.state.status is not BillingStatus.CANCELED:
+                notices.append((account_id, attempt_key, notice))
+            return EventOutcome.APPLIED if current else EventOutcome.UNCHANGED
         outcome = self._save_if_changed(uow, before, apply_payment_failed(before, invoice, event.created))
-        # Every failure is news to the creator, even one whose event arrived after a later one.
-        notice = PaymentFailedNotice(
-            email=account.email,
+        notice = self._notice(
+            uow,
+            account_id,
+            NoticeKind.PAYMENT_FAILED,
             attempt=invoice.attempt_count,
             next_attempt=invoice.next_payment_attempt,
             amount_due=invoice.amount_due,
-            fix_card_url=self._billing_page_url,
         )
-        return outcome, notice
+        if current and notice is not None:
+            notices.append((account_id, attempt_key, notice))
+        return outcome
+
+
+def _trial_key(trial_ends_at: datetime) -> str:
+    # By day: the app's trial end and the Stripe plan's trial end (whole seconds) name the same trial.
+    return f"trial:{trial_ends_at.date().isoformat()}"

@@ -386,3 +386,81 @@ def test_a_second_live_subscription_is_canceled_refunded_and_reported(creator: C
     assert f"Canceled: {extra}" in mail_body(report)
     assert f"Kept: {kept}" in mail_body(report)
     assert "Refunded: $99.00 USD" in mail_body(report)
+
+
+def _mails(creator: Creator) -> list[tuple[str, str]]:
+    return [
+        (m["Subject"], " ".join(mail_body(m).split()))
+        for m in outbox_messages(Path(creator.container.config.outbox_path()))
+        if m["To"] == "creator@example.com"
+    ]
+
+
+def test_the_creator_is_told_of_authentication_and_recovery_but_not_of_a_failure_already_recovered(
+    creator: Creator,
+) -> None:
+    creator.trial_ends(datetime.now(UTC) - timedelta(days=1))
+    subscription_id = creator.subscribe()
+    creator.send_all(creator.fake.fail_payment(subscription_id))
+    action = creator.fake.require_action(subscription_id)
+    hosted = action[0]["data"]["object"]["hosted_invoice_url"]
+    creator.send_all(action)
+    creator.fake.clock = lambda: time.time() + 3 * 86_400
+    creator.send_all(creator.fake.pay_invoice(subscription_id))
+    assert [subject for subject, _ in _mails(creator)] == [
+        "Your CourseSignal payment failed: please update your card",
+        "Confirm your CourseSignal payment",
+        "Your CourseSignal payment went through",
+    ]
+    assert f"Confirm it here: {hosted}" in _mails(creator)[1][1]
+    assert "you are all set" in _mails(creator)[2][1]
+
+    # The next renewal fails, the retry succeeds, and Stripe delivers the recovery before the failure.
+    creator.fake.clock = lambda: time.time() + 33 * 86_400
+    failure = creator.fake.fail_payment(subscription_id)
+    creator.fake.clock = lambda: time.time() + 36 * 86_400
+    recovery = creator.fake.pay_invoice(subscription_id)
+    creator.send_all([*recovery, *failure])
+    assert creator.status() == "active"
+    assert len(_mails(creator)) == 3  # no warning that contradicts the payment that went through, no "recovered"
+
+
+def test_a_canceled_plan_ending_is_told_once_and_says_the_trial_goes_on(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10))
+    subscription_id = creator.subscribe()
+    creator.send_all(creator.fake.cancel_at_period_end(subscription_id))
+    ended = creator.fake.end_subscription(subscription_id)
+    creator.send_all(ended)
+    creator.send_all([{**ended[0], "id": ended[0]["id"] + "x"}])  # the same news in another event: told once
+    ((subject, body),) = _mails(creator)
+    assert subject == "Your CourseSignal subscription has ended"
+    trial_end = datetime.now(UTC) + timedelta(days=10)
+    assert f"Your free trial goes on until {trial_end:%B} {trial_end.day}, {trial_end.year}" in body
+
+
+def test_the_trial_job_reminds_then_tells_the_end_and_a_paid_trial_hears_from_stripe(creator: Creator) -> None:
+    from adapters.jobs.tasks import task_function
+    from core.services.subscriptions import TRIAL_NOTICES_TASK
+
+    jobs = creator.container.gateways.job_queue()
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=2, hours=12))
+    for _ in range(2):  # the periodic job runs again: one email
+        jobs.enqueue(TRIAL_NOTICES_TASK)
+        jobs.wait_until_idle()
+    assert [subject for subject, _ in _mails(creator)] == ["Your CourseSignal trial ends in 3 days"]
+    creator.trial_ends(datetime.now(UTC) - timedelta(hours=1))
+    assert task_function(TRIAL_NOTICES_TASK)() == 1
+    assert task_function(TRIAL_NOTICES_TASK)() == 0
+    assert _mails(creator)[-1][0] == "Your CourseSignal trial has ended"
+    assert creator.reports_status() == 402
+
+
+def test_a_plan_in_its_trial_is_reminded_by_stripes_trial_will_end(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10))
+    subscription_id = creator.subscribe()
+    creator.fake.clock = lambda: time.time() + 7 * 86_400
+    creator.send_all(creator.fake.trial_will_end(subscription_id))
+    creator.send_all(creator.fake.trial_will_end(subscription_id))  # a second event: still one email
+    ((subject, body),) = _mails(creator)
+    assert subject == "Your CourseSignal trial ends soon: your plan starts then"
+    assert "Your subscription ($99.00/month) starts then" in body

@@ -27,7 +27,7 @@ from core.domain.visitors import Session, Visitor
 from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
 from core.ports.mailer import Mail
 from core.ports.tokens import BadToken, ExpiredToken
-from core.services.subscriptions import DuplicateSubscriptionReport, PaymentFailedNotice
+from core.services.subscriptions import BillingNotice, DuplicateSubscriptionReport
 
 
 class FixedClock:
@@ -79,6 +79,7 @@ class Store:
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
     trial_ends_at: dict[int, datetime] = field(default_factory=dict)
     billing_events: set[str] = field(default_factory=set)
+    billing_notices: set[tuple[int, str, str]] = field(default_factory=set)
     connections: dict[int, Connection] = field(default_factory=dict)
     deliveries: dict[int, StoredDelivery] = field(default_factory=dict)
     histories: dict[int, list[IdentityTouch]] = field(default_factory=dict)
@@ -516,6 +517,15 @@ class FakeBilling(_Repo):
         self._s.billing_events.add(event_id)
         return True
 
+    def record_notice(self, account_id: int, kind: str, key: str, sent_at: datetime) -> bool:
+        if (account_id, kind, key) in self._s.billing_notices:
+            return False
+        self._s.billing_notices.add((account_id, kind, key))
+        return True
+
+    def accounts_with_trial_ending(self, after: datetime, until: datetime) -> list[int]:
+        return sorted(account for account, ends in self._s.trial_ends_at.items() if after < ends <= until)
+
 
 class FakeConnections(_Repo):
     def add(self, connection: Connection) -> Connection:
@@ -717,6 +727,7 @@ def _snapshot(store: Store) -> Store:
         subscriptions=dict(store.subscriptions),
         trial_ends_at=dict(store.trial_ends_at),
         billing_events=set(store.billing_events),
+        billing_notices=set(store.billing_notices),
         connections={k: _copy(v) for k, v in store.connections.items()},
         deliveries=dict(store.deliveries),
         histories={k: list(v) for k, v in store.histories.items()},
@@ -886,14 +897,14 @@ class FakeBillingGateway:
 
 class RecordingBillingNotifier:
     def __init__(self) -> None:
-        self.notices: list[PaymentFailedNotice] = []
+        self.notices: list[BillingNotice] = []
         self.reports: list[DuplicateSubscriptionReport] = []
         self.fail = False
 
     def duplicate_subscription(self, report: DuplicateSubscriptionReport) -> None:
         self.reports.append(report)
 
-    def payment_failed(self, notice: PaymentFailedNotice) -> None:
+    def notify(self, notice: BillingNotice) -> None:
         if self.fail:
             raise ConnectionError("mail server down")
         self.notices.append(notice)

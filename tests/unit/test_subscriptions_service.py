@@ -18,7 +18,7 @@ from core.domain.subscriptions import (
 )
 from core.ports.billing import BillingUnavailable, ForgedBillingEvent
 from core.services.accounts import Accounts
-from core.services.subscriptions import BillingActionRefused, EventOutcome, Subscriptions
+from core.services.subscriptions import BillingActionRefused, EventOutcome, NoticeKind, Subscriptions
 from tests.unit.fakes import FakeBillingGateway, FakeUnitOfWork, FixedClock, RecordingBillingNotifier, Store
 
 BILLING_PAGE = "https://app.coursesignal.test/billing"
@@ -207,7 +207,7 @@ def test_each_failed_payment_notifies_the_creator_once_with_a_link_to_fix_the_ca
         (3, False),
         (4, True),
     ]
-    assert {(n.email, n.fix_card_url, n.amount_due) for n in world.notifier.notices} == {
+    assert {(n.email, n.billing_url, n.amount_due) for n in world.notifier.notices} == {
         ("creator@example.com", BILLING_PAGE, Money(9900, "USD"))
     }
 
@@ -335,3 +335,97 @@ def test_deleting_the_account_cancels_every_subscription_of_the_customer(world: 
     assert world.subscriptions.cancel_before_deletion(world.account_id)
     assert sorted(world.gateway.cancelled) == ["sub_1", "sub_2"]
     assert world.gateway.open_checkouts == {}
+
+
+def _kinds(world: World) -> list[str]:
+    return [n.kind.value for n in world.notifier.notices]
+
+
+def test_the_free_trial_is_reminded_three_days_before_and_told_when_it_ended_once_each(world: World) -> None:
+    world.verify_email()
+    assert world.subscriptions.send_trial_notices() == 0
+    world.clock.advance(days=11, hours=1)  # 2 days 23 hours left
+    assert world.subscriptions.send_trial_notices() == 1
+    assert world.subscriptions.send_trial_notices() == 0  # the job runs every 15 minutes: once is enough
+    (reminder,) = world.notifier.notices
+    assert (reminder.kind, reminder.state.status, reminder.trial_ends_at) == (
+        NoticeKind.TRIAL_ENDING,
+        BillingStatus.TRIALING,
+        world.store.trial_ends_at[world.account_id],
+    )
+    world.clock.advance(days=3)
+    assert world.subscriptions.send_trial_notices() == 1
+    assert world.subscriptions.send_trial_notices() == 0
+    assert _kinds(world) == ["trial_ending", "trial_ended"]
+    assert world.notifier.notices[-1].state.status is BillingStatus.TRIAL_EXPIRED
+    world.clock.advance(days=30)
+    assert world.subscriptions.send_trial_notices() == 0
+
+
+def test_a_plan_taken_during_the_trial_hears_from_trial_will_end_in_its_own_words(world: World) -> None:
+    world.verify_email()
+    trial_end = world.store.trial_ends_at[world.account_id]
+    plan = world.subscription(
+        "trialing", trial_end=trial_end, current_period_end=trial_end, account_id=world.account_id
+    )
+    world.apply(world.event("customer.subscription.created", subscription=plan))
+    world.clock.advance(days=11, hours=1)
+    assert world.subscriptions.send_trial_notices() == 0  # subscribed: the job does not say "subscribe"
+    world.apply(world.event("customer.subscription.trial_will_end", subscription=plan))
+    world.apply(world.event("customer.subscription.trial_will_end", subscription=plan))  # sent again: told once
+    (notice,) = world.notifier.notices
+    assert (notice.kind, notice.state.status, notice.state.first_charge_at) == (
+        NoticeKind.TRIAL_ENDING,
+        BillingStatus.ACTIVE,
+        trial_end,
+    )
+
+
+def test_recovery_and_authentication_are_told_and_a_failure_older_than_its_recovery_is_not(world: World) -> None:
+    world.subscribe()
+    now = world.clock.now()
+    failed = world.failed(1, now + timedelta(days=3))
+    world.clock.advance(days=3)
+    paid = world.event("invoice.paid", invoice=InvoiceSnapshot("in_1", "cus_1", "sub_1", 2, None, Money(9900, "USD")))
+    world.apply(paid)  # Stripe's retry succeeded, and its event came before the failure's
+    assert world.apply(failed) is EventOutcome.UNCHANGED
+    assert _kinds(world) == []  # the failure came after its recovery: no warning that the plan may end
+    assert world.status() is BillingStatus.ACTIVE
+
+    world.clock.advance(days=30)
+    world.apply(world.failed(1, world.clock.now() + timedelta(days=3)))
+    action = world.event(
+        "invoice.payment_action_required",
+        invoice=InvoiceSnapshot(
+            "in_1", "cus_1", "sub_1", 2, None, Money(9900, "USD"), hosted_invoice_url="https://invoice.stripe.test/i/1"
+        ),
+    )
+    assert world.apply(action) is EventOutcome.APPLIED
+    world.clock.advance(minutes=5)
+    world.apply(
+        world.event("invoice.paid", invoice=InvoiceSnapshot("in_1", "cus_1", "sub_1", 3, None, Money(9900, "USD")))
+    )
+    assert _kinds(world) == ["payment_failed", "payment_action_required", "payment_recovered"]
+    assert world.notifier.notices[1].action_url == "https://invoice.stripe.test/i/1"
+    assert world.notifier.notices[2].state.status is BillingStatus.ACTIVE
+
+
+def test_the_end_of_a_canceled_plan_is_told_once_with_the_trial_still_left(world: World) -> None:
+    world.verify_email()
+    trial_end = world.store.trial_ends_at[world.account_id]
+    plan = world.subscription(
+        "trialing", trial_end=trial_end, current_period_end=trial_end, account_id=world.account_id
+    )
+    world.apply(world.event("customer.subscription.created", subscription=plan))
+    world.clock.advance(days=2)
+    world.apply(world.event("customer.subscription.updated", subscription=replace(plan, cancel_at_period_end=True)))
+    world.clock.advance(days=1)
+    ended = replace(plan, status="canceled", ended_by="cancellation_requested")
+    world.apply(world.event("customer.subscription.deleted", subscription=ended))
+    world.apply(world.event("customer.subscription.deleted", subscription=ended))
+    (notice,) = world.notifier.notices
+    assert (notice.kind, notice.state.status, notice.state.trial_days_left) == (
+        NoticeKind.SUBSCRIPTION_ENDED,
+        BillingStatus.TRIALING,
+        11,
+    )
