@@ -34,6 +34,8 @@ _SECRET_PATHS = (
     re.compile(r"^(/account/email/)[^/?#]+"),
 )
 _SECRET_QUERY_NAMES = re.compile(r"token|secret|key|password|signature|code|auth", re.IGNORECASE)
+# Query values that name a person (the privacy export's ?email= and ?visitor_id=): a log outlives an erasure.
+_PERSONAL_QUERY_NAMES = re.compile(r"mail|visitor|^[ev]$", re.IGNORECASE)
 # The attributes every LogRecord has; anything else was passed with `extra=` and goes into the JSON.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -45,11 +47,14 @@ def redact_path(path: str) -> str:
 
 
 def redact_query(query: str) -> str:
-    """A query string with the values of secret-looking parameters hidden."""
+    """A query string with the values of secret-looking and person-naming parameters hidden, and any value
+    that holds an email address."""
     parts = []
     for pair in query.split("&"):
-        name, sep, _ = pair.partition("=")
-        parts.append(f"{name}={REDACTED}" if sep and _SECRET_QUERY_NAMES.search(name) else pair)
+        name, sep, value = pair.partition("=")
+        hidden = _SECRET_QUERY_NAMES.search(name) or _PERSONAL_QUERY_NAMES.search(name)
+        hidden = hidden or "@" in value or "%40" in value.upper()
+        parts.append(f"{name}={REDACTED}" if sep and hidden else pair)
     return "&".join(parts)
 
 

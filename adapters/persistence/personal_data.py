@@ -65,8 +65,15 @@ class SqlPersonalDataReader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def person_rows(self, account_id: int, visitor_ids: Collection[int], purchase_ids: Collection[int]) -> Rows:
+    def person_rows(
+        self,
+        account_id: int,
+        visitor_ids: Collection[int],
+        purchase_ids: Collection[int],
+        delivery_ids: Collection[int] = (),
+    ) -> Rows:
         visitors, purchases = sorted(visitor_ids), sorted(purchase_ids)
+        mine_connections = select(t.platform_integrations.c.id).where(t.platform_integrations.c.user_id == account_id)
         with self._engine.connect() as c:
             return {
                 "visitors": _rows(c, t.visitors, t.visitors.c.user_id == account_id, t.visitors.c.id.in_(visitors)),
@@ -100,6 +107,13 @@ class SqlPersonalDataReader:
                     t.purchase_touches.c.purchase_id.in_(purchases) | t.purchase_touches.c.visitor_id.in_(visitors),
                 ),
                 "revenue_lines": _rows(c, t.revenue_lines, t.revenue_lines.c.purchase_id.in_(purchases)),
+                # The platform's own words about the person (a Stripe event holds their name and address).
+                "webhook_deliveries": _rows(
+                    c,
+                    t.webhook_deliveries,
+                    t.webhook_deliveries.c.integration_id.in_(mine_connections),
+                    t.webhook_deliveries.c.id.in_(sorted(delivery_ids)),
+                ),
             }
 
     def account_rows(self, account_id: int) -> Rows:

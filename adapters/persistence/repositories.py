@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from core.domain.attribution import DEFAULT_LOOKBACK, Credit, Model
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection as PlatformConnection
 from core.domain.connections import ConnectionStatus, StoredDelivery, SyncState
+from core.domain.delivery_privacy import erase_from_body, erase_from_text, mentions
 from core.domain.display import DisplaySettings
 from core.domain.events import EventKind, InboundEvent, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
@@ -1169,11 +1169,9 @@ class SqlWebhookDeliveries:
         )
         return [self._delivery(row) for row in rows]
 
-    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
+    def mentioning(self, account_id: int, needles: Collection[str], ids: Collection[str]) -> Sequence[int]:
         # Bodies are bytes (PostgreSQL's bytea has no case-insensitive search), so the account's deliveries
-        # are read and searched here: an erasure is rare, and a connection keeps a few thousand at most.
-        pattern = re.compile(b"|".join(re.escape(n.encode()) for n in sorted(needles, key=len, reverse=True)), re.I)
-        text_pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)), re.I)
+        # are read and searched here: a data subject request is rare, and a connection keeps a few thousand.
         d = t.webhook_deliveries.c
         rows = self._c.execute(
             select(d.id, d.body, d.headers, d.outcome)
@@ -1181,22 +1179,27 @@ class SqlWebhookDeliveries:
                 t.webhook_deliveries.join(t.platform_integrations, t.platform_integrations.c.id == d.integration_id)
             )
             .where(t.platform_integrations.c.user_id == account_id)
+            .order_by(d.id)
         ).all()
-        changed = 0
+        return [
+            row.id
+            for row in rows
+            if mentions(bytes(row.body), needles, ids)
+            or mentions(json.dumps(row.headers).encode(), needles, ())
+            or mentions(json.dumps(row.outcome or "").encode(), needles, ())
+        ]
+
+    def redact(self, delivery_ids: Collection[int], needles: Collection[str], replacement: str) -> int:
+        d = t.webhook_deliveries.c
+        rows = self._c.execute(select(d.id, d.body, d.headers, d.outcome).where(d.id.in_(sorted(delivery_ids)))).all()
         for row in rows:
-            body = bytes(row.body)
-            headers = json.dumps(row.headers)
-            outcome = row.outcome or ""
-            if not (pattern.search(body) or text_pattern.search(headers) or text_pattern.search(outcome)):
-                continue
             self._c.execute(
                 update(t.webhook_deliveries)
                 .where(d.id == row.id)
                 .values(
-                    body=pattern.sub(replacement.encode(), body),
-                    headers=json.loads(text_pattern.sub(replacement, headers)),
-                    outcome=text_pattern.sub(replacement, outcome) if row.outcome is not None else None,
+                    body=erase_from_body(bytes(row.body), needles, replacement),
+                    headers=json.loads(erase_from_text(json.dumps(row.headers), needles, replacement)),
+                    outcome=erase_from_text(row.outcome, needles, replacement) if row.outcome is not None else None,
                 )
             )
-            changed += 1
-        return changed
+        return len(rows)

@@ -589,6 +589,10 @@ DOCUMENT: dict[str, Any] = {
                                     "visitors_erased": {"type": "integer"},
                                     "purchases_detached": {"type": "integer"},
                                     "purchases_reattributed": {"type": "integer"},
+                                    "deliveries_redacted": {
+                                        "type": "integer",
+                                        "description": "Raw platform deliveries the person was erased from.",
+                                    },
                                 },
                             }
                         ),

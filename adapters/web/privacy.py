@@ -308,6 +308,7 @@ def api_erase_person(privacy: Privacy = Provide["services.privacy"]) -> Any:
         visitors_erased=report.visitors_erased,
         purchases_detached=report.purchases_detached,
         purchases_reattributed=report.purchases_reattributed,
+        deliveries_redacted=report.deliveries_redacted,
     )
 
 

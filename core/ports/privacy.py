@@ -10,9 +10,16 @@ Rows = dict[str, list[dict[str, Any]]]
 
 
 class PersonalDataReader(Protocol):
-    def person_rows(self, account_id: int, visitor_ids: Collection[int], purchase_ids: Collection[int]) -> Rows:
+    def person_rows(
+        self,
+        account_id: int,
+        visitor_ids: Collection[int],
+        purchase_ids: Collection[int],
+        delivery_ids: Collection[int] = (),
+    ) -> Rows:
         """By table: the visitors' rows (visitors, sessions, events, email claims, hand-offs, checkout
-        reaches, journey touches) and the purchases' rows (purchases, refunds, credits, revenue lines)."""
+        reaches, journey touches), the purchases' rows (purchases, refunds, credits, revenue lines) and the
+        raw platform deliveries naming the person."""
         ...
 
     def account_rows(self, account_id: int) -> Rows:

@@ -289,9 +289,14 @@ class WebhookDeliveryRepository(Protocol):
         their job was lost (a restart of the embedded default) or died with its worker."""
         ...
 
-    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
-        """Replace every occurrence (any letter case) of the needles in the account's stored deliveries
-        with `replacement`; returns how many deliveries changed."""
+    def mentioning(self, account_id: int, needles: Collection[str], ids: Collection[str]) -> Sequence[int]:
+        """The account's deliveries naming a person (core/domain/delivery_privacy.py `mentions`): a value
+        holding one of `needles` in any letter case, or exactly one of `ids`."""
+        ...
+
+    def redact(self, delivery_ids: Collection[int], needles: Collection[str], replacement: str) -> int:
+        """Erase the person from these deliveries (`erase_from_body`: personal values and every mention of
+        the needles become `replacement`); returns how many deliveries changed."""
         ...
 
 

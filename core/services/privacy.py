@@ -35,7 +35,7 @@ RETENTION_EVERY_SECONDS = 24 * 3600
 # About 25 months: a full year compared with the year before, and a month to spare.
 DEFAULT_EVENT_RETENTION = timedelta(days=761)
 RETENTION_BATCH = 5000
-# What an erased email or visitor id is replaced with inside the raw webhook deliveries we keep.
+# What an erased email, visitor id, name, phone or address is replaced with inside the raw deliveries we keep.
 REDACTED = "erased"
 # A person with more browsers than this is a bug or a shared inbox; the search stops growing there.
 MAX_PERSON_VISITORS = 1000
@@ -58,10 +58,12 @@ class Person:
     visitor_keys: frozenset[str]
     emails: frozenset[str]
     purchase_ids: frozenset[int]  # the purchases this person made or received
+    # The raw platform deliveries naming them (their email, a visitor id, or one of their purchases' ids).
+    delivery_ids: frozenset[int] = frozenset()
 
     @property
     def is_known(self) -> bool:
-        return bool(self.visitor_ids or self.purchase_ids)
+        return bool(self.visitor_ids or self.purchase_ids or self.delivery_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +129,12 @@ def find_person(uow: UnitOfWork, account_id: int, *, email: str | None, visitor_
     keys |= set(uow.visitors.keys(visitors).values())
     if keys - {visitor_key}:
         purchases = uow.purchases.involving(account_id, visitor_ids=(), keys=keys, emails=emails)
-    bought = frozenset(p.id for p in purchases if p.id is not None and _is_persons(p, emails, keys))
-    return Person(account_id, frozenset(visitors), frozenset(keys), frozenset(emails), bought)
+    mine = [p for p in purchases if p.id is not None and _is_persons(p, emails, keys)]
+    bought = frozenset(p.id for p in mine if p.id is not None)
+    deliveries = uow.webhook_deliveries.mentioning(
+        account_id, emails | keys, {p.platform_purchase_id for p in mine if p.platform_purchase_id}
+    )
+    return Person(account_id, frozenset(visitors), frozenset(keys), frozenset(emails), bought, frozenset(deliveries))
 
 
 class Privacy:
@@ -179,7 +185,7 @@ class Privacy:
         person = self.find(account_id, email=email, visitor_key=visitor_key)
         if not person.is_known:
             raise PersonNotFound("Nothing is stored about this person for your account.")
-        rows = self._reader.person_rows(account_id, person.visitor_ids, person.purchase_ids)
+        rows = self._reader.person_rows(account_id, person.visitor_ids, person.purchase_ids, person.delivery_ids)
         return {
             "kind": "coursesignal.person_export",
             "exported_at": _iso(self._clock.now()),
@@ -226,9 +232,10 @@ class Privacy:
                 attribute_purchase(uow, fresh)
             # Accepted events not yet processed (or kept a while after) carry the same person.
             uow.inbound_events.delete_of_person(account_id, person.visitor_keys, person.emails)
-            needles = person.emails | person.visitor_keys
-            if needles:
-                redacted = uow.webhook_deliveries.redact(account_id, needles, REDACTED)
+            if person.delivery_ids:
+                redacted = uow.webhook_deliveries.redact(
+                    person.delivery_ids, person.emails | person.visitor_keys, REDACTED
+                )
             uow.commit()
         report = ErasureReport(request_id, len(person.visitor_ids), detached, reattributed, redacted)
         log.info(

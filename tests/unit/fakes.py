@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Self, TypeVar
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
+from core.domain.delivery_privacy import erase_from_body, mentions
 from core.domain.display import DisplaySettings
 from core.domain.events import InboundEvent, RateLimit, TrackerEvent
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
@@ -616,17 +616,21 @@ class FakeWebhookDeliveries(_Repo):
         ]
         return sorted(found, key=lambda d: d.id or 0)[:limit]
 
-    def redact(self, account_id: int, needles: Collection[str], replacement: str) -> int:
-        pattern = re.compile("|".join(re.escape(n) for n in needles), re.I)
-        changed = 0
-        for delivery_id, delivery in list(self._s.deliveries.items()):
-            if self._s.connections[delivery.connection_id].account_id != account_id:
-                continue
-            body = delivery.body.decode()
-            if pattern.search(body):
-                self._s.deliveries[delivery_id] = replace(delivery, body=pattern.sub(replacement, body).encode())
-                changed += 1
-        return changed
+    def mentioning(self, account_id: int, needles: Collection[str], ids: Collection[str]) -> Sequence[int]:
+        return [
+            delivery_id
+            for delivery_id, delivery in sorted(self._s.deliveries.items())
+            if self._s.connections[delivery.connection_id].account_id == account_id
+            and mentions(delivery.body, needles, ids)
+        ]
+
+    def redact(self, delivery_ids: Collection[int], needles: Collection[str], replacement: str) -> int:
+        for delivery_id in delivery_ids:
+            delivery = self._s.deliveries[delivery_id]
+            self._s.deliveries[delivery_id] = replace(
+                delivery, body=erase_from_body(delivery.body, needles, replacement)
+            )
+        return len(delivery_ids)
 
 
 class ReversibleCipher:
@@ -917,7 +921,11 @@ class FakePersonalDataReader:
         self._s = store
 
     def person_rows(
-        self, account_id: int, visitor_ids: Collection[int], purchase_ids: Collection[int]
+        self,
+        account_id: int,
+        visitor_ids: Collection[int],
+        purchase_ids: Collection[int],
+        delivery_ids: Collection[int] = (),
     ) -> dict[str, list[dict[str, object]]]:
         s = self._s
         visitors = [v for i, v in s.visitors.items() if i in visitor_ids]
@@ -943,6 +951,9 @@ class FakePersonalDataReader:
                 {"id": p.id, "email": p.email, "amount": p.amount.amount, "status": p.status.value}
                 for i, p in s.purchases.items()
                 if i in purchase_ids
+            ],
+            "webhook_deliveries": [
+                {"id": i, "body": d.body.decode(errors="replace")} for i, d in s.deliveries.items() if i in delivery_ids
             ],
         }
 
