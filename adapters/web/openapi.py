@@ -191,8 +191,8 @@ _PERSON_EXPORT = {
     },
 }
 
-# Text a tracker sends: anything but NUL, which no page has and PostgreSQL cannot store.
-_NO_NUL = "^[^\\u0000]*$"
+# Text a tracker sends: anything but NUL and unpaired surrogates, which no page has and PostgreSQL cannot store.
+_NO_NUL = "^[^\\u0000\\ud800-\\udfff]*$"
 
 _COLLECT_EVENT = {
     "type": "object",
