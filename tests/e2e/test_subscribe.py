@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
+from adapters.persistence import tables as t
 from tests.conftest import sign_in
 from tests.e2e.conftest import DESKTOP_UA
 from tests.fakes.stripe import FakeStripe
@@ -105,3 +109,38 @@ def test_subscribe_through_checkout_and_see_the_plan_active(browser, app, contai
     finally:
         context.close()
     assert blocked == []
+
+
+def test_cancel_in_the_portal_during_a_paid_trial_is_shown_on_the_page_and_the_banner(  # type: ignore[no-untyped-def]
+    browser, app, container, served: str
+) -> None:
+    client = app.test_client()
+    account_id = sign_in(client, container)
+    trial_end = datetime.now(UTC) + timedelta(days=9, hours=1)
+    with container.gateways.engine().begin() as connection:
+        connection.execute(update(t.users).where(t.users.c.id == account_id).values(trial_ends_at=trial_end))
+    session_cookie = client.get_cookie("session")
+    assert session_cookie is not None
+    context = browser.new_context(user_agent=DESKTOP_UA)
+    context.add_cookies([{"name": "session", "value": session_cookie.value, "url": served}])
+    page = context.new_page()
+    try:
+        page.goto(f"{served}/billing")
+        expect(page.locator("[data-billing]")).to_have_text(re.compile(r"10 days\s+left in your free trial"))
+        page.get_by_role("button", name="Subscribe for").click()
+        page.get_by_role("button", name="Subscribe", exact=True).click()  # Stripe's hosted Checkout
+        page.wait_for_url(f"{served}/billing?checkout=success")
+        expect(page.get_by_text("Your first payment is on")).to_be_visible()
+        expect(page.locator("[data-billing]")).to_have_count(0)  # a subscriber gets no trial banner
+
+        page.get_by_role("button", name="Manage billing").click()
+        page.get_by_role("button", name="Cancel plan").click()  # Stripe's hosted Customer Portal
+        page.wait_for_url(f"{served}/billing")
+        expect(page.locator("#billing-status")).to_have_attribute("data-status", "ending")
+        day = f"{trial_end:%B} {trial_end.day}, {trial_end.year}"
+        expect(page.locator("#billing-status")).to_contain_text(f"ends on {day} and you will not be charged again")
+        expect(page.get_by_text("Your first payment")).to_have_count(0)
+        expect(page.locator("[data-billing]")).to_contain_text("Your subscription is canceled and ends on")
+        _screenshot(page, "billing-canceled-in-trial")
+    finally:
+        context.close()

@@ -284,7 +284,7 @@ def test_a_paid_trial_canceled_in_the_portal_then_ended_shows_one_state_everywhe
     assert f"ends on {day}, {first_charge.year} and you will not be charged again" in page
     assert "Your first payment" not in page
     assert "Subscribe for" not in page
-    assert _banner(creator) == f"ending: Your subscription is canceled and ends on {day}: billing"
+    assert _banner(creator) == f"ending: Your subscription is canceled and ends on {day}: resume it under Billing"
     assert creator.reports_status() == 200
 
     creator.send_all(creator.fake.end_subscription(subscription_id))  # ended before the trial's end
@@ -464,3 +464,42 @@ def test_a_plan_in_its_trial_is_reminded_by_stripes_trial_will_end(creator: Crea
     ((subject, body),) = _mails(creator)
     assert subject == "Your CourseSignal trial ends soon: your plan starts then"
     assert "Your subscription ($99.00/month) starts then" in body
+
+
+def test_two_subscribe_clicks_at_the_same_moment_make_one_customer_and_one_checkout(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10))
+    subscriptions = creator.container.services.subscriptions()
+    start = threading.Barrier(2)
+    urls: list[str] = []
+
+    def click() -> None:
+        start.wait()
+        urls.append(subscriptions.start_checkout(creator.account_id, f"{BILLING_PAGE}?ok", f"{BILLING_PAGE}?no"))
+
+    tabs = [threading.Thread(target=click) for _ in range(2)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(timeout=30)
+    assert len(urls) == 2
+    assert urls[0] == urls[1]
+    assert len(creator.fake.calls("POST", "/v1/customers")) == 1
+    assert len(creator.fake.calls("POST", "/v1/checkout/sessions")) == 1
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_a_paid_trial_canceled_then_ended_in_any_order_leaves_the_trial_and_one_email(
+    creator: Creator, order: str
+) -> None:
+    creator.trial_ends(datetime.now(UTC) + timedelta(days=10, hours=1))
+    subscription_id = creator.subscribe()
+    canceled = creator.fake.cancel_at_period_end(subscription_id)
+    creator.fake.clock = lambda: time.time() + 1
+    ended = creator.fake.end_subscription(subscription_id)
+    creator.send_all([*canceled, *ended] if order == "in order" else [*ended, *canceled])
+    assert creator.status() == "trialing"
+    assert _banner(creator) == "trialing: 11 days left in your free trial · Subscribe"
+    assert creator.reports_status() == 200
+    assert [subject for subject, _ in _mails(creator)] == ["Your CourseSignal subscription has ended"]
+    assert creator.fake.calls("DELETE", f"/v1/subscriptions/{subscription_id}") == []  # Stripe ended it, not us
+    assert creator.fake.refunds == {}
