@@ -4,6 +4,7 @@ words creators read on the shared pages."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,19 @@ def test_the_setup_wizard_carries_no_operator_notes(client, container) -> None: 
     sign_in(client, container)
     page = client.get("/onboarding/platform", headers=BROWSER).get_data(as_text=True)
     assert "installed" not in page
+
+
+def test_every_page_the_app_renders_is_on_the_one_layout() -> None:
+    """Each template a view renders as a page extends base.html (its menu, styles and favicon)."""
+    web = Path(__file__).resolve().parents[2] / "adapters" / "web"
+    rendered = {
+        name
+        for module in web.glob("*.py")
+        for name in re.findall(r'render_template\(\s*"([^"]+\.html)"', module.read_text())
+        + re.findall(r'_render\(\s*"([^"]+\.html)"', module.read_text())
+    }
+    assert {"home/index.html", "billing/billing.html", "connections/connect.html", "error.html"} <= rendered
+    off_layout = [
+        name for name in sorted(rendered) if '{% extends "base.html" %}' not in (web / "templates" / name).read_text()
+    ]
+    assert off_layout == []
