@@ -346,7 +346,7 @@ def test_client_errors_are_a_page_for_people_json_for_the_api_text_for_the_track
     _no_traceback(page.text)
     if path != "/healthz":
         assert page.mimetype == "text/html"
-        assert "Go back" in page.text
+        assert "Go to the front page" in page.text
     api = client.open("/api/v1" + path, method=method, headers={"Accept": "text/html"})
     assert api.mimetype == "application/json"
     assert "error" in api.json

@@ -68,6 +68,9 @@ PUBLIC_ENDPOINTS = {
     "privacy.opt_out_page",
     "privacy.opt_out",
     "privacy.opt_in",
+    # The front page is for anyone; signed in it is the dashboard, which is checked at /dashboard.
+    "home.index",
+    "home.favicon",
 }
 # Arguments that name something global (a platform), not an object of the account.
 GLOBAL_ARGUMENTS = {"platform"}
@@ -120,7 +123,7 @@ def _visit(client, container, address: str) -> None:  # type: ignore[no-untyped-
         "n": "pageview",
         "i": f"{name}-event-1",
         "v": f"{name}-visitor",
-        "u": f"https://{name}.example.com/?utm_source={name}tube",
+        "u": f"https://{name}.example.com/?utm_source={name.title()}tube",
     }
     assert client.post("/t/e", data=json.dumps(event), headers=BROWSER).status_code == 204
 
@@ -206,8 +209,8 @@ def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(app, container
     _visit(bob, container, "bob@example.com")
     container.gateways.job_queue().wait_until_idle()
     alice_ids, bob_ids = _ids_of(container, "alice@example.com"), _ids_of(container, "bob@example.com")
-    names = {"alice": {"source": "alicetube"}, "bob": {"source": "bobtube"}}
-    bobs_marks = ("bob.example.com", "buyer-bob@example.com", "bobtube", "bob@example.com")
+    names = {"alice": {"source": "Alicetube"}, "bob": {"source": "Bobtube"}}
+    bobs_marks = ("bob.example.com", "buyer-bob@example.com", "Bobtube", "bob@example.com")
     anonymous_form_token = csrf_token(stranger, "/login")
 
     covered: dict[str, list[str]] = {}
