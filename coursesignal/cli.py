@@ -47,6 +47,16 @@ class _Context:
             self._container = create_container(self.settings, queue_name=self.queue_name)
         return self._container
 
+    def load_platforms(self) -> None:
+        """Every installed platform plugin, loaded and checked before anything starts: one that cannot be
+        loaded stops the command with one line naming it."""
+        from adapters.platforms.registry import PluginError
+
+        try:
+            self.container.platforms.registry().load()
+        except PluginError as error:
+            raise click.ClickException(f"CourseSignal cannot start: {error}") from None
+
     def upgrade_database(self) -> None:
         from adapters.persistence.migrate import upgrade
 
@@ -84,6 +94,7 @@ def run(ctx: _Context, host: str, port: int, demo: bool) -> None:
 
     # Links in mail, snippets and webhook addresses follow the address served on, unless BASE_URL chose one.
     settings = ctx.settings.served_at(host, port)
+    ctx.load_platforms()
     if settings.uses_sqlite:
         ctx.upgrade_database()
         if stale := ctx.container.services.attribution().reattribute_all():
@@ -164,6 +175,7 @@ def worker(ctx: _Context, queue_name: str) -> None:
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
     ctx.queue_name = queue_name
+    ctx.load_platforms()
     redis = connect_worker_redis(ctx.settings.redis_url)
     job_queue = ctx.container.gateways.job_queue()
     pause = 1.0

@@ -213,6 +213,9 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     settings = settings or Settings.from_environ()
     configure_logging(settings.log_level)
     container = container or create_container(settings)
+    # Every installed platform plugin is loaded and checked now: a broken one stops the start (PluginError,
+    # naming it) instead of failing requests later.
+    container.platforms.registry().load()
     # Production cookies travel over HTTPS only; elsewhere only when the app is served over HTTPS.
     secure_cookies = settings.is_production or settings.base_url.startswith("https://")
     app = create_app(

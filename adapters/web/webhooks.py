@@ -15,7 +15,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, jsonify, request
 
-from core.ports.platforms import WebhookDelivery
+from core.ports.platforms import Headers, WebhookDelivery
 from core.services.connections import Connections, WebhookOutcome, WebhookReceipt
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -53,7 +53,7 @@ def receive(platform: str, connection_id: int, token: str | None = None) -> Any:
     body = request.get_data(cache=False)
     if len(body) > MAX_WEBHOOK_BYTES:
         return jsonify(error="body too large"), 413
-    headers = {name: value for name, value in request.headers.items() if name.lower() not in _DROPPED_HEADERS}
+    headers = Headers((name, value) for name, value in request.headers.items() if name.lower() not in _DROPPED_HEADERS)
     receipt = _receive(platform, connection_id, token, WebhookDelivery(headers=headers, body=body))
     status, message = _ANSWERS[receipt.outcome]
     if status >= 400:

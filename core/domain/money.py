@@ -37,6 +37,20 @@ _MINOR_UNIT_DIGITS = {
 }
 
 
+# The ISO 4217 currencies a sale can be paid in (no precious metals, fund or test codes), with the ones
+# withdrawn since 2020 (HRK, SLL, CUC, ANG) so an older sale read again still counts.
+KNOWN_CURRENCIES = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+    HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD
+    LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP
+    PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT
+    TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+    """.split()  # noqa: SIM905 - a block of codes reads better than 160 quoted items
+)
+
+
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined; they are never summed."""
 
@@ -46,6 +60,10 @@ def normalize_currency(code: str) -> str:
     if not _CURRENCY_CODE.match(upper):
         raise ValueError(f"not an ISO 4217 currency code: {code!r}")
     return upper
+
+
+def is_known_currency(code: str) -> bool:
+    return code in KNOWN_CURRENCIES
 
 
 def minor_unit_digits(currency: str) -> int:

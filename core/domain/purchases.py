@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from core.domain.money import Money
+from core.domain.money import Money, is_known_currency
+from core.domain.visitors import normalize_email
 
 
 class AttributionStatus(StrEnum):
@@ -161,3 +162,103 @@ class RefundRecord:
     platform_refund_id: str
     amount: Money  # positive: how much went back to the buyer
     refunded_at: datetime
+
+
+# What a record from a platform must be before anything of it is stored (docs/plugins.md, "Records"). The
+# largest amount is far above any course's price and far below what the database's 64-bit sums can hold.
+MAX_AMOUNT = 10**12
+EARLIEST_RECORD = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far after now a platform's clock may put a record: clocks differ by seconds, not by days.
+CLOCK_SKEW = timedelta(minutes=15)
+# The longest value of each text field, as the purchases table stores it.
+_TEXT_LIMITS = {
+    "platform_purchase_id": 255,
+    "platform_refund_id": 255,
+    "email": 254,
+    "recipient_email": 254,
+    "course_name": 500,
+    "visitor_key": 64,
+    "source_hint": 200,
+    "referrer_hint": 8000,
+}
+
+
+def _text_problem(name: str, value: object, *, required: bool) -> str | None:
+    if value is None:
+        return f"{name} is missing" if required else None
+    if not isinstance(value, str):
+        return f"{name} is not text ({type(value).__name__})"
+    if required and not value.strip():
+        return f"{name} is empty"
+    if len(value) > _TEXT_LIMITS[name]:
+        return f"{name} is longer than {_TEXT_LIMITS[name]} characters"
+    if "\x00" in value or any(0xD800 <= ord(character) <= 0xDFFF for character in value):
+        return f"{name} holds a NUL or an unpaired surrogate, which no text can"
+    return None
+
+
+def _time_problem(name: str, value: object, now: datetime) -> str | None:
+    if not isinstance(value, datetime):
+        return f"{name} is not a date and time"
+    if value.tzinfo is None or value.utcoffset() is None:
+        return f"{name} has no time zone"
+    if value < EARLIEST_RECORD:
+        return f"{name} {value.isoformat()} is before 2000"
+    if value > now + CLOCK_SKEW:
+        return f"{name} {value.isoformat()} is in the future"
+    return None
+
+
+def _money_problem(value: object) -> str | None:
+    if not isinstance(value, Money):
+        return "amount is not Money"
+    if isinstance(value.amount, bool) or not isinstance(value.amount, int):
+        return "amount is not a whole number of minor units"
+    if not 0 <= value.amount <= MAX_AMOUNT:
+        return f"amount {value.amount} is not between 0 and {MAX_AMOUNT}"
+    if not is_known_currency(value.currency):
+        return f"currency {value.currency!r} is not an ISO 4217 currency"
+    return None
+
+
+def record_problem(record: object, platform: str, now: datetime) -> str | None:
+    """Why a platform's record cannot be stored, or None when it can. `platform` is the name of the platform
+    that returned it: a record never speaks for another platform."""
+    if not isinstance(record, PurchaseRecord | RefundRecord):
+        return f"{type(record).__name__} is neither a PurchaseRecord nor a RefundRecord"
+    if record.platform != platform:
+        return f"its platform is {record.platform!r}, not {platform!r}"
+    problems = [_text_problem("platform_purchase_id", record.platform_purchase_id, required=True)]
+    if isinstance(record, PurchaseRecord):
+        problems += [
+            _money_problem(record.amount),
+            _time_problem("purchased_at", record.purchased_at, now),
+            *(
+                _text_problem(name, getattr(record, name), required=False)
+                for name in ("email", "recipient_email", "course_name", "visitor_key", "source_hint", "referrer_hint")
+            ),
+        ]
+        for name in ("email", "recipient_email"):
+            address = getattr(record, name)
+            if isinstance(address, str) and normalize_email(address) != address.lower():
+                problems.append(f"{name} {address[:80]!r} is not an email address")
+    else:
+        problems += [
+            _text_problem("platform_refund_id", record.platform_refund_id, required=True),
+            _money_problem(record.amount),
+            _time_problem("refunded_at", record.refunded_at, now),
+        ]
+    return next((problem for problem in problems if problem), None)
+
+
+def refund_problem(refund: RefundRecord, purchase: Purchase) -> str | None:
+    """Why a refund cannot be stored against the purchase it names, or None."""
+    if refund.amount.currency != purchase.amount.currency:
+        currencies = f"{refund.amount.currency}, its purchase in {purchase.amount.currency}"
+        return f"refund {refund.platform_refund_id!r} is in {currencies}"
+    if refund.amount.amount > purchase.amount.amount:
+        return (
+            f"refund {refund.platform_refund_id!r} of {refund.amount.display()} is more than its purchase "
+            f"({purchase.amount.display()})"
+        )
+    return None

@@ -13,7 +13,7 @@ refreshed token survives the process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +39,12 @@ class CredentialsRejected(PlatformError):
 
 class PlatformUnavailable(PlatformError):
     """The platform could not be reached or kept failing after bounded retries: try again later."""
+
+
+class InvalidRecord(PlatformError):
+    """A platform returned a record CourseSignal cannot store (another platform's name, an empty id, a
+    negative amount, a malformed email, a date in the future...): a bug in the platform's plugin. Nothing of
+    the delivery or sync page holding it is stored, and trying again cannot help."""
 
 
 class WebhookAuth(StrEnum):
@@ -80,13 +86,44 @@ class ConnectionCheck:
     choice_field: str = ""
 
 
+class Headers(Mapping[str, str]):
+    """HTTP headers, looked up whatever the case of the name (`headers["stripe-signature"]` and
+    `headers["Stripe-Signature"]` are one header), iterated with the names as they were sent."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: dict[str, tuple[str, str]] = {name.lower(): (name, value) for name, value in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # a case-insensitive Headers mapping, whatever is passed in
     body: bytes
     # When CourseSignal received it: a signature's age is measured against this, so the job that reads
-    # a stored delivery again minutes later still accepts it. None means now.
+    # a stored delivery again minutes later still accepts it. Always set when a platform is called (the
+    # PlatformRegistry fills in now for a caller that left it out).
     received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
 
 
 # An event id is stored as it came (255 characters at most); no platform makes one with control characters.

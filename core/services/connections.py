@@ -33,6 +33,7 @@ from core.ports.platforms import (
     CredentialField,
     Credentials,
     CredentialsRejected,
+    InvalidRecord,
     PlatformAdapter,
     PlatformCatalog,
     PlatformError,
@@ -44,7 +45,7 @@ from core.ports.platforms import (
 )
 from core.ports.security import TokenCipher, WebhookTokens
 from core.ports.uow import UnitOfWork
-from core.services.purchases import SYNC_BATCH_SIZE, Purchases, store_records
+from core.services.purchases import SYNC_BATCH_SIZE, IngestSummary, Purchases, store_records
 
 log = logging.getLogger(__name__)
 
@@ -758,7 +759,11 @@ class Connections:
                     f"A refund arrived before its purchase; {adapter.display_name}'s purchase is not in "
                     "CourseSignal yet. It is tried again on its own, and the next sync brings the purchase."
                 )
-            outcome = f"{summary.purchases_added} added, {max(0, len(batch.records) - len(confirmed))} not confirmed"
+            outcome = _delivery_outcome(
+                summary,
+                unconfirmed=max(0, len(batch.records) - len(confirmed)),
+                held_refunds=any(isinstance(record, RefundRecord) for record in confirmed),
+            )
             if not uow.webhook_deliveries.mark_processed(delivery.id, self._clock.now(), outcome):
                 return "already processed"  # another run got there first; leaving the block rolls back
             uow.commit()
@@ -766,7 +771,9 @@ class Connections:
 
     def _attempt_failed(self, delivery: StoredDelivery, error: Exception) -> str:
         """Record a failed attempt; raise again for the queue to retry, unless it was the last one."""
-        last = delivery.attempts >= ATTEMPTS
+        # A record the plugin got wrong stays wrong however often it is read: failed at once, for a replay once
+        # the plugin is fixed.
+        last = delivery.attempts >= ATTEMPTS or isinstance(error, InvalidRecord)
         reason = _plain_error(error)
         log.warning(
             "webhook delivery %s attempt %d/%d failed: %s",
@@ -825,6 +832,14 @@ class Connections:
                 uow.connections.update(connection)
             uow.commit()
         return len(connections)
+
+
+def _delivery_outcome(summary: IngestSummary, *, unconfirmed: int, held_refunds: bool) -> str:
+    """What a processed delivery counted for, as its row keeps it: "1 added, 0 not confirmed", with the
+    refunds when it held any ("0 added, 1 refund counted, 0 not confirmed")."""
+    refunds = summary.refunds_added
+    counted = f", {refunds} refund{'s' * (refunds != 1)} counted" if held_refunds else ""
+    return f"{summary.purchases_added} added{counted}, {unconfirmed} not confirmed"
 
 
 def _plain_error(error: Exception) -> str:

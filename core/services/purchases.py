@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass
 from datetime import datetime
 
-from core.domain.purchases import Purchase, PurchaseRecord, RefundRecord
-from core.ports.platforms import PlatformCatalog, PlatformRecord, SyncProgress
+from core.domain.purchases import Purchase, PurchaseRecord, RefundRecord, refund_problem
+from core.ports.platforms import InvalidRecord, PlatformCatalog, PlatformRecord, SyncProgress
 from core.ports.uow import UnitOfWork
 from core.services.attribution import attribute_purchase
 
@@ -39,8 +39,9 @@ def _ingest_refund(uow: UnitOfWork, account_id: int, refund: RefundRecord) -> bo
     purchase = uow.purchases.get_by_platform_id(account_id, refund.platform, refund.platform_purchase_id)
     if purchase is None or purchase.id is None:
         return None
-    if refund.amount.currency != purchase.amount.currency:
-        raise ValueError("a refund is in the currency of its purchase")
+    if problem := refund_problem(refund, purchase):
+        # Raised inside the caller's transaction: nothing of the delivery or page holding it is stored.
+        raise InvalidRecord(f"A refund CourseSignal cannot store: {problem}.")
     return uow.purchases.add_refund(purchase.id, refund)
 
 

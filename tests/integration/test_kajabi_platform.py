@@ -60,7 +60,7 @@ def test_the_builtin_is_registered_through_the_platform_hook_with_its_api_url(fa
     manager = build_plugin_manager(builtins=(kajabi,), load_entry_points=False)
     registry = PlatformRegistry(manager, {"kajabi": fake.base_url})
     adapter = registry.get("kajabi")
-    assert isinstance(adapter, KajabiPlatform)
+    assert isinstance(adapter.inner, KajabiPlatform)
     fake.add_site("Academy")
     assert adapter.check_credentials({"client_id": fake.client_id, "client_secret": fake.client_secret}).ok
     assert fake.requests_to("/v1/oauth/token")

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.platforms.hookspecs import hookimpl
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
@@ -163,9 +165,16 @@ class DemoPlugin:
         return [self.platform]
 
 
-def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(client, container, settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def demo_plugin(container) -> DemoPlugin:  # type: ignore[no-untyped-def]
+    """Installed before the app starts (it loads every plugin then), like a package pip installed."""
     plugin = DemoPlugin()
     container.platforms.plugin_manager().register(plugin, name="demo-plugin")
+    return plugin
+
+
+def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(demo_plugin, client, container, settings) -> None:  # type: ignore[no-untyped-def]
+    plugin = demo_plugin
     sign_up_and_verify(client, settings.outbox_path, "creator@example.com")
     assert "Demo Courses" in client.get("/onboarding/platform").get_data(as_text=True)
     post_form(client, "/onboarding/platform", {"platform": "demo"})
@@ -211,8 +220,7 @@ def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(client, co
     assert "129.00" in dashboard
 
 
-def test_the_wizard_asks_which_site_when_the_platform_offers_several(client, container, settings) -> None:  # type: ignore[no-untyped-def]
-    container.platforms.plugin_manager().register(DemoPlugin(), name="demo-plugin")
+def test_the_wizard_asks_which_site_when_the_platform_offers_several(demo_plugin, client, container, settings) -> None:  # type: ignore[no-untyped-def]
     sign_up_and_verify(client, settings.outbox_path, "creator@example.com")
     post_form(client, "/onboarding/platform", {"platform": "demo"})
     connected = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "two-schools"})

@@ -194,7 +194,9 @@ def test_a_refund_before_its_purchase_waits_for_it(world: World) -> None:
     world.platform.records = [world.purchase("p1")]
     world.connections.process_delivery(_deliver(world, connection_id, "purchase-1", "p1"))
     world.platform.records = [refund]
-    assert world.connections.process_delivery(refund_delivery) == "0 added, 0 not confirmed"  # the retry
+    assert (
+        world.connections.process_delivery(refund_delivery) == "0 added, 1 refund counted, 0 not confirmed"
+    )  # the retry
     assert len(world.store.refunds) == 1
     assert _purchase_ids(world) == ["p1"]
 

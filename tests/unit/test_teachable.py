@@ -51,7 +51,7 @@ def _event(kind: str, obj: Any, **extra: Any) -> bytes:
 def test_teachable_is_found_through_its_entry_point() -> None:
     registry = PlatformRegistry(build_plugin_manager())
     platform = registry.get("teachable")
-    assert isinstance(platform, TeachablePlatform)
+    assert isinstance(platform.inner, TeachablePlatform)
     assert platform.display_name == "Teachable"
     assert platform.webhook_auth is WebhookAuth.URL_TOKEN
     assert [f.name for f in platform.credential_fields] == ["api_key"]
