@@ -1,6 +1,6 @@
 """Example Shop for CourseSignal: a complete platform plugin in one module.
 
-Example Shop is an imaginary course shop with a small JSON API (`tests/example_plugin/fake_shop.py`
+Example Shop is an imaginary course shop with a small JSON API (`coursesignal_example_shop/fake.py`
 serves it):
 
     GET /api/orders?since=<ISO 8601>&page=<n>   {"orders": [order, ...], "next_page": n | null}

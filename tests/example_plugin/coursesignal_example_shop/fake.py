@@ -1,4 +1,5 @@
-"""A local fake of Example Shop's API (see coursesignal_example_shop), for the example plugin's tests."""
+"""A local fake of Example Shop's API, shipped with the plugin so its tests (and anyone building on it) can run
+without the real shop: `with FakeShop() as shop:` serves it on a free local port."""
 
 from __future__ import annotations
 
