@@ -168,6 +168,7 @@ class Services(containers.DeclarativeContainer):
         jobs=gateways.job_queue,
         clock=gateways.clock,
         public_base_url=config.base_url,
+        mailer=gateways.mailer,
     )
 
 

@@ -986,6 +986,9 @@ class SqlConnections:
                 cursor=row.sync_cursor,
                 heartbeat_at=row.sync_heartbeat_at,
             ),
+            sync_error=row.sync_error,
+            failing_since=row.failing_since,
+            failure_emailed_at=row.failure_emailed_at,
         )
 
     @staticmethod
@@ -999,6 +1002,9 @@ class SqlConnections:
             "webhook_token_hash": connection.webhook_token_hash,
             "status_reason": connection.status_reason,
             "last_synced_at": connection.last_synced_at,
+            "sync_error": connection.sync_error,
+            "failing_since": connection.failing_since,
+            "failure_emailed_at": connection.failure_emailed_at,
             **SqlConnections._progress(connection.sync),
         }
 

@@ -327,6 +327,11 @@ platform_integrations = Table(
     # The running sync's checkpoint (the adapter's page cursor) and when it last stored a page.
     Column("sync_cursor", Text),
     Column("sync_heartbeat_at", UtcDateTime),
+    # Sync health: reading the platform has failed since `failing_since`, the last time for `sync_error`;
+    # the creator was emailed about it at `failure_emailed_at`.
+    Column("sync_error", Text),
+    Column("failing_since", UtcDateTime),
+    Column("failure_emailed_at", UtcDateTime),
     Index("ix_platform_integrations_status", "status"),
 )
 

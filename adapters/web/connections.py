@@ -36,14 +36,29 @@ STATUS_LABELS = {
 }
 
 
+#: Shown instead of "Connected" while reading the platform keeps failing (the reason says why, since when).
+FAILING_LABEL = "Connected, not syncing"
+
+
+def status_label(view: ConnectionView) -> str:
+    if view.is_failing and view.status.value == "connected":
+        return FAILING_LABEL
+    return STATUS_LABELS[view.status.value]
+
+
 def as_json(view: ConnectionView) -> dict[str, Any]:
     return {
         "id": view.id,
         "platform": view.platform,
         "platform_name": view.platform_name,
         "status": view.status.value,
-        "status_label": STATUS_LABELS[view.status.value],
-        "reason": view.reason,
+        "status_label": status_label(view),
+        "reason": view.problem,
+        "sync_health": {
+            "failing": view.is_failing,
+            "error": view.sync_error,
+            "since": view.failing_since.isoformat() if view.failing_since else None,
+        },
         "account_name": view.account_name,
         "last_synced_at": view.last_synced_at.isoformat() if view.last_synced_at else None,
         "progress": {"pages_done": view.pages_done, "purchases_found": view.purchases_found, "total": view.total},
@@ -99,7 +114,7 @@ def index() -> Any:
         "connections/list.html",
         connections=_service().list(_account_id()),
         platforms=_connectable(),
-        labels=STATUS_LABELS,
+        label_of=status_label,
     )
 
 
@@ -160,7 +175,7 @@ def _show_page(view: ConnectionView, error: str | None, status: int) -> Any:
     page = render_template(
         "connections/show.html",
         connection=view,
-        label=STATUS_LABELS[view.status.value],
+        label=status_label(view),
         data=as_json(view),
         failed=sum(d.state is DeliveryState.FAILED for d in unfinished),
         retrying=sum(d.state is DeliveryState.RETRYING for d in unfinished),

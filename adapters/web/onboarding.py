@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
-from adapters.web.connections import STATUS_LABELS, typed_back
+from adapters.web.connections import status_label, typed_back
 from core.domain.connections import ConnectionStatus
 from core.domain.onboarding import Step
 from core.domain.sites import tracking_snippet
@@ -242,7 +242,7 @@ def sync(onboarding: Onboarding = Provide["services.onboarding"]) -> Any:
         state,
         Step.SYNC,
         connection=view,
-        label=STATUS_LABELS[view.status.value],
+        label=status_label(view),
         continue_form=PlainForm(),
     )
 

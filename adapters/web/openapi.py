@@ -250,7 +250,19 @@ _CONNECTION = {
         "platform_name": {"type": "string", "example": "Kajabi"},
         "status": {"type": "string", "enum": ["choosing", "syncing", "connected", "needs_attention", "disconnected"]},
         "status_label": {"type": "string"},
-        "reason": {"type": ["string", "null"], "description": "What needs attention, and what to do."},
+        "reason": {
+            "type": ["string", "null"],
+            "description": "What needs attention and what to do, or why reading the platform fails and since when.",
+        },
+        "sync_health": {
+            "type": "object",
+            "description": "Whether reading the platform (the periodic poll, a sync's retries) keeps failing.",
+            "properties": {
+                "failing": {"type": "boolean"},
+                "error": {"type": ["string", "null"], "description": "The last failure, in the creator's words."},
+                "since": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
         "account_name": {"type": ["string", "null"], "description": "The platform site being read."},
         "last_synced_at": {"type": ["string", "null"], "format": "date-time"},
         "progress": {

@@ -15,6 +15,10 @@ POLL_OVERLAP = timedelta(days=1)
 #: embedded default, which loses its queued jobs): the periodic poll queues it again, and it resumes
 #: from its last checkpoint. Longer than one page can take with the HTTP retries' backoff.
 STALLED_SYNC = timedelta(minutes=10)
+#: How long reading a connection's sales may keep failing before the creator gets one email about it (the
+#: connection's page shows the failure from the first one). Long enough to ride out a platform's short
+#: outage, short enough that a day's sales are not silently missing.
+SYNC_FAILURE_EMAIL_AFTER = timedelta(hours=1)
 
 
 class ConnectionStatus(StrEnum):
@@ -52,6 +56,12 @@ class Connection:
     last_synced_at: datetime | None = None
     sync: SyncState = field(default_factory=SyncState)
     id: int | None = None
+    # Sync health: reading the platform (the periodic poll, or a sync's retries) has failed since
+    # `failing_since`, the last time for `sync_error` (a sentence for the creator); `failure_emailed_at` is
+    # when the creator was told, once per run of failures.
+    sync_error: str | None = None
+    failing_since: datetime | None = None
+    failure_emailed_at: datetime | None = None
 
     def start_sync(self, now: datetime) -> None:
         self.status = ConnectionStatus.SYNCING
@@ -66,6 +76,29 @@ class Connection:
         self.status = ConnectionStatus.CONNECTED
         self.status_reason = None
         self.last_synced_at = at
+        self.reading_recovered()
+
+    def reading_failed(self, reason: str, now: datetime) -> bool:
+        """Note a failed read of the platform; True when the creator should now get the one email about it."""
+        self.sync_error = reason
+        if self.failing_since is None:
+            self.failing_since = now
+        due = self.failure_emailed_at is None and now - self.failing_since >= SYNC_FAILURE_EMAIL_AFTER
+        if due:
+            self.failure_emailed_at = now
+        return due
+
+    def reading_recovered(self) -> bool:
+        """A read of the platform succeeded: the failure is over. True when there was one."""
+        failing = self.failing_since is not None
+        self.sync_error = None
+        self.failing_since = None
+        self.failure_emailed_at = None
+        return failing
+
+    @property
+    def is_failing(self) -> bool:
+        return self.failing_since is not None
 
     def needs_attention(self, reason: str) -> None:
         self.status = ConnectionStatus.NEEDS_ATTENTION
@@ -77,6 +110,7 @@ class Connection:
         self.status_reason = None
         self.sealed_credentials = None
         self.webhook_ids = ()
+        self.reading_recovered()
 
     @property
     def is_live(self) -> bool:

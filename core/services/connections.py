@@ -27,6 +27,7 @@ from core.domain.purchases import PurchaseRecord, RefundRecord
 from core.domain.storable import body_problem
 from core.ports.clock import Clock
 from core.ports.jobs import ATTEMPTS, RETRY_DELAYS, JobQueue
+from core.ports.mailer import Mail, Mailer, MailError
 from core.ports.platforms import (
     ConnectChoice,
     ConnectionCheck,
@@ -113,6 +114,22 @@ class ConnectionView:
     pages_done: int
     purchases_found: int
     total: int | None
+    sync_error: str | None = None  # why reading the platform failed last, while it keeps failing
+    failing_since: datetime | None = None
+
+    @property
+    def is_failing(self) -> bool:
+        return self.failing_since is not None
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong, as the creator reads it on the connection: the status's reason, or the failure to
+        read the platform with since when."""
+        text = self.reason or self.sync_error
+        if self.failing_since is not None:
+            since = f"Failing since {self.failing_since:%Y-%m-%d %H:%M} UTC."
+            text = f"{text} {since}" if text else since
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +181,8 @@ class Connections:
         jobs: JobQueue,
         clock: Clock,
         public_base_url: str,
+        *,
+        mailer: Mailer,
     ) -> None:
         self._uow = uow
         self._platforms = platforms
@@ -173,6 +192,7 @@ class Connections:
         self._jobs = jobs
         self._clock = clock
         self._base_url = public_base_url.rstrip("/")
+        self._mailer = mailer
 
     # ---- credentials at rest ---------------------------------------------------------------------
     def _seal(self, credentials: Mapping[str, str]) -> bytes:
@@ -208,6 +228,8 @@ class Connections:
             pages_done=connection.sync.pages_done,
             purchases_found=connection.sync.purchases_found,
             total=connection.sync.total,
+            sync_error=connection.sync_error,
+            failing_since=connection.failing_since,
         )
 
     def _owned(self, uow: UnitOfWork, account_id: int, connection_id: int) -> Connection:
@@ -559,6 +581,7 @@ class Connections:
             # Worth retrying: the queue runs this again after a delay, carrying on from the last page.
             self._save_credentials(connection_id, credentials)
             self._note_retry(connection_id, f"{error} CourseSignal keeps trying on its own.")
+            self._reading_failed(connection_id, str(error))
             raise
         except PlatformError as error:
             self._save_credentials(connection_id, credentials)
@@ -627,23 +650,67 @@ class Connections:
             records = list(
                 adapter.fetch_purchases(credentials, connection.poll_since(self._clock.now()), _ignore_progress)
             )
+            self._purchases.ingest_in_batches(connection.account_id, records)
         except CredentialsRejected as error:
             self._save_credentials(connection_id, credentials)
             self._fail(connection_id, str(error))
             return
-        except PlatformUnavailable as error:
+        except PlatformError as error:
+            # The platform down, a plugin's failure, a record it got wrong: shown on the connection, and the
+            # next periodic poll tries again (a retry of this job would only add load).
             self._save_credentials(connection_id, credentials)
-            log.warning("poll of connection %s skipped: %s", connection_id, error)
+            log.warning("poll of connection %s failed: %s", connection_id, error)
+            self._reading_failed(connection_id, str(error))
             return
-        self._purchases.ingest_in_batches(connection.account_id, records)
         with self._uow() as uow:
             current = uow.connections.get(connection_id)
             if current is None or current.status is not ConnectionStatus.CONNECTED:
                 return
             current.sealed_credentials = self._seal(credentials)
             current.last_synced_at = self._clock.now()
+            if current.reading_recovered():
+                log.info("connection %s reads its platform again", connection_id)
             uow.connections.update(current)
             uow.commit()
+
+    def _reading_failed(self, connection_id: int, reason: str) -> None:
+        """Keep the failure on the connection (since when, and why); once it has lasted
+        SYNC_FAILURE_EMAIL_AFTER, the creator gets one email about it."""
+        with self._uow() as uow:
+            connection = uow.connections.get(connection_id)
+            if connection is None or not connection.is_live:
+                return
+            email_due = connection.reading_failed(reason, self._clock.now())
+            uow.connections.update(connection)
+            account = uow.accounts.get(connection.account_id) if email_due else None
+            uow.commit()
+        if account is not None:
+            self._tell_creator(connection, account.email)
+
+    def _tell_creator(self, connection: Connection, address: str) -> None:
+        assert connection.id is not None
+        assert connection.failing_since is not None
+        try:
+            name = self._platforms.get(connection.platform).display_name
+        except KeyError:
+            name = connection.platform
+        try:
+            self._mailer.send(
+                Mail(
+                    to=address,
+                    subject=f"CourseSignal cannot read your {name} sales",
+                    text=(
+                        f"Since {connection.failing_since:%Y-%m-%d %H:%M} UTC, CourseSignal has not been able to read "
+                        f"new sales and refunds from {name}:\n\n{connection.sync_error}\n\n"
+                        "CourseSignal keeps trying every few minutes, and what it missed comes in once it gets "
+                        "through. Webhooks still arrive meanwhile. If this goes on, open the connection and "
+                        f"reconnect it:\n\n{self._base_url}/connections/{connection.id}\n\n"
+                        "This is the only email about it until it works again."
+                    ),
+                )
+            )
+        except MailError:
+            log.exception("the sync-failure email for connection %s could not be sent", connection.id)
 
     # ---- webhooks --------------------------------------------------------------------------------
     def receive_webhook(

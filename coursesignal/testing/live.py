@@ -15,6 +15,7 @@ so a plugin that cannot be loaded stops `live_app` with the same one-line error 
 from __future__ import annotations
 
 import base64
+import html
 import re
 import secrets
 import socket
@@ -34,6 +35,7 @@ from coursesignal.settings import Settings
 
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 _WEBHOOK_URL = re.compile(r'<code class="webhook-url">([^<]+)</code>')
+_FORM_ERROR = re.compile(r'class="[^"]*\bform-error\b[^"]*"[^>]*>([^<]+)<')
 PASSWORD = "a long test password for the live app"  # noqa: S105 - a throwaway account in a throwaway database  # nosec B105
 
 
@@ -77,13 +79,14 @@ class Creator:
         message when CourseSignal refuses the credentials."""
         answer = self.post_form(f"/connections/new/{platform}", credentials)
         if answer.status_code != 302:
-            found = re.search(r'class="form-error"[^>]*>([^<]+)<', answer.text)
-            raise LiveAppError(found.group(1) if found else f"connecting {platform} answered {answer.status_code}")
+            found = _FORM_ERROR.search(answer.text)
+            message = html.unescape(found.group(1)).strip() if found else ""
+            raise LiveAppError(message or f"connecting {platform} answered {answer.status_code}")
         page_url = answer.headers["Location"].removeprefix(self.app.base_url)
         self.app.wait_for_jobs()
         hook = _WEBHOOK_URL.search(self.get(page_url).text)
         connection_id = int(page_url.rstrip("/").split("/")[-1])
-        return Connection(connection_id, page_url, hook.group(1).replace("&amp;", "&") if hook else None)
+        return Connection(connection_id, page_url, html.unescape(hook.group(1)) if hook else None)
 
     def connection(self, connection_id: int) -> dict[str, Any]:
         """`GET /api/v1/connections/{id}`: status, reason, progress."""

@@ -20,12 +20,14 @@ from sqlalchemy import select
 from adapters.persistence import tables as t
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
+from core.domain.connections import SYNC_FAILURE_EMAIL_AFTER
 from coursesignal import (
     CredentialField,
     Credentials,
     Money,
     PlatformAdapter,
     PlatformRecord,
+    PlatformUnavailable,
     PurchaseRecord,
     RefundRecord,
     SyncProgress,
@@ -38,7 +40,7 @@ from coursesignal import (
 from coursesignal.container import Container, build_app, create_container
 from tests.conftest import sign_in
 from tests.fakes.teachable import FakeTeachable
-from tests.web_session import post_form
+from tests.web_session import mail_body, outbox_messages, post_form
 
 NOW = datetime.now(UTC)
 
@@ -56,6 +58,7 @@ class Scripted(PlatformAdapter):
         self.synced: list[Any] = []
         self.seen_headers: list[Mapping[str, str]] = []
         self.seen_received_at: list[datetime | None] = []
+        self.down = False
 
     def read_webhook(self, delivery: WebhookDelivery, credentials: Mapping[str, str]) -> WebhookBatch:
         self.seen_headers.append(delivery.headers)
@@ -69,6 +72,8 @@ class Scripted(PlatformAdapter):
         return list(self.records)
 
     def fetch_purchases(self, credentials: Credentials, since: datetime, progress: SyncProgress) -> Iterator[Any]:
+        if self.down:
+            raise PlatformUnavailable("Scripted Shop is not answering right now (HTTP 503).")
         yield from self.synced
         progress(len(self.synced), len(self.synced), pages=1)
 
@@ -304,4 +309,46 @@ def test_a_plugin_raising_in_a_sync_fails_only_its_own_connection_with_a_sentenc
     assert brittle["status"] == "needs_attention"
     assert "The Brittle Shop plugin failed while reading purchases (KeyError)" in brittle["reason"]
     assert scripted["status"] == "connected"
+    assert [p["platform_purchase_id"] for p in world.purchases()] == ["p-1"]
+
+
+def test_a_failing_poll_shows_on_the_connection_and_the_creator_is_emailed_once(world: World, settings) -> None:  # type: ignore[no-untyped-def]
+    connection_id, _ = world.connect("scripted")
+    connections = world.container.services.connections()
+    world.plugin.scripted.down = True
+    connections.poll(connection_id)
+
+    status = world.client.get(f"/api/v1/connections/{connection_id}").json
+    assert status is not None
+    assert (status["status"], status["status_label"]) == ("connected", "Connected, not syncing")
+    assert status["sync_health"]["failing"] is True
+    assert status["sync_health"]["error"] == "Scripted Shop is not answering right now (HTTP 503)."
+    page = world.page(f"/connections/{connection_id}")
+    assert "Connected, not syncing" in page
+    assert "Scripted Shop is not answering right now (HTTP 503). Failing since " in page
+    assert "Connected, not syncing" in world.page("/connections/")
+    assert outbox_messages(settings.outbox_path) == []
+
+    # An hour of failures later (the documented threshold), one email; not one per poll.
+    with world.container.gateways.engine().begin() as db:
+        db.execute(
+            t.platform_integrations.update()
+            .where(t.platform_integrations.c.id == connection_id)
+            .values(failing_since=datetime.now(UTC) - SYNC_FAILURE_EMAIL_AFTER - timedelta(minutes=1))
+        )
+    connections.poll(connection_id)
+    connections.poll(connection_id)
+    world.container.gateways.job_queue().wait_until_idle()
+    (mail,) = [m for m in outbox_messages(settings.outbox_path) if "cannot read" in str(m["Subject"])]
+    assert mail["To"] == "creator@example.com"
+    assert mail["Subject"] == "CourseSignal cannot read your Scripted Shop sales"
+    assert f"http://coursesignal.test/connections/{connection_id}" in mail_body(mail)
+
+    world.plugin.scripted.down = False
+    world.plugin.scripted.synced = [_purchase()]
+    connections.poll(connection_id)
+    status = world.client.get(f"/api/v1/connections/{connection_id}").json
+    assert status is not None
+    assert (status["status_label"], status["reason"], status["sync_health"]["failing"]) == ("Connected", None, False)
+    assert "not syncing" not in world.page(f"/connections/{connection_id}")
     assert [p["platform_purchase_id"] for p in world.purchases()] == ["p-1"]

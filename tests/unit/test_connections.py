@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from adapters.platforms.webhook_auth import UrlTokenAuth
-from core.domain.connections import ConnectionStatus
+from core.domain.connections import SYNC_FAILURE_EMAIL_AFTER, ConnectionStatus
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
+from core.domain.sites import Account
 from core.ports.platforms import (
     ConnectChoice,
     ConnectionCheck,
@@ -38,7 +39,14 @@ from core.services.connections import (
     WebhookOutcome,
 )
 from core.services.purchases import Purchases
-from tests.unit.fakes import FakeUnitOfWork, FixedClock, RecordingJobQueue, ReversibleCipher, Store
+from tests.unit.fakes import (
+    FakeUnitOfWork,
+    FixedClock,
+    RecordingJobQueue,
+    RecordingMailer,
+    ReversibleCipher,
+    Store,
+)
 
 
 class ScriptedPlatform(PlatformAdapter):
@@ -118,6 +126,8 @@ class World:
         self.jobs = RecordingJobQueue()
         self.platform = platform or ScriptedPlatform()
         self.cipher = ReversibleCipher()
+        self.mailer = RecordingMailer()
+        self.store.accounts[1] = Account("creator@example.com", self.clock.now(), id=1)
         uow = lambda: FakeUnitOfWork(self.store)  # noqa: E731
         catalog = Catalog(self.platform)
         self.connections = Connections(
@@ -129,6 +139,7 @@ class World:
             self.jobs,
             self.clock,
             "https://app.example/",
+            mailer=self.mailer,
         )
 
     def run_jobs(self) -> None:
@@ -404,3 +415,59 @@ def test_a_bad_signature_or_body_is_refused_with_its_reason_and_a_failing_plugin
     assert receive("scripted", connection_id, None, later).outcome is WebhookOutcome.ACCEPTED
     assert receive("scripted", connection_id, None, later).outcome is WebhookOutcome.DUPLICATE
     assert sorted(d.event_id[:7] for d in manual.store.deliveries.values()) == ["evt-1", "sha256:"]
+
+
+def test_a_failing_poll_shows_on_the_connection_emails_once_after_the_threshold_and_clears_on_recovery(
+    world: World,
+) -> None:
+    world.platform.records = [world.purchase("p1")]
+    connection_id = world.connections.connect(1, "scripted", {"key": "good"}).connection.id
+    world.run_jobs()
+    failed_at = world.clock.now()
+    world.platform.unavailable = True
+
+    world.connections.poll(connection_id)
+    view = world.connections.status(1, connection_id)
+    assert (view.status, view.is_failing, view.failing_since) == (ConnectionStatus.CONNECTED, True, failed_at)
+    assert view.problem == "Scripted is down. Failing since 2026-11-01 12:00 UTC."
+    assert world.mailer.sent == []  # one failed poll is no reason to write yet
+
+    world.clock.advance(seconds=SYNC_FAILURE_EMAIL_AFTER.total_seconds() - 60)
+    world.connections.poll(connection_id)
+    assert world.mailer.sent == []
+    world.clock.advance(minutes=1)
+    world.connections.poll(connection_id)
+    (mail,) = world.mailer.to("creator@example.com")
+    assert mail.subject == "CourseSignal cannot read your Scripted sales"
+    assert "Since 2026-11-01 12:00 UTC" in mail.text
+    assert "Scripted is down." in mail.text
+    assert f"https://app.example/connections/{connection_id}" in mail.text
+    world.clock.advance(hours=5)
+    world.connections.poll(connection_id)
+    assert len(world.mailer.sent) == 1  # one email per run of failures
+    assert world.connections.status(1, connection_id).failing_since == failed_at
+
+    world.platform.unavailable = False
+    world.connections.poll(connection_id)
+    view = world.connections.status(1, connection_id)
+    assert (view.is_failing, view.sync_error, view.problem) == (False, None, None)
+
+    # A new run of failures is a new story: shown at once, told again after the threshold.
+    world.platform.unavailable = True
+    world.connections.poll(connection_id)
+    world.clock.advance(seconds=SYNC_FAILURE_EMAIL_AFTER.total_seconds())
+    world.connections.poll(connection_id)
+    assert len(world.mailer.sent) == 2
+
+
+def test_a_plugin_failure_in_a_poll_is_a_sync_failure_too(world: World) -> None:
+    world.platform.records = [world.purchase("p1")]
+    connection_id = world.connections.connect(1, "scripted", {"key": "good"}).connection.id
+    world.run_jobs()
+    world.platform.records = [RefundRecord("scripted", "p1", "r1", Money(9_900, "USD"), world.clock.now())]
+    world.connections.poll(connection_id)  # a refund above its sale: the platform's plugin got it wrong
+    view = world.connections.status(1, connection_id)
+    assert view.is_failing
+    assert view.sync_error is not None
+    assert "is more than its purchase" in view.sync_error
+    assert world.store.refunds == {}
