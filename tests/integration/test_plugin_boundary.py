@@ -325,6 +325,7 @@ def test_a_failing_poll_shows_on_the_connection_and_the_creator_is_emailed_once(
     assert status["sync_health"]["error"] == "Scripted Shop is not answering right now (HTTP 503)."
     page = world.page(f"/connections/{connection_id}")
     assert "Connected, not syncing" in page
+    assert "status-failing" in page  # drawn as a problem, not in the green of a healthy connection
     assert "Scripted Shop is not answering right now (HTTP 503). Failing since " in page
     assert "Connected, not syncing" in world.page("/connections/")
     assert outbox_messages(settings.outbox_path) == []
