@@ -46,9 +46,24 @@ def _borrowed_dependencies(folder: Path) -> Path:
     return folder
 
 
+def _sources(tmp_path: Path) -> tuple[Path, Path]:
+    """Clean copies of what each wheel is built from: setuptools leaves a build/ folder behind in the tree it
+    builds, and a stale file there (a renamed migration) would end up in the next wheel."""
+    app = tmp_path / "source" / "coursesignal"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "node_modules")
+    app.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPOSITORY / name, app / name)
+    for package in ("coursesignal", "core", "adapters", "plugins"):
+        shutil.copytree(REPOSITORY / package, app / package, ignore=skip)
+    example = tmp_path / "source" / "example_plugin"
+    shutil.copytree(EXAMPLE, example, ignore=skip)
+    return app, example
+
+
 def test_the_example_plugin_wheel_passes_its_own_tests_next_to_the_app_wheel(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    for project in (REPOSITORY, EXAMPLE):
+    for project in _sources(tmp_path):
         _run(
             sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", wheels, project
         )

@@ -1,14 +1,14 @@
 """sync health: a connection keeps why reading its platform fails, since when, and when the creator was told
 
-Revision ID: 0011_sync_health
-Revises: 0010_sessions_no_fingerprint
+Revision ID: 0014_sync_health
+Revises: 0013_billing_notices
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_sync_health"
-down_revision = "0010_sessions_no_fingerprint"
+revision = "0014_sync_health"
+down_revision = "0013_billing_notices"
 branch_labels = None
 depends_on = None
 
