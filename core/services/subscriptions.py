@@ -359,13 +359,31 @@ class Subscriptions:
         live = self._gateway.customer_subscriptions(snapshot.customer_id)
         if not live or [s.subscription_id for s in live] == [snapshot.subscription_id]:
             return self._save_if_changed(uow, before, apply_subscription_state(current, snapshot, event.created))
+        kept = self._keep_oldest(uow, event, before, current, live)
+        # News of a subscription other than the one kept (canceled now, or by an earlier event) changes nothing.
+        return (
+            EventOutcome.APPLIED
+            if snapshot.subscription_id == kept.subscription_id
+            else EventOutcome.SECOND_SUBSCRIPTION
+        )
+
+    def _keep_oldest(
+        self,
+        uow: UnitOfWork,
+        event: BillingEvent,
+        before: Subscription,
+        current: Subscription,
+        live: list[SubscriptionSnapshot],
+    ) -> SubscriptionSnapshot:
+        """Of the customer's live subscriptions (oldest first), keep the oldest as the account's plan and
+        cancel each other one, refunding its payments and telling the operator."""
         kept, extras = live[0], live[1:]
         for extra in extras:
             self._gateway.cancel_subscription(extra.subscription_id)
             refunded = self._gateway.refund_subscription_payments(extra.subscription_id)
             report = DuplicateSubscriptionReport(
                 account_id=before.account_id,
-                customer_id=snapshot.customer_id,
+                customer_id=extra.customer_id,
                 kept_subscription_id=kept.subscription_id,
                 canceled_subscription_id=extra.subscription_id,
                 refunded=refunded,
@@ -378,14 +396,8 @@ class Subscriptions:
                 refunded.format_major() if refunded else "nothing (nothing was charged)",
             )
             self._notifier.duplicate_subscription(report)
-        after = adopt_subscription(current, kept, event.created)
-        self._save_if_changed(uow, before, after)
-        # News of a subscription other than the one kept (canceled now, or by an earlier event) changes nothing.
-        return (
-            EventOutcome.APPLIED
-            if snapshot.subscription_id == kept.subscription_id
-            else EventOutcome.SECOND_SUBSCRIPTION
-        )
+        self._save_if_changed(uow, before, adopt_subscription(current, kept, event.created))
+        return kept
 
     def _account_for(self, uow: UnitOfWork, customer_id: str, metadata_account_id: int | None) -> int | None:
         account_id = uow.billing.account_for_customer(customer_id)
@@ -454,6 +466,17 @@ class Subscriptions:
             )
             return EventOutcome.UNKNOWN_CUSTOMER
         before = uow.billing.get(account_id, for_update=True) or Subscription(account_id=account_id)
+        if (
+            invoice.subscription_id is not None
+            and before.stripe_subscription_id not in (None, invoice.subscription_id)
+            and not before.has_ended
+        ):
+            # An invoice of a plan the account does not pay with: a second subscription, unless Stripe has
+            # ended it already.
+            live = self._gateway.customer_subscriptions(invoice.customer_id)
+            if len(live) > 1:
+                self._keep_oldest(uow, event, before, before, live)
+                return EventOutcome.SECOND_SUBSCRIPTION
         # Only the latest payment news is told: a failure that arrives after its recovery, or news of a plan
         # that is not the account's, would contradict where the creator stands.
         current = payment_news_is_current(before, invoice, event.created)

@@ -503,3 +503,15 @@ def test_a_paid_trial_canceled_then_ended_in_any_order_leaves_the_trial_and_one_
     assert [subject for subject, _ in _mails(creator)] == ["Your CourseSignal subscription has ended"]
     assert creator.fake.calls("DELETE", f"/v1/subscriptions/{subscription_id}") == []  # Stripe ended it, not us
     assert creator.fake.refunds == {}
+
+
+def test_a_second_subscription_seen_only_in_an_invoice_event_is_canceled_and_refunded(creator: Creator) -> None:
+    creator.trial_ends(datetime.now(UTC) - timedelta(days=1))
+    kept = creator.subscribe()
+    creator.fake.clock = lambda: time.time() + 1
+    second = creator.second_subscription()
+    (paid,) = [event for event in second if event["type"] == "invoice.paid"]
+    assert creator.send_all([paid]) == ["second_subscription_canceled"]  # its other events never came
+    assert [s["id"] for s in creator.fake.live_subscriptions(creator.customer_id())] == [kept]
+    assert [r["amount"] for r in creator.fake.refunds.values()] == [9900]
+    assert creator.status() == "active"
