@@ -64,13 +64,6 @@ class Account:
         if self.trial_ends_at is None:
             self.trial_ends_at = now + timedelta(days=TRIAL_DAYS)
 
-    def trial_days_left(self, now: datetime) -> int | None:
-        """Whole days left in the trial, rounded up; None before the trial starts."""
-        if self.trial_ends_at is None:
-            return None
-        seconds = (self.trial_ends_at - now).total_seconds()
-        return max(0, -int(-seconds // 86400))
-
 
 @dataclass(slots=True)
 class Site:

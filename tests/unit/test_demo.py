@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from core.domain.purchases import AttributionStatus
+from core.domain.subscriptions import trial_days_left
 from core.ports.platforms import PlatformAdapter
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
@@ -63,7 +64,7 @@ def test_the_demo_fills_the_past_once_and_leaves_the_setup_done() -> None:
     assert sum(p.status is AttributionStatus.MATCHED for p in stored) > len(stored) / 2
     account = services.accounts.login(DEMO_EMAIL, PASSWORD).account
     assert account.id == outcome.account_id
-    assert account.trial_days_left(NOW) == 14
+    assert trial_days_left(account.trial_ends_at, NOW) == 14
     assert onboarding.state(outcome.account_id).remaining == []
 
     again = fill_demo_account(services, onboarding, clock, now=NOW + timedelta(days=1), people=80)
