@@ -148,6 +148,14 @@ def _ids_of(container, address: str) -> dict[str, int]:  # type: ignore[no-untyp
     return {"site": site_id, "purchase": purchase_id, "connection": connected.id, "delivery": delivery.id}
 
 
+@pytest.fixture
+def quiet_plugin(container):  # type: ignore[no-untyped-def]
+    """Installed before the app starts, which loads every plugin then (as a pip-installed one would be)."""
+    plugin = _QuietPlugin()
+    container.platforms.plugin_manager().register(plugin, name="quiet")
+    return plugin
+
+
 def _scoped_rules(app):  # type: ignore[no-untyped-def]
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(NOT_SESSION_SCOPED) or not rule.arguments:
@@ -157,9 +165,7 @@ def _scoped_rules(app):  # type: ignore[no-untyped-def]
             yield rule, id_arguments
 
 
-def test_another_accounts_ids_are_not_found_on_every_endpoint(app, container, settings) -> None:  # type: ignore[no-untyped-def]
-    manager = container.platforms.plugin_manager()
-    manager.register(_QuietPlugin(), name="quiet")
+def test_another_accounts_ids_are_not_found_on_every_endpoint(quiet_plugin, app, container, settings) -> None:  # type: ignore[no-untyped-def]
     alice, bob = app.test_client(), app.test_client()
     _set_up(alice, settings, "alice@example.com")
     _set_up(bob, settings, "bob@example.com")
@@ -199,9 +205,7 @@ def _classify(rule) -> str:  # type: ignore[no-untyped-def]
     return "account-wide"
 
 
-def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(app, container, settings) -> None:  # type: ignore[no-untyped-def]
-    manager = container.platforms.plugin_manager()
-    manager.register(_QuietPlugin(), name="quiet")
+def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(quiet_plugin, app, container, settings) -> None:  # type: ignore[no-untyped-def]
     alice, bob, stranger = app.test_client(), app.test_client(), app.test_client()
     _set_up(alice, settings, "alice@example.com")
     _set_up(bob, settings, "bob@example.com")
