@@ -292,7 +292,23 @@ def rotate_keys(ctx: _Context) -> None:
 @click.option("--http", "over_http", is_flag=True, help="Send hits through the real /t/e endpoint (a test client).")
 @click.option("--people", type=click.IntRange(min=10), default=None, help="Scale a scenario to this many people.")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios and stop.")
-def simulate(seed: int, scenario_name: str, over_http: bool, people: int | None, list_only: bool) -> None:
+@click.option(
+    "--browser",
+    "browser_journeys",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Play the first N sales' journeys in chromium with the served t.js, and check the model agrees.",
+)
+@click.option("--chromium", default="/usr/bin/chromium", show_default=True, help="The chromium --browser drives.")
+def simulate(
+    seed: int,
+    scenario_name: str,
+    over_http: bool,
+    people: int | None,
+    list_only: bool,
+    browser_journeys: int | None,
+    chromium: str,
+) -> None:
     """Run generated traffic with known truth through the real services and print how right attribution is.
 
     Runs on a throwaway SQLite database; nothing touches your own data.
@@ -306,6 +322,14 @@ def simulate(seed: int, scenario_name: str, over_http: bool, people: int | None,
     if scenario_name != "all" and scenario_name not in SCENARIOS:
         raise click.ClickException(f"No scenario called {scenario_name!r}; `coursesignal simulate --list` shows them.")
     logging.disable(logging.INFO)  # migrations of the throwaway databases would drown the figures
+    if browser_journeys is not None:
+        if scenario_name == "all" or over_http or people is not None:
+            raise click.ClickException("--browser plays one scenario as it is: leave out --http, --people and 'all'.")
+        from coursesignal.simulator import run_browser_scenario
+
+        for block in run_browser_scenario(scenario_name, seed=seed, count=browser_journeys, chromium=chromium):
+            click.echo(block)
+        return
     from coursesignal.simulator import run_scenarios
 
     names = list(SCENARIOS) if scenario_name == "all" else [scenario_name]

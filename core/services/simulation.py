@@ -195,6 +195,7 @@ class Device:
     owners: list[int] = field(default_factory=list)
     # The id the open page sends, per domain; None when the browser can keep none (`v` is left out).
     page_keys: dict[str, str | None] = field(default_factory=dict)
+    label: str = ""  # names the browser, for playing its hits in one real browser context
 
 
 @dataclass(slots=True)
@@ -235,6 +236,8 @@ class Hit:
     referrer: str | None = None
     email: str | None = None
     event_id: str = ""
+    device: str = ""  # the browser that sent it (Device.label)
+    storage_blocked: bool = False  # that browser keeps no cookie and no storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +264,8 @@ class Traffic:
     event_keys: dict[str, str] = field(default_factory=dict)  # event id -> the visitor id it was stored under
     hit_owner: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (visitor id, page view) -> person
     visitor_owners: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # A simulated visitor id -> the one a real browser made in its place (the browser run only).
+    real_keys: dict[str, str] = field(default_factory=dict)
 
 
 class _Generator:
@@ -273,6 +278,7 @@ class _Generator:
         self.hit_person: dict[str, int] = {}
         self.landings: dict[int, str] = {}  # id() of a played visit -> the event id of its landing page view
         self.sequence = 0
+        self.devices_made = 0
 
     # -- small random helpers
     def _token(self, length: int = 22) -> str:
@@ -294,7 +300,9 @@ class _Generator:
         network: str | None = None if kind == "phone" else self._network()
         if office:
             network, name = self.rng.choice(self.offices), "windows_chrome"
+        self.devices_made += 1
         return Device(
+            label=f"device{self.devices_made}",
             name=name,
             user_agent=USER_AGENTS[name],
             language=LANGUAGES[0] if office else self.rng.choice(LANGUAGES),
@@ -444,6 +452,8 @@ class _Generator:
             referrer=referrer,
             email=email,
             event_id=f"ev{self.sequence + 1:09d}{self._token(6)}",
+            device=visit.device.label,
+            storage_blocked=visit.device.storage_blocked,
         )
         self.hit_person[hit.event_id] = visit.person.number
         self._emit(at, hit)
@@ -812,7 +822,7 @@ def knowable_tied(traffic: Traffic) -> set[str]:
         record = records[purchase_id]
         anchors = {traffic.event_keys[truth.checkout_landing]}
         anchors |= {f"email:{e.lower()}" for e in (record.email, record.recipient_email) if e}
-        anchors |= {record.visitor_key} if record.visitor_key else set()
+        anchors |= {traffic.real_keys.get(record.visitor_key, record.visitor_key)} if record.visitor_key else set()
         if find(traffic.event_keys[truth.first_landing]) in {find(a) for a in anchors}:
             tied.add(purchase_id)
     return tied
@@ -947,6 +957,31 @@ class SimulationServices:
     uow: Callable[[], UnitOfWork]
 
 
+def journeys(traffic: Traffic, count: int) -> Traffic:
+    """The first `count` sales' journeys alone (by time of sale): the hits of their buyers and students,
+    their purchases and refunds, nothing of anyone else."""
+    chosen = sorted(traffic.truths.values(), key=lambda t: t.purchase_id)
+    chosen = sorted(chosen, key=lambda t: _sale_time(traffic, t.purchase_id))[:count]
+    people = {n for truth in chosen for n in (truth.journey_person, truth.payer)}
+    sales = {truth.purchase_id for truth in chosen}
+    timeline = [
+        item
+        for item in traffic.timeline
+        if (isinstance(item[2], Hit) and traffic.hit_person[item[2].event_id] in people)
+        or (not isinstance(item[2], Hit) and item[2].platform_purchase_id in sales)
+    ]
+    truths = {pid: truth for pid, truth in traffic.truths.items() if pid in sales}
+    return Traffic(traffic.scenario, timeline, truths, traffic.hit_person)
+
+
+def _sale_time(traffic: Traffic, purchase_id: str) -> datetime:
+    return next(
+        at
+        for at, _, item in traffic.timeline
+        if isinstance(item, PurchaseRecord) and item.platform_purchase_id == purchase_id
+    )
+
+
 def simulate(
     scenario: Scenario,
     seed: int,
@@ -958,7 +993,22 @@ def simulate(
 
     `deliver` makes the hit sender for a site key; by default hits go to the tracking service directly.
     """
-    traffic = generate(scenario, seed)
+    return play(generate(scenario, seed), services, clock, deliver)
+
+
+def play(
+    traffic: Traffic,
+    services: SimulationServices,
+    clock: SimulatedClock,
+    deliver: Callable[[str], Deliver] | None = None,
+    ingest: Callable[[Callable[[Iterable[PurchaseRecord | RefundRecord]], object]], Ingest] | None = None,
+) -> Score:
+    """Play traffic through the services on a new account and site, and score what they stored.
+
+    `ingest`, when given, wraps the purchase import (the browser run translates visitor ids carried into a
+    sale from the simulated ones to those the real script made).
+    """
+    scenario = traffic.scenario
     account = services.accounts.ensure_account(f"creator-{scenario.name.replace('_', '-')}@coursesignal.test")
     assert account.id is not None
     site = services.accounts.add_site(account.email, site_domains())
@@ -966,10 +1016,9 @@ def simulate(
         deliver(site.public_key) if deliver else tracker_delivery(services.tracking, services.salts, site.public_key)
     )
     account_id = account.id
-    hits = run(
-        traffic,
-        deliver=sender,
-        ingest=lambda records: services.purchases.ingest(account_id, records),
-        clock=clock,
-    )
+
+    def import_records(records: Iterable[PurchaseRecord | RefundRecord]) -> object:
+        return services.purchases.ingest(account_id, records)
+
+    hits = run(traffic, deliver=sender, ingest=ingest(import_records) if ingest else import_records, clock=clock)
     return score(traffic, services.uow, account_id, hits)
