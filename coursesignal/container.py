@@ -40,6 +40,7 @@ from core.services.onboarding import Onboarding
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Privacy
 from core.services.purchases import Purchases
 from core.services.reports import Reports
+from core.services.source_rules import SourceRules
 from core.services.subscriptions import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK, Subscriptions
 from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
@@ -141,6 +142,7 @@ class Services(containers.DeclarativeContainer):
         Onboarding, uow=gateways.unit_of_work.provider, clock=gateways.clock, platforms=platforms.registry
     )
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
+    source_rules = providers.Singleton(SourceRules, uow=gateways.unit_of_work.provider)
     subscriptions = providers.Singleton(
         Subscriptions,
         uow=gateways.unit_of_work.provider,

@@ -32,6 +32,7 @@ from core.domain.reports import (
     SourceTotals,
     UnmatchedTotals,
 )
+from core.domain.source_rules import SourceRule, recorded_as
 from core.domain.sources import Channel
 from core.domain.touches import Touch
 from core.domain.visitor_counts import Dimension
@@ -62,6 +63,16 @@ def _in_range(column: Any, since: datetime | None, until: datetime | None) -> An
     if until is not None:
         conditions.append(column < until)
     return and_(*conditions) if conditions else literal(True)
+
+
+# The account's source rule of each row's recorded source, joined by `_with_rules`: a report reads
+# `coalesce(rule.source, source)` as the source the creator named (see core/domain/source_rules.py).
+_RULE = t.source_rules.alias("rule")
+
+
+def _with_rules(table: Any, source: Any, account_id: int) -> tuple[Any, Any]:
+    """`table` joined with the account's rules on its recorded source, and the rule's columns."""
+    return table.outerjoin(_RULE, and_(_RULE.c.user_id == account_id, _RULE.c.match == source)), _RULE.c
 
 
 def _refunded() -> Any:
@@ -105,6 +116,16 @@ class SqlReportQueries:
 
     # --- queries ------------------------------------------------------------------------------------
 
+    def _source_rules(self, account_id: int) -> list[SourceRule]:
+        r = t.source_rules.c
+        with self._connect() as connection:
+            rows = connection.execute(select(r.match, r.source, r.channel).where(r.user_id == account_id))
+            return [SourceRule(match, name, Channel(channel) if channel else None) for match, name, channel in rows]
+
+    def _recorded_as(self, account_id: int, source: str) -> list[str]:
+        """The recorded sources a report shows as `source`: filtering on them keeps the source index in use."""
+        return recorded_as(self._source_rules(account_id), source)
+
     def currencies(self, account_id: int) -> list[str]:
         r = t.revenue_lines.c
         query = (
@@ -120,19 +141,31 @@ class SqlReportQueries:
     def _visitors(
         self, account_id: int, model: Model, dimension: Dimension, since: datetime | None, source: str | None = None
     ) -> Any:
-        """(label, channel, visitors) from the per-day counts."""
+        """(label, channel, visitors) from the per-day counts, under the creator's source rules."""
         c = t.visitor_counts.c
+        counts, rule = _with_rules(t.visitor_counts, c.source, account_id)
+        named_source, named_channel = func.coalesce(rule.source, c.source), func.coalesce(rule.channel, c.channel)
         label, channel = {
-            Dimension.SOURCE: (c.source, c.channel),
-            Dimension.CHANNEL: (c.channel, c.channel),
+            Dimension.SOURCE: (named_source, named_channel),
+            Dimension.CHANNEL: (named_channel, named_channel),
         }.get(dimension, (c.value, literal("")))
+        if dimension is Dimension.CHANNEL and any(r.channel for r in self._source_rules(account_id)):
+            # A rule moved a source to another channel: the channel counts cannot tell that source's visitors
+            # apart, so add up the sources' counts under the channels they are shown in.
+            dimension = Dimension.SOURCE
         conditions = [c.user_id == account_id, c.model == model.value, c.dimension == dimension.value]
         if source is not None:
-            conditions.append(c.source == source)
+            conditions.append(c.source.in_(self._recorded_as(account_id, source)))
         if since is not None:
             conditions.append(c.day >= since.date())
         total = func.sum(c.visitors)
-        return select(label, channel, total).where(*conditions).group_by(label, channel).having(total > 0)
+        return (
+            select(label, channel, total)
+            .select_from(counts)
+            .where(*conditions)
+            .group_by(label, channel)
+            .having(total > 0)
+        )
 
     def _revenue(
         self,
@@ -150,6 +183,7 @@ class SqlReportQueries:
         Students are counted by grouping per buyer first and counting the groups: two hash aggregations,
         which PostgreSQL runs several times faster than the sort a count(DISTINCT ...) needs."""
         r = t.revenue_lines.c
+        lines, _ = _with_rules(t.revenue_lines, r.source, account_id)
         per_buyer = (
             select(
                 label.label("label"),
@@ -158,6 +192,7 @@ class SqlReportQueries:
                 func.sum(r.net_amount).label("revenue"),
                 func.count().label("purchases"),
             )
+            .select_from(lines)
             .where(
                 r.user_id == account_id,
                 r.model == model.value,
@@ -212,9 +247,11 @@ class SqlReportQueries:
         group: Grouping = Grouping.SOURCE,
     ) -> list[SourceTotals]:
         r = t.revenue_lines.c
+        rule = _RULE.c  # joined by `_revenue`
+        named_source, named_channel = func.coalesce(rule.source, r.source), func.coalesce(rule.channel, r.channel)
         label, channel, dimension = {
-            Grouping.SOURCE: (r.source, r.channel, Dimension.SOURCE),
-            Grouping.CHANNEL: (r.channel, r.channel, Dimension.CHANNEL),
+            Grouping.SOURCE: (named_source, named_channel, Dimension.SOURCE),
+            Grouping.CHANNEL: (named_channel, named_channel, Dimension.CHANNEL),
             Grouping.CAMPAIGN: (r.campaign, literal(""), Dimension.CAMPAIGN),
         }[group]
         return self._merge(
@@ -239,7 +276,16 @@ class SqlReportQueries:
         ]
         return self._merge(
             self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, source),
-            self._revenue(account_id, model, currency, since, until, label, literal(""), r.source == source),
+            self._revenue(
+                account_id,
+                model,
+                currency,
+                since,
+                until,
+                label,
+                literal(""),
+                r.source.in_(self._recorded_as(account_id, source)),
+            ),
         )
 
     def unmatched_totals(
@@ -280,15 +326,16 @@ class SqlReportQueries:
 
     def has_source(self, account_id: int, source: str) -> bool:
         c, p, a = t.visitor_counts.c, t.purchases.c, t.attributions.c
+        recorded = self._recorded_as(account_id, source)
         visited = exists().where(
             c.user_id == account_id,
             c.model == Model.LAST_TOUCH.value,
             c.dimension == Dimension.SOURCE_MEDIUM.value,
-            c.source == source,
+            c.source.in_(recorded),
         )
         credited = exists().where(
             a.model.in_([m.value for m in Model]),
-            a.touch_source == source,
+            a.touch_source.in_(recorded),
             a.purchase_id == p.id,
             p.user_id == account_id,
         )
@@ -366,7 +413,7 @@ class SqlReportQueries:
             model, source = credited_to
             conditions += [
                 p.attribution_status == AttributionStatus.MATCHED.value,
-                credits[model].c.touch_source == source,
+                credits[model].c.touch_source.in_(self._recorded_as(account_id, source)),
             ]
         query = query.where(*conditions).order_by(p.purchased_at.desc(), p.id.desc()).limit(limit)
         with self._connect() as connection:
@@ -461,3 +508,14 @@ class SqlReportQueries:
                 ReferrerHost(host=host, sessions=int(count), visitors=int(visitors), last_seen_at=last)
                 for host, count, visitors, last in connection.execute(query)
             ]
+
+    def recorded_sources(self, account_id: int) -> list[str]:
+        c = t.visitor_counts.c
+        query = (
+            select(c.source)
+            .where(c.user_id == account_id, c.model == Model.LAST_TOUCH.value, c.dimension == Dimension.SOURCE.value)
+            .group_by(c.source)
+            .order_by(c.source)
+        )
+        with self._connect() as connection:
+            return list(connection.execute(query).scalars())

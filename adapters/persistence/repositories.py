@@ -26,6 +26,7 @@ from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import AttributionStatus, MatchMethod, Purchase, RefundRecord, UnmatchedReason
 from core.domain.sites import Account, Site
+from core.domain.source_rules import SourceRule
 from core.domain.sources import Channel
 from core.domain.touches import Touch
 from core.domain.visitor_counts import visitor_count_changes
@@ -417,6 +418,24 @@ class SqlDisplaySettings:
                 user_id=account_id, locale=settings.locale, time_zone=settings.time_zone, currency=settings.currency
             )
         )
+
+
+class SqlSourceRules:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def for_account(self, account_id: int) -> list[SourceRule]:
+        r = t.source_rules.c
+        rows = self._c.execute(select(r.match, r.source, r.channel).where(r.user_id == account_id))
+        return [SourceRule(match, source, Channel(channel) if channel else None) for match, source, channel in rows]
+
+    def replace(self, account_id: int, rules: Sequence[SourceRule]) -> None:
+        self._c.execute(delete(t.source_rules).where(t.source_rules.c.user_id == account_id))
+        if rules:
+            self._c.execute(
+                insert(t.source_rules),
+                [{"user_id": account_id, "match": r.match, "source": r.source, "channel": r.channel} for r in rules],
+            )
 
 
 class SqlFingerprintSalts:

@@ -436,3 +436,14 @@ revenue_lines = Table(
     Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
     Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
 )
+
+# A creator's own names for sources (core/domain/source_rules.py): read by the report queries, which show each
+# recorded source under its rule's name; nothing recorded is rewritten.
+source_rules = Table(
+    "source_rules",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("match", String(200), primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("channel", String(40)),
+)

@@ -21,6 +21,7 @@ from adapters.persistence.repositories import (
     SqlPurchases,
     SqlSessions,
     SqlSites,
+    SqlSourceRules,
     SqlVisitors,
     SqlWebhookDeliveries,
 )
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.attribution_settings = SqlAttributionSettings(connection)
         self.display_settings = SqlDisplaySettings(connection)
         self.fingerprint_salts = SqlFingerprintSalts(connection)
+        self.source_rules = SqlSourceRules(connection)
         return self
 
     def __exit__(

@@ -30,6 +30,7 @@ from adapters.web import (
     openapi,
     privacy,
     sites,
+    sources,
     webhooks,
 )
 from adapters.web.navigation import main_menu, section_tabs
@@ -130,6 +131,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         privacy.blueprint,
         privacy.api_blueprint,
         sites.blueprint,
+        sources.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

@@ -54,8 +54,12 @@ _SECTIONS = (
     _Section(
         "Settings",
         "auth.account",
-        ("/account", "/privacy"),
-        tabs=(_Entry("Account", "auth.account", ("/account",)), _Entry("Privacy", "privacy.index", ("/privacy",))),
+        ("/account", "/privacy", "/sources"),
+        tabs=(
+            _Entry("Account", "auth.account", ("/account",)),
+            _Entry("Sources", "sources.index", ("/sources",)),
+            _Entry("Privacy", "privacy.index", ("/privacy",)),
+        ),
     ),
 )
 

@@ -100,3 +100,7 @@ class ReportQueries(Protocol):
         """The referring hosts of the account's sessions filed under Referral since `since`, most sessions
         first."""
         ...
+
+    def recorded_sources(self, account_id: int) -> list[str]:
+        """Every source the account's visits were recorded under, as recorded (before the creator's rules)."""
+        ...

@@ -16,6 +16,7 @@ from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import Purchase, RefundRecord
 from core.domain.sites import Account, Site
+from core.domain.source_rules import SourceRule
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
 from core.ports.billing import BillingRepository
@@ -130,6 +131,13 @@ class FingerprintSaltRepository(Protocol):
         ...
 
     def delete_older_than(self, moment: datetime) -> int: ...
+
+
+class SourceRuleRepository(Protocol):
+    def for_account(self, account_id: int) -> list[SourceRule]: ...
+    def replace(self, account_id: int, rules: Sequence[SourceRule]) -> None:
+        """Store exactly these rules for the account."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -317,6 +325,7 @@ class UnitOfWork(Protocol):
     attribution_settings: AttributionSettingsRepository
     display_settings: DisplaySettingsRepository
     fingerprint_salts: FingerprintSaltRepository
+    source_rules: SourceRuleRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -220,3 +220,8 @@ class Reports:
             hosts = self._queries.referral_hosts(account_id, since=since)
         found = [FellThrough(h, registrable_domain(h.host), classify(referrer_host=h.host)) for h in hosts]
         return [f for f in found if known_too or f.still_unknown]
+
+    def recorded_sources(self, account_id: int) -> list[str]:
+        """The sources the account's visits were recorded under, for the creator to pick one to rename."""
+        with self._queries.reading():
+            return self._queries.recorded_sources(account_id)

@@ -4,10 +4,16 @@ see of where they came from."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
+from core.domain.money import Money
+from core.domain.purchases import PurchaseRecord
+from tests.conftest import sign_in
+from tests.web_session import post_form
 
 CREATOR = "creator@example.com"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -23,12 +29,23 @@ class Site:
         self.account_id = self.site.account_id
         self._events = 0
 
-    def visit(self, visitor: str, *, referrer: str = "", query: str = "", user_agent: str = BROWSER) -> int:
+    def visit(
+        self,
+        visitor: str,
+        *,
+        referrer: str = "",
+        query: str = "",
+        user_agent: str = BROWSER,
+        email: str | None = None,
+    ) -> int:
         self._events += 1
         url = "https://example.com/course" + (f"?{query}" if query else "")
-        body = {"s": self.site.public_key, "n": "pageview", "i": f"ev{self._events:08d}", "v": visitor, "u": url}
+        kind = "identify" if email else "pageview"
+        body = {"s": self.site.public_key, "n": kind, "i": f"ev{self._events:08d}", "v": visitor, "u": url}
         if referrer:
             body["r"] = referrer
+        if email:
+            body["e"] = email
         response = self.client.post(
             "/t/e", data=json.dumps(body), content_type="text/plain", headers={"User-Agent": user_agent}
         )
@@ -37,6 +54,14 @@ class Site:
 
     def idle(self) -> None:
         self.container.gateways.job_queue().wait_until_idle()
+
+    def buyer(self, visitor: str, email: str, cents: int, **landing: str) -> None:
+        """A visitor who lands, gives their email and buys."""
+        self.visit(visitor, **landing)
+        self.visit(visitor, email=email)
+        self.idle()
+        record = PurchaseRecord("csv", f"order-{visitor}", Money(cents, "USD"), datetime.now(UTC), email=email)
+        self.container.services.purchases().ingest(self.account_id, [record])
 
 
 @pytest.fixture
@@ -80,3 +105,80 @@ def test_the_cli_lists_the_hosts_that_fell_through_to_referral(site: Site, cli: 
         ("forum.example.net", 1, None),
     ]
     assert "No account" in cli("referrers", "nobody@example.com").output
+
+
+def _report(client: Any, query: str = "range=all&model=first_touch") -> dict[str, tuple[str, int, int, int]]:
+    response = client.get(f"/api/v1/reports/sources?{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {r["source"]: (r["channel"], r["visitors"], r["revenue"], r["students"]) for r in response.json["rows"]}
+
+
+def test_creator_rules_rename_and_merge_sources_in_every_report_past_ones_included(
+    site: Site, client: Any, container: Any
+) -> None:
+    site.buyer("visitor-ck001", "a@example.com", 10000, query="utm_source=ck&utm_medium=email")
+    site.buyer("visitor-kit01", "b@example.com", 5000, query="utm_source=convertkit")
+    site.buyer("visitor-blog1", "c@example.com", 3000, referrer="https://blog.partner.org/review")
+    site.visit("visitor-blog2", referrer="https://blog.partner.org/other")
+    site.idle()
+    sign_in(client, container, CREATOR)
+    assert _report(client) == {
+        "Ck": ("Email", 1, 10000, 1),
+        "ConvertKit": ("Email", 1, 5000, 1),
+        "blog.partner.org": ("Referral", 2, 3000, 1),
+    }
+
+    page = client.get("/sources/").get_data(as_text=True)
+    assert "No rules yet" in page
+    assert '<option value="Ck">' in page  # the recorded sources to pick from
+    merged = post_form(client, "/sources/rules", {"match": "Ck", "source": "ConvertKit"}, form_page="/sources/")
+    assert merged.status_code == 302
+    renamed = post_form(
+        client,
+        "/sources/rules",
+        {"match": "blog.partner.org", "source": "Partner Blog", "channel": "Affiliates"},
+        form_page="/sources/",
+    )
+    assert renamed.status_code == 302
+    page = client.get("/sources/").get_data(as_text=True)
+    assert "“blog.partner.org” now shows as “Partner Blog”" in page
+    assert '<td data-label="Shown as">ConvertKit</td>' in page
+
+    # Nothing was re-ingested: the same stored visits and credits, read under the rules.
+    assert _report(client) == {
+        "ConvertKit": ("Email", 2, 15000, 2),
+        "Partner Blog": ("Affiliates", 2, 3000, 1),
+    }
+    assert _report(client, "range=all&model=last_touch") == _report(client)
+    channels = client.get("/api/v1/reports/sources?range=all&group=channel").json["rows"]
+    assert {r["source"]: r["revenue"] for r in channels} == {"Email": 15000, "Affiliates": 3000}
+    csv_report = client.get("/api/v1/reports/sources.csv?range=all").get_data(as_text=True)
+    assert "ConvertKit,2,150.00" in csv_report
+    assert "Ck," not in csv_report
+
+    # The merged source's own page adds up every recorded source shown under its name.
+    detail = client.get("/dashboard/sources/ConvertKit?range=all")
+    assert detail.status_code == 200
+    text = detail.get_data(as_text=True)
+    assert "email" in text  # the medium of the visit recorded as Ck
+    assert client.get("/dashboard/sources/Ck?range=all").status_code == 404
+
+    bad = post_form(client, "/sources/rules", {"match": "ConvertKit", "source": ""}, form_page="/sources/")
+    assert bad.status_code == 400
+    assert "already shows as" in bad.get_data(as_text=True)
+
+    removed = post_form(client, "/sources/rules/remove", {"match": "Ck"}, form_page="/sources/")
+    assert removed.status_code == 302
+    assert _report(client) == {
+        "Ck": ("Email", 1, 10000, 1),
+        "ConvertKit": ("Email", 1, 5000, 1),
+        "Partner Blog": ("Affiliates", 2, 3000, 1),
+    }
+
+
+def test_one_accounts_rules_never_touch_another_accounts_reports(site: Site, client: Any, container: Any) -> None:
+    site.buyer("visitor-ck001", "a@example.com", 10000, query="utm_source=ck")
+    other = container.services.accounts().ensure_account("other@example.com")
+    container.services.source_rules().add(other.id, "Ck", "Somebody Else")
+    sign_in(client, container, CREATOR)
+    assert _report(client) == {"Ck": ("Referral", 1, 10000, 1)}

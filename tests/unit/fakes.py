@@ -21,6 +21,7 @@ from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
 from core.domain.purchases import MatchMethod, Purchase, RefundRecord
 from core.domain.sites import Account, Site
+from core.domain.source_rules import SourceRule
 from core.domain.subscriptions import NEVER_CHARGES_AGAIN, BillingEvent, Subscription, SubscriptionSnapshot
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
@@ -89,6 +90,7 @@ class Store:
     lookbacks: dict[int, timedelta] = field(default_factory=dict)
     display: dict[int, DisplaySettings] = field(default_factory=dict)
     salts: dict[datetime, bytes] = field(default_factory=dict)
+    source_rules: dict[int, list[SourceRule]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -277,6 +279,14 @@ class FakeDisplaySettings(_Repo):
 
     def set(self, account_id: int, settings: DisplaySettings) -> None:
         self._s.display[account_id] = settings
+
+
+class FakeSourceRules(_Repo):
+    def for_account(self, account_id: int) -> list[SourceRule]:
+        return list(self._s.source_rules.get(account_id, []))
+
+    def replace(self, account_id: int, rules: Sequence[SourceRule]) -> None:
+        self._s.source_rules[account_id] = list(rules)
 
 
 class FakeFingerprintSalts(_Repo):
@@ -675,6 +685,7 @@ class FakeUnitOfWork:
         self.attribution_settings = FakeAttributionSettings(self._working)
         self.display_settings = FakeDisplaySettings(self._working)
         self.fingerprint_salts = FakeFingerprintSalts(self._working)
+        self.source_rules = FakeSourceRules(self._working)
         return self
 
     def __exit__(
@@ -741,6 +752,7 @@ def _snapshot(store: Store) -> Store:
         lookbacks=dict(store.lookbacks),
         display=dict(store.display),
         salts=dict(store.salts),
+        source_rules={k: list(v) for k, v in store.source_rules.items()},
         ids=store.ids,
     )
 
