@@ -58,6 +58,15 @@ def _choose_kajabi_in_setup(page: Any, world: World) -> None:
     expect(page.get_by_role("heading", name="Connect Kajabi")).to_be_visible()
 
 
+def _rename_a_source(page: Any, world: World) -> None:
+    """Settings > Sources after saving a rule: the rules table and the confirmation."""
+    page.fill("#match", "Google")
+    page.fill("#source", "Google Search")
+    page.select_option("#channel", "Organic Search")
+    page.click("form[action$='/sources/rules'] button[type=submit]")
+    expect(page.locator(".rules-table")).to_contain_text("Google Search")
+
+
 def _open_the_menu(page: Any, world: World) -> None:
     """On a phone the menu is folded behind its button; open it with the keyboard, the third stop after the
     skip link and the logo (on a laptop it is always there)."""
@@ -99,6 +108,8 @@ PAGES = (
     Shown("setup-platform", "/onboarding/platform"),
     Shown("setup-connect", "/onboarding/platform", then=_choose_kajabi_in_setup),
     Shown("privacy", "/privacy/"),
+    Shown("sources", "/sources/"),
+    Shown("sources-rule-added", "/sources/", then=_rename_a_source),
     Shown("account", "/account"),
     Shown("dashboard", "/dashboard"),
     Shown("dashboard-source", "/dashboard/sources/YouTube"),
