@@ -144,6 +144,7 @@ class SqlPersonalDataReader:
                 "attributions": _rows(c, t.attributions, t.attributions.c.purchase_id.in_(mine_purchases)),
                 "revenue_lines": _rows(c, t.revenue_lines, t.revenue_lines.c.user_id == account_id),
                 "visitor_counts": _rows(c, t.visitor_counts, t.visitor_counts.c.user_id == account_id),
+                "source_rules": _rows(c, t.source_rules, t.source_rules.c.user_id == account_id),
             }
 
     def tracking_counts(self, account_id: int) -> dict[str, int]:
