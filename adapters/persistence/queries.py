@@ -431,8 +431,11 @@ class SqlReportQueries:
         if search.platform:
             conditions.append(p.platform == search.platform.lower())
         if search.source:
-            wanted = search.source.lower()
-            conditions.append(or_(*(func.lower(credit.c.touch_source) == wanted for credit in credits.values())))
+            # The name as reports show it, under the creator's rules: every recorded source shown so.
+            rules = self._source_rules(account_id)
+            shown = next((r.source for r in rules if r.source.lower() == search.source.lower()), search.source)
+            wanted = sorted({name.lower() for name in recorded_as(rules, shown)})
+            conditions.append(or_(*(func.lower(credit.c.touch_source).in_(wanted) for credit in credits.values())))
         page = query.where(*conditions).order_by(p.purchased_at.desc(), p.id.desc()).limit(limit).offset(offset)
         with self._connect() as connection:
             rows = [self._purchase_row(row) for row in connection.execute(page)]

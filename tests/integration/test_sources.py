@@ -162,6 +162,11 @@ def test_creator_rules_rename_and_merge_sources_in_every_report_past_ones_includ
     text = detail.get_data(as_text=True)
     assert "email" in text  # the medium of the visit recorded as Ck
     assert client.get("/dashboard/sources/Ck?range=all").status_code == 404
+    # Searching purchases by the name reports show finds those recorded under every merged source.
+    found = client.get("/purchases?source=convertkit").get_data(as_text=True)
+    assert "a@example.com" in found
+    assert "b@example.com" in found
+    assert "c@example.com" not in found
 
     bad = post_form(client, "/sources/rules", {"match": "ConvertKit", "source": ""}, form_page="/sources/")
     assert bad.status_code == 400

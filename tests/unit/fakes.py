@@ -722,6 +722,7 @@ class FakeUnitOfWork:
             self.attribution_settings,
             self.display_settings,
             self.fingerprint_salts,
+            self.source_rules,
         ):
             repo._s = self._working
 
