@@ -1,7 +1,7 @@
 """source rules: a creator's own names for sources, applied when reports are read
 
-Revision ID: 0014_source_rules
-Revises: 0013_billing_notices
+Revision ID: 0015_source_rules
+Revises: 0014_sync_health
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0014_source_rules"
-down_revision = "0013_billing_notices"
+revision = "0015_source_rules"
+down_revision = "0014_sync_health"
 branch_labels = None
 depends_on = None
 
