@@ -96,6 +96,7 @@ PAGES = (
     Shown("forgot-password", "/reset", signed_in=False),
     Shown("opt-out", "/privacy/optout/{site_key}", signed_in=False),
     Shown("not-found", "/no-such-page", status=404),
+    Shown("not-found-signed-out", "/no-such-page", signed_in=False, status=404),
     Shown("menu-open", "/connections/", then=_open_the_menu),
     Shown("connections", "/connections/"),
     Shown("connection", "/connections/{connection_id}"),
