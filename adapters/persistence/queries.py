@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select
@@ -139,9 +139,16 @@ class SqlReportQueries:
             return list(connection.execute(query).scalars())
 
     def _visitors(
-        self, account_id: int, model: Model, dimension: Dimension, since: datetime | None, source: str | None = None
+        self,
+        account_id: int,
+        model: Model,
+        dimension: Dimension,
+        since: datetime | None,
+        until: datetime,
+        source: str | None = None,
     ) -> Any:
-        """(label, channel, visitors) from the per-day counts, under the creator's source rules."""
+        """(label, channel, visitors) from the per-day counts of the days from `since` to before `until`, under the
+        creator's source rules."""
         c = t.visitor_counts.c
         counts, rule = _with_rules(t.visitor_counts, c.source, account_id)
         named_source, named_channel = func.coalesce(rule.source, c.source), func.coalesce(rule.channel, c.channel)
@@ -158,6 +165,7 @@ class SqlReportQueries:
             conditions.append(c.source.in_(self._recorded_as(account_id, source)))
         if since is not None:
             conditions.append(c.day >= since.date())
+        conditions.append(c.day <= (until - timedelta(microseconds=1)).date())
         total = func.sum(c.visitors)
         return (
             select(label, channel, total)
@@ -255,7 +263,7 @@ class SqlReportQueries:
             Grouping.CAMPAIGN: (r.campaign, literal(""), Dimension.CAMPAIGN),
         }[group]
         return self._merge(
-            self._visitors(account_id, model, dimension, since),
+            self._visitors(account_id, model, dimension, since, until),
             self._revenue(account_id, model, currency, since, until, label, channel),
         )
 
@@ -275,7 +283,7 @@ class SqlReportQueries:
             breakdown
         ]
         return self._merge(
-            self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, source),
+            self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, until, source),
             self._revenue(
                 account_id,
                 model,

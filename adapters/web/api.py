@@ -20,13 +20,16 @@ from core.domain.money import Money
 from core.domain.reports import (
     UNMATCHED_LABEL,
     Breakdown,
+    CustomRange,
     Grouping,
+    Period,
     PurchaseRow,
     ReportRange,
     SessionRow,
     SortColumn,
     SortOrder,
     SourceLine,
+    parse_period,
 )
 from core.domain.touches import Touch
 from core.ports.clock import Clock
@@ -94,8 +97,27 @@ def _sort() -> SortOrder:
         abort(400, description=f"sort must be one of {allowed}, with a leading '-' for descending")
 
 
-def _range() -> ReportRange:
-    return _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
+def _range() -> Period:
+    try:
+        return parse_period(
+            request.args.get("range", ReportRange.LAST_30_DAYS.value), request.args.get("from"), request.args.get("to")
+        )
+    except ValueError as error:
+        abort(400, description=str(error))
+
+
+def _range_name(period: Period) -> str:
+    """The range in a file name: 30d, or 2026-11-01_2026-11-07."""
+    if isinstance(period, CustomRange):
+        return f"{period.first.isoformat()}_{period.last.isoformat()}"
+    return period.value
+
+
+def _range_json(period: Period) -> dict[str, Any]:
+    """The range as the response names it: a custom one also says its first and last day."""
+    if isinstance(period, CustomRange):
+        return {"range": period.value, "from": period.first.isoformat(), "to": period.last.isoformat()}
+    return {"range": period.value}
 
 
 def _model() -> Model:
@@ -134,7 +156,7 @@ def _line_json(line: SourceLine, key: str = "source") -> dict[str, Any]:
 def sources() -> Any:
     report = _source_report()
     return jsonify(
-        range=report.range.value,
+        **_range_json(report.range),
         model=report.model.value,
         currency=report.currency,
         group=report.group.value,
@@ -204,7 +226,7 @@ def sources_csv() -> Response:
         if report.unmatched.purchases:
             yield [UNMATCHED_LABEL, "", _major(report.unmatched.revenue, report.currency), "", "", "", ""]
 
-    parts = ["sources", report.group.value, report.range.value, report.model.value, report.currency]
+    parts = ["sources", report.group.value, _range_name(report.range), report.model.value, report.currency]
     return _csv_response(parts, rows())
 
 
@@ -223,7 +245,7 @@ def summary(reports: Reports = Provide["services.reports"]) -> Any:
     report: SummaryReport = reports.summary(g.account_id, _range(), _currency())
     s = report.summary
     return jsonify(
-        range=report.range.value,
+        **_range_json(report.range),
         currency=report.currency,
         since=_iso(report.since),
         until=_iso(report.until),
@@ -267,7 +289,7 @@ def source_detail(source: str) -> Any:
     detail = _source_detail(source)
     return jsonify(
         source=detail.source,
-        range=detail.range.value,
+        **_range_json(detail.range),
         model=detail.model.value,
         currency=detail.currency,
         sort=str(detail.sort),
@@ -297,7 +319,8 @@ def _source_detail_csv(source: str, table: str) -> Response:
         for line in detail.tables[breakdown]:
             yield _line_csv(line, detail.currency)
 
-    return _csv_response(["source", source, table, detail.range.value, detail.model.value, detail.currency], rows())
+    parts = ["source", source, table, _range_name(detail.range), detail.model.value, detail.currency]
+    return _csv_response(parts, rows())
 
 
 # --- purchases ------------------------------------------------------------------------------------------

@@ -27,12 +27,15 @@ from core.domain.connections import ConnectionStatus
 from core.domain.display import DisplaySettings, InvalidDisplaySettings
 from core.domain.reports import (
     Breakdown,
+    CustomRange,
     Grouping,
+    Period,
     PurchaseSearch,
     ReportRange,
     SortColumn,
     SortOrder,
     SourceLine,
+    parse_period,
     share,
     top_line,
 )
@@ -80,6 +83,21 @@ def _choice(name: str, enum: Any, default: Any) -> Any:
         return enum(request.args.get(name, default.value))
     except ValueError:
         return default
+
+
+def _period() -> Period:
+    """The range asked for: a preset, or a custom from-to; anything unreadable is the last 30 days."""
+    try:
+        return parse_period(request.args.get("range", "30d"), request.args.get("from"), request.args.get("to"))
+    except ValueError:
+        return ReportRange.LAST_30_DAYS
+
+
+def _range_args(period: Period) -> dict[str, str]:
+    """The query arguments that ask for this range again (the drill-down and the CSV keep it)."""
+    if isinstance(period, CustomRange):
+        return {"range": period.value, "from": period.first.isoformat(), "to": period.last.isoformat()}
+    return {"range": period.value}
 
 
 def _sort() -> SortOrder:
@@ -235,7 +253,7 @@ def index(
     account_id = int(current_user.id)
     display = _display(account_id)
     setup = onboarding.state(account_id)
-    report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
+    report_range = _period()
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
     order = _sort()
@@ -262,9 +280,11 @@ def index(
         sort_links=_sort_links("dashboard.index", order),
         setup=setup,
         problems=_setup_problems(account_id, setup, has_purchases=bool(recent)),
+        range_args=_range_args(report_range),
+        custom=report_range if isinstance(report_range, CustomRange) else None,
         csv_url=url_for(
             "api.sources_csv",
-            range=report_range.value,
+            **_range_args(report_range),
             model=model.value,
             group=group.value,
             sort=str(order),
@@ -279,7 +299,7 @@ def index(
 @reports_access
 @inject
 def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
-    report_range = _choice("range", ReportRange, ReportRange.LAST_30_DAYS)
+    report_range = _period()
     model = _choice("model", Model, Model.FIRST_TOUCH)
     order = _sort()
     try:
@@ -296,6 +316,8 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
     return render_template(
         "dashboard/source.html",
         detail=detail,
+        range_args=_range_args(report_range),
+        custom=report_range if isinstance(report_range, CustomRange) else None,
         tables=tables,
         sort_links=_sort_links("dashboard.source", order),
         **_helpers(display),

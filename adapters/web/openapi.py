@@ -44,11 +44,18 @@ _SOURCE_ROW = {
     },
 }
 
+_CUSTOM_DAY = {
+    "in": "query",
+    "schema": {"type": "string", "format": "date", "example": "2026-11-01"},
+}
 _REPORT_PARAMETERS = [
     {
         "name": "range",
         "in": "query",
-        "schema": {"type": "string", "enum": ["7d", "30d", "90d", "all"], "default": "30d"},
+        "schema": {"type": "string", "enum": ["7d", "30d", "90d", "all", "custom"], "default": "30d"},
+        "description": "Whole UTC days ending today, or `custom` from `from` to `to` (UTC days, both included; "
+        "with only one of them, the 30 days from or up to it; with neither, the last 30 days). The response names "
+        "a custom range with its `from` and `to` days.",
     },
     {
         "name": "model",
@@ -80,7 +87,15 @@ _SORT_PARAMETER = {
     },
     "description": "A column; a leading '-' sorts descending. Rows without a value (no visitors) always go last.",
 }
-_RANGE_PARAMETERS = [_REPORT_PARAMETERS[0], _REPORT_PARAMETERS[2]]
+_REPORT_PARAMETERS += [
+    {"name": "from", **_CUSTOM_DAY, "description": "With range=custom: the first day, YYYY-MM-DD (UTC)."},
+    {
+        "name": "to",
+        **_CUSTOM_DAY,
+        "description": "With range=custom: the last day, included. A range longer than 3660 days keeps its last 3660.",
+    },
+]
+_RANGE_PARAMETERS = [p for p in _REPORT_PARAMETERS if p["name"] != "model"]
 
 _BREAKDOWN_ROW = {
     "type": "object",
@@ -362,6 +377,16 @@ DOCUMENT: dict[str, Any] = {
                                 "required": ["range", "model", "currency", "rows", "unmatched"],
                                 "properties": {
                                     "range": {"type": "string"},
+                                    "from": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's first day.",
+                                    },
+                                    "to": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's last day.",
+                                    },
                                     "model": {"type": "string"},
                                     "currency": {"type": "string"},
                                     "group": {"type": "string"},
@@ -412,6 +437,16 @@ DOCUMENT: dict[str, Any] = {
                                 "type": "object",
                                 "properties": {
                                     "range": {"type": "string"},
+                                    "from": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's first day.",
+                                    },
+                                    "to": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's last day.",
+                                    },
                                     "currency": {"type": "string"},
                                     "since": {"type": ["string", "null"], "format": "date-time"},
                                     "until": {"type": "string", "format": "date-time"},
@@ -459,6 +494,16 @@ DOCUMENT: dict[str, Any] = {
                                 "properties": {
                                     "source": {"type": "string"},
                                     "range": {"type": "string"},
+                                    "from": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's first day.",
+                                    },
+                                    "to": {
+                                        "type": "string",
+                                        "format": "date",
+                                        "description": "A custom range's last day.",
+                                    },
                                     "model": {"type": "string"},
                                     "currency": {"type": "string"},
                                     "sort": {"type": "string"},

@@ -40,9 +40,78 @@ class ReportRange(StrEnum):
             return None
         return since - timedelta(days=self.days), since
 
+    def until(self, now: datetime) -> datetime:
+        """The end of the range (excluded): every preset range ends now."""
+        return now
+
 
 def start_of(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRange:
+    """A range of whole UTC days chosen by the creator, `first` to `last` included (a future part is cut at
+    now). It answers what a ReportRange answers, so every report takes either."""
+
+    first: date
+    last: date
+    value = "custom"
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError("a range's first day comes before its last")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def since(self, now: datetime) -> datetime:
+        return start_of(self.first)
+
+    def until(self, now: datetime) -> datetime:
+        if self.last >= now.astimezone(UTC).date():
+            return now
+        return start_of(self.last + timedelta(days=1))
+
+    def previous(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The same number of days just before; None when the calendar has no room for it (year 1)."""
+        since = self.since(now)
+        if self.first.toordinal() <= self.days:
+            return None
+        return since - timedelta(days=self.days), since
+
+
+Period = ReportRange | CustomRange
+LONGEST_CUSTOM_RANGE = 3660  # days: ten years of daily bars is already more than a chart can show
+
+
+def parse_period(value: str, first: str | None = None, last: str | None = None) -> Period:
+    """A preset range ("7d"...), or "custom" with its first and last days as YYYY-MM-DD (in either order).
+
+    A custom range missing one end is the 30 days from or up to the other; missing both, the last 30 days; one
+    longer than LONGEST_CUSTOM_RANGE keeps its last days. Raises ValueError, with a sentence saying what is
+    allowed, for an unknown range or a day that is not a date."""
+    if value != CustomRange.value:
+        try:
+            return ReportRange(value)
+        except ValueError:
+            allowed = ", ".join([*(r.value for r in ReportRange), CustomRange.value])
+            raise ValueError(f"range must be one of {allowed}") from None
+    try:
+        start, end = (date.fromisoformat(day) if day else None for day in (first, last))
+    except ValueError:
+        raise ValueError("from and to are days written YYYY-MM-DD") from None
+    if start is None and end is None:
+        return ReportRange.LAST_30_DAYS
+    if start is None or end is None:
+        given = start or end
+        assert given is not None
+        other = given.toordinal() + (29 if start is not None else -29)
+        start, end = given, date.fromordinal(min(max(other, 1), date.max.toordinal()))
+    start, end = sorted([start, end])
+    earliest = date.fromordinal(max(end.toordinal() - LONGEST_CUSTOM_RANGE + 1, 1))
+    return CustomRange(max(start, earliest), end)
 
 
 class Grouping(StrEnum):
@@ -253,7 +322,7 @@ def summarize(
         previous = sum(d.revenue for d in before)
         previous_purchases = sum(d.purchases for d in before)
     by_day = {d.day: d for d in current}
-    last_day = until.date()
+    last_day = (until - timedelta(microseconds=1)).date()
     series = []
     day = first_day
     while day <= last_day:

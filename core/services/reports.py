@@ -11,10 +11,10 @@ from core.domain.reports import (
     DEFAULT_SORT,
     Breakdown,
     Grouping,
+    Period,
     PurchaseRow,
     PurchaseSearch,
     ReferrerHost,
-    ReportRange,
     SessionRow,
     SortOrder,
     SourceLine,
@@ -39,7 +39,7 @@ class UnknownSource(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class SourceReport:
-    range: ReportRange
+    range: Period
     model: Model
     currency: str
     group: Grouping
@@ -50,7 +50,7 @@ class SourceReport:
 
 @dataclass(frozen=True, slots=True)
 class SummaryReport:
-    range: ReportRange
+    range: Period
     currency: str
     since: datetime | None
     until: datetime
@@ -60,7 +60,7 @@ class SummaryReport:
 @dataclass(frozen=True, slots=True)
 class SourceDetail:
     source: str
-    range: ReportRange
+    range: Period
     model: Model
     currency: str
     sort: SortOrder
@@ -110,7 +110,7 @@ class Reports:
     def sources(
         self,
         account_id: int,
-        report_range: ReportRange,
+        report_range: Period,
         model: Model,
         currency: str | None = None,
         *,
@@ -119,33 +119,33 @@ class Reports:
     ) -> SourceReport:
         """Revenue by source (or channel, or campaign) for one currency, with the unmatched remainder."""
         now = self._clock.now()
-        since = report_range.since(now)
+        since, until = report_range.since(now), report_range.until(now)
         with self._queries.reading():
             currency = self._currency(account_id, currency)
             totals = self._queries.source_totals(
-                account_id, model=model, currency=currency, since=since, until=now, group=group
+                account_id, model=model, currency=currency, since=since, until=until, group=group
             )
-            unmatched = self._queries.unmatched_totals(account_id, currency=currency, since=since, until=now)
+            unmatched = self._queries.unmatched_totals(account_id, currency=currency, since=since, until=until)
         return SourceReport(report_range, model, currency, group, sort, source_lines(totals, sort, group), unmatched)
 
-    def summary(self, account_id: int, report_range: ReportRange, currency: str | None = None) -> SummaryReport:
+    def summary(self, account_id: int, report_range: Period, currency: str | None = None) -> SummaryReport:
         """Revenue, its trend against the previous period of equal length, order value, match rate, per day."""
         now = self._clock.now()
-        since = report_range.since(now)
+        since, until = report_range.since(now), report_range.until(now)
         previous = report_range.previous(now)
         with self._queries.reading():
             currency = self._currency(account_id, currency)
             days = self._queries.daily_revenue(
-                account_id, currency=currency, since=previous[0] if previous else since, until=now
+                account_id, currency=currency, since=previous[0] if previous else since, until=until
             )
-        summary = summarize(days, since=since, until=now, previous_since=previous[0] if previous else None)
-        return SummaryReport(report_range, currency, since, now, summary)
+        summary = summarize(days, since=since, until=until, previous_since=previous[0] if previous else None)
+        return SummaryReport(report_range, currency, since, until, summary)
 
     def source_detail(
         self,
         account_id: int,
         source: str,
-        report_range: ReportRange,
+        report_range: Period,
         model: Model,
         currency: str | None = None,
         *,
@@ -157,7 +157,7 @@ class Reports:
             if not self._queries.has_source(account_id, source):
                 raise UnknownSource(source)
             now = self._clock.now()
-            since = report_range.since(now)
+            since, until = report_range.since(now), report_range.until(now)
             currency = self._currency(account_id, currency)
             tables = {
                 breakdown: source_lines(
@@ -168,7 +168,7 @@ class Reports:
                         model=model,
                         currency=currency,
                         since=since,
-                        until=now,
+                        until=until,
                     ),
                     sort,
                     breakdown,
@@ -181,7 +181,7 @@ class Reports:
                 credited_to=(model, source),
                 currency=currency,
                 since=since,
-                until=now,
+                until=until,
             )
         return SourceDetail(source, report_range, model, currency, sort, tables, purchases)
 

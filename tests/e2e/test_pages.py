@@ -120,6 +120,7 @@ PAGES = (
     Shown("dashboard-purchase", "/dashboard/purchases/1"),
     Shown("dashboard-all-time-by-channel", "/dashboard?range=all&group=channel&model=last_touch"),
     Shown("dashboard-campaigns", "/dashboard?group=campaign"),
+    Shown("dashboard-custom-range", "/dashboard?range=custom&from=2026-11-10&to=2026-11-19"),
     Shown("purchases", "/purchases"),
     Shown("purchases-search", "/purchases?source=youtube&from=2026-11-01"),
     Shown("billing", "/billing"),

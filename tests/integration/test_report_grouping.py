@@ -15,7 +15,7 @@ from dependency_injector import providers
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
 from tests.conftest import sign_in
-from tests.integration.test_reports_api import NOW, Fixture, at
+from tests.integration.test_reports_api import NOW, Fixture, at, world  # noqa: F401 - the fixture
 from tests.unit.fakes import FixedClock
 
 EMAIL = "creator@example.com"
@@ -100,3 +100,101 @@ def test_a_new_account_has_no_top_source_yet(client, container) -> None:  # type
     page = _text(client.get("/dashboard").get_data(as_text=True))
     assert "Top source \N{EN DASH} no credited revenue in this range" in page
     assert "No earlier period to compare" in page
+
+
+# --- a custom from-to range, on the hand-computed fixture of test_reports_api ---------------------------------
+
+CUSTOM = "range=custom&from=2026-11-15&to=2026-11-18"
+
+
+def _get(client, data, url: str):  # type: ignore[no-untyped-def]
+    return client.get(url, headers={"Authorization": f"Bearer {data['token']}"})
+
+
+def test_a_custom_range_in_the_api(client, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    body = _get(client, world, f"/api/v1/reports/sources?{CUSTOM}").json
+    assert (body["range"], body["from"], body["to"]) == ("custom", "2026-11-15", "2026-11-18")
+    # Nov 15-18: A (YouTube, Nov 15) and C (YouTube, Nov 17) arrive, B (Google, Nov 16); A's 100.00 less the
+    # 20.00 refund on Nov 18, B's 50.00 on Nov 16. D (Nov 10), E and every Nov 19 purchase fall outside.
+    assert [(r["source"], r["visitors"], r["revenue"], r["students"]) for r in body["rows"]] == [
+        ("YouTube", 2, 8000, 1),
+        ("Google", 1, 5000, 1),
+    ]
+    assert body["unmatched"] == {"revenue": 0, "purchases": 0}
+    summary = _get(client, world, "/api/v1/reports/summary?range=custom&from=2026-11-18&to=2026-11-15").json
+    assert (summary["from"], summary["to"], summary["revenue"], summary["purchases"]) == (
+        "2026-11-15",
+        "2026-11-18",
+        13000,
+        2,
+    )
+    assert (summary["since"], summary["until"]) == ("2026-11-15T00:00:00Z", "2026-11-19T00:00:00Z")
+    assert [(d["date"], d["revenue"]) for d in summary["daily"]] == [
+        ("2026-11-15", 0),
+        ("2026-11-16", 5000),
+        ("2026-11-17", 0),
+        ("2026-11-18", 8000),
+    ]
+    assert (summary["previous_revenue"], summary["trend_percent"]) == (0, None)  # Nov 11-14 sold nothing
+    # A range reaching past today stops at now.
+    later = _get(client, world, "/api/v1/reports/summary?range=custom&from=2026-11-19&to=2026-11-30").json
+    assert [d["date"] for d in later["daily"]] == ["2026-11-19", "2026-11-20"]
+    assert later["until"] == "2026-11-20T12:00:00Z"
+    csv = _get(client, world, f"/api/v1/reports/sources.csv?{CUSTOM}")
+    assert "sources-source-2026_11_15_2026_11_18-first_touch-USD" in csv.headers["Content-Disposition"]
+    assert csv.get_data(as_text=True).splitlines()[1:] == [
+        "YouTube,2,80.00,1,50.00,80.00,40.00",
+        "Google,1,50.00,1,100.00,50.00,50.00",
+    ]
+    detail = _get(client, world, f"/api/v1/reports/sources/YouTube?{CUSTOM}").json
+    assert [(m["name"], m["visitors"], m["revenue"]) for m in detail["mediums"]] == [("video", 2, 8000)]
+
+
+def test_a_custom_range_missing_an_end_or_too_long_is_read_generously(client, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    def named(query: str) -> tuple[str, str | None, str | None]:
+        body = _get(client, world, f"/api/v1/reports/summary?{query}").json
+        return body["range"], body.get("from"), body.get("to")
+
+    assert named("range=custom&from=2026-11-01") == ("custom", "2026-11-01", "2026-11-30")  # 30 days from it
+    assert named("range=custom&to=2026-11-18") == ("custom", "2026-10-20", "2026-11-18")  # 30 days up to it
+    assert named("range=custom") == ("30d", None, None)
+    assert named("range=custom&from=2000-01-01&to=2026-11-15") == (
+        "custom",
+        "2016-11-08",
+        "2026-11-15",
+    )  # its last 3660 days
+    assert named("range=custom&from=0001-01-01&to=0001-01-02") == ("custom", "0001-01-01", "0001-01-02")
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("range=custom&from=yesterday&to=2026-11-15", "from and to are days written YYYY-MM-DD"),
+        ("range=custom&from=2026-02-30", "from and to are days written YYYY-MM-DD"),
+        ("range=1y", "range must be one of 7d, 30d, 90d, all, custom"),
+    ],
+)
+def test_a_range_that_cannot_be_read_is_refused(client, world, query: str, error: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    response = _get(client, world, f"/api/v1/reports/sources?{query}")
+    assert response.status_code == 400
+    assert error in response.json["error"]
+
+
+def test_a_custom_range_on_the_dashboard(client, container, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    sign_in(client, container, EMAIL)
+    html = client.get(f"/dashboard?{CUSTOM}&model=first_touch").get_data(as_text=True)
+    page = _text(html)
+    assert "Top source YouTube $80.00, 61.5% of revenue" in page  # 80 of 130
+    assert "No earlier period to compare" in page
+    assert 'name="from" required value="2026-11-15"' in html
+    assert 'class="custom-range active"' in html
+    assert (
+        'href="/dashboard/sources/YouTube?model=first_touch&amp;range=custom&amp;from=2026-11-15&amp;to=2026-11-18"'
+        in html
+    )
+    assert "/api/v1/reports/sources.csv?range=custom&amp;from=2026-11-15&amp;to=2026-11-18&amp;" in html
+    assert 'aria-current="true">30 days' not in html  # no preset is the current one
+    assert 'href="/dashboard?range=7d&amp;model=first_touch"' in html  # a preset drops from and to
+    drill = _text(client.get(f"/dashboard/sources/YouTube?{CUSTOM}").get_data(as_text=True))
+    assert "video 2 $80.00" in drill
+    assert "30 days" in _text(client.get("/dashboard?range=custom&from=nonsense").get_data(as_text=True))
