@@ -34,7 +34,7 @@ def test_the_overview_shows_the_summary_the_table_and_the_chart(signed_in) -> No
     assert "<svg" in html
     assert "<script>" not in html
     assert " style=" not in html
-    assert 'href="/dashboard/sources/YouTube?range=7d&amp;model=first_touch"' in html
+    assert 'href="/dashboard/sources/YouTube?model=first_touch&amp;range=7d"' in html
     assert "/api/v1/reports/sources.csv?range=7d&amp;model=first_touch&amp;group=source&amp;sort=-revenue" in html
     assert 'aria-sort="descending"' in html
     assert "/static/dashboard/live.js" in html
