@@ -186,7 +186,13 @@ def test_the_wizard_connects_an_installed_platform_and_shows_its_sync(demo_plugi
 
     refused = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "bad"})
     assert refused.status_code == 422
-    assert "refused that API key; create a new one and paste it." in refused.get_data(as_text=True)
+    refused_page = refused.get_data(as_text=True)
+    assert "refused that API key; create a new one and paste it." in refused_page
+    # What was typed is kept, the secret is not: it is never written back into a page.
+    assert 'name="school" type="text"' in refused_page
+    assert 'value="acme"' in refused_page
+    assert 'value="bad"' not in refused_page
+    assert "Paste it again" in refused_page
     assert client.get("/api/v1/connections").json == {"connections": []}  # nothing stored for a refusal
 
     accepted = post_form(client, "/onboarding/connect", {"school": "acme", "api_key": "good-key"})
