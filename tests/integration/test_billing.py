@@ -515,3 +515,12 @@ def test_a_second_subscription_seen_only_in_an_invoice_event_is_canceled_and_ref
     assert [s["id"] for s in creator.fake.live_subscriptions(creator.customer_id())] == [kept]
     assert [r["amount"] for r in creator.fake.refunds.values()] == [9900]
     assert creator.status() == "active"
+
+
+def test_the_embedded_default_runs_the_trial_reminders_periodically(app) -> None:  # type: ignore[no-untyped-def]
+    from adapters.jobs.in_process import InProcessJobQueue
+    from core.services.subscriptions import TRIAL_NOTICES_TASK
+
+    job_queue = app.extensions["coursesignal.container"].gateways.job_queue()
+    assert isinstance(job_queue, InProcessJobQueue)
+    assert f"coursesignal-every-{TRIAL_NOTICES_TASK}" in {thread.name for thread in threading.enumerate()}
