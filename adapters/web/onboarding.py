@@ -103,7 +103,7 @@ def platform(
     if form.validate_on_submit():
         onboarding.choose_platform(current_user.id, form.platform.data)
         return redirect(url_for("onboarding.connect"))
-    return _render("onboarding/platform.html", state, Step.PLATFORM, form=form, platforms=installed)
+    return _render("onboarding/platform.html", state, Step.PLATFORM, form=form)
 
 
 @blueprint.route("/connect", methods=["GET", "POST"])
