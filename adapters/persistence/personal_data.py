@@ -118,6 +118,7 @@ class SqlPersonalDataReader:
 
     def account_rows(self, account_id: int) -> Rows:
         mine_purchases = select(t.purchases.c.id).where(t.purchases.c.user_id == account_id)
+        mine_sites = select(t.sites.c.id).where(t.sites.c.user_id == account_id)
         mine_connections = select(t.platform_integrations.c.id).where(t.platform_integrations.c.user_id == account_id)
         with self._engine.connect() as c:
             return {
@@ -145,6 +146,7 @@ class SqlPersonalDataReader:
                 "revenue_lines": _rows(c, t.revenue_lines, t.revenue_lines.c.user_id == account_id),
                 "visitor_counts": _rows(c, t.visitor_counts, t.visitor_counts.c.user_id == account_id),
                 "source_rules": _rows(c, t.source_rules, t.source_rules.c.user_id == account_id),
+                "bot_visits": _rows(c, t.bot_visits, t.bot_visits.c.site_id.in_(mine_sites)),
             }
 
     def tracking_counts(self, account_id: int) -> dict[str, int]:

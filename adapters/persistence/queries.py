@@ -530,3 +530,13 @@ class SqlReportQueries:
         )
         with self._connect() as connection:
             return list(connection.execute(query).scalars())
+
+    def bot_visits(self, account_id: int, *, since: date) -> int:
+        b, s = t.bot_visits.c, t.sites.c
+        query = (
+            select(func.coalesce(func.sum(b.visits), 0))
+            .select_from(t.bot_visits.join(t.sites, s.id == b.site_id))
+            .where(s.user_id == account_id, b.day >= since)
+        )
+        with self._connect() as connection:
+            return int(connection.execute(query).scalar_one())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, literal, or_, select, text, update
@@ -416,6 +416,20 @@ class SqlDisplaySettings:
         self._c.execute(
             insert(t.display_settings).values(
                 user_id=account_id, locale=settings.locale, time_zone=settings.time_zone, currency=settings.currency
+            )
+        )
+
+
+class SqlBotVisits:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, site_id: int, day: date) -> None:
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(t.bot_visits).values(site_id=site_id, day=day, visits=1)
+        self._c.execute(
+            statement.on_conflict_do_update(
+                index_elements=["site_id", "day"], set_={"visits": t.bot_visits.c.visits + 1}
             )
         )
 

@@ -437,6 +437,15 @@ revenue_lines = Table(
     Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
 )
 
+# Bot visits dropped at the collect endpoint, per site and UTC day: never stored, only counted for the creator.
+bot_visits = Table(
+    "bot_visits",
+    metadata,
+    Column("site_id", Id, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("visits", Integer, nullable=False),
+)
+
 # A creator's own names for sources (core/domain/source_rules.py): read by the report queries, which show each
 # recorded source under its rule's name; nothing recorded is rewritten.
 source_rules = Table(

@@ -11,6 +11,7 @@ from adapters.persistence.repositories import (
     SqlAccounts,
     SqlApiTokens,
     SqlAttributionSettings,
+    SqlBotVisits,
     SqlConnections,
     SqlDisplaySettings,
     SqlEvents,
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.display_settings = SqlDisplaySettings(connection)
         self.fingerprint_salts = SqlFingerprintSalts(connection)
         self.source_rules = SqlSourceRules(connection)
+        self.bot_visits = SqlBotVisits(connection)
         return self
 
     def __exit__(

@@ -1,4 +1,5 @@
-"""Settings > Sources: the creator's own names for sources (map, rename, merge), applied to every report."""
+"""Settings > Sources: the creator's own names for sources (map, rename, merge), applied to every report, and
+how many bot visits were left out of the reports."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from core.domain.source_rules import MAX_NAME, InvalidRule
 from core.domain.sources import Channel
-from core.services.reports import Reports
+from core.services.reports import BOT_VISIT_DAYS, Reports
 from core.services.source_rules import SourceRules
 
 blueprint = Blueprint("sources", __name__, url_prefix="/sources")
@@ -58,6 +59,8 @@ def _page(
         recorded=reports.recorded_sources(current_user.id),
         form=form or RuleForm(),
         remove_form=RemoveForm(),
+        bot_visits=reports.bot_visits(current_user.id),
+        bot_visit_days=BOT_VISIT_DAYS,
     )
     return page, status
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from core.domain.attribution import Model
@@ -103,4 +103,8 @@ class ReportQueries(Protocol):
 
     def recorded_sources(self, account_id: int) -> list[str]:
         """Every source the account's visits were recorded under, as recorded (before the creator's rules)."""
+        ...
+
+    def bot_visits(self, account_id: int, *, since: date) -> int:
+        """Bot visits dropped for the account's sites on or after the (UTC) day `since`."""
         ...

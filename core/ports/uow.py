@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -162,6 +162,12 @@ class EventRepository(Protocol):
 
     def stored_client_ids(self, site_ids: Collection[int], client_event_ids: Collection[str]) -> set[tuple[int, str]]:
         """Which of these (site id, client event id) pairs are stored already."""
+        ...
+
+
+class BotVisitRepository(Protocol):
+    def add(self, site_id: int, day: date) -> None:
+        """Count one dropped bot visit to the site on the (UTC) day."""
         ...
 
 
@@ -326,6 +332,7 @@ class UnitOfWork(Protocol):
     display_settings: DisplaySettingsRepository
     fingerprint_salts: FingerprintSaltRepository
     source_rules: SourceRuleRepository
+    bot_visits: BotVisitRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from core.domain.attribution import Model
 from core.domain.reports import (
@@ -29,6 +29,7 @@ from core.ports.reports import ReportQueries
 
 DEFAULT_CURRENCY = "USD"
 MAX_PURCHASES = 200
+BOT_VISIT_DAYS = 30  # the window of the bot visits a creator is shown
 DRILL_DOWN_PURCHASES = 50
 PURCHASES_PER_PAGE = 25  # the newest credited purchases; the CSV export of the drill-down has the same
 
@@ -225,3 +226,10 @@ class Reports:
         """The sources the account's visits were recorded under, for the creator to pick one to rename."""
         with self._queries.reading():
             return self._queries.recorded_sources(account_id)
+
+    def bot_visits(self, account_id: int, days: int = BOT_VISIT_DAYS) -> int:
+        """Visits from bots, crawlers and link previews left out of the account's reports in the last `days`
+        days (today included)."""
+        since = self._clock.now().astimezone(UTC).date() - timedelta(days=days - 1)
+        with self._queries.reading():
+            return self._queries.bot_visits(account_id, since=since)

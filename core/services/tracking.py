@@ -271,8 +271,25 @@ class Tracking:
             return True
         return not self._limiter.allow(f"site:{event.site_key}", PER_SITE_LIMIT)
 
+    def _count_bot(self, event: TrackerEvent) -> None:
+        """Count a dropped bot visit for its site, so the creator sees how much was left out (up to the
+        sender's rate limit: a crawler hammering the endpoint costs no more than anyone else)."""
+        if self._over_limit(event):
+            return
+        site = self._sites.get(event.site_key)
+        if site is None:
+            return
+        try:
+            with self._inbound_uow() as uow:
+                uow.bot_visits.add(site.id, event.received_at.date())
+                uow.commit()
+        except Exception:
+            # A count is not worth failing the request over; the bot is dropped all the same.
+            log.warning("a bot visit to site %s could not be counted", site.id, exc_info=True)
+
     def _store_inbound(self, event: TrackerEvent) -> tuple[IngestOutcome, KnownSite | None]:
         if is_bot(event.user_agent):
+            self._count_bot(event)
             return self._drop(DropReason.BOT), None
         if self._over_limit(event):
             return self._drop(DropReason.RATE_LIMITED), None

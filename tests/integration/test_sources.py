@@ -187,3 +187,24 @@ def test_one_accounts_rules_never_touch_another_accounts_reports(site: Site, cli
     container.services.source_rules().add(other.id, "Ck", "Somebody Else")
     sign_in(client, container, CREATOR)
     assert _report(client) == {"Ck": ("Referral", 1, 10000, 1)}
+
+
+CUBOT = (
+    "Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+    "Mobile Safari/537.36"
+)
+
+
+def test_the_creator_sees_how_many_bot_visits_were_left_out(site: Site, client: Any, container: Any) -> None:
+    site.visit("visitor-wa001", user_agent="WhatsApp/2.23.20.0 A")
+    site.visit("visitor-sl001", user_agent="Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)")
+    site.visit("visitor-im001", user_agent="facebookexternalhit/1.1 Facebot Twitterbot/1.0")
+    site.visit("visitor-phone", user_agent=CUBOT, query="utm_source=podcast")  # a real phone, "bot" in its name
+    site.idle()
+    sign_in(client, container, CREATOR)
+    page = client.get("/sources/").get_data(as_text=True)
+    assert '<strong class="bot-visits">3</strong> visits' in page
+    assert "in the last\n      30 days were left out" in page
+    assert _report(client) == {"Podcast": ("Podcast", 1, 0, 0)}
+    exported = container.gateways.personal_data().account_rows(site.account_id)
+    assert [row["visits"] for row in exported["bot_visits"]] == [3]

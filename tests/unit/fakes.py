@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -91,6 +91,7 @@ class Store:
     display: dict[int, DisplaySettings] = field(default_factory=dict)
     salts: dict[datetime, bytes] = field(default_factory=dict)
     source_rules: dict[int, list[SourceRule]] = field(default_factory=dict)
+    bot_visits: dict[tuple[int, date], int] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -279,6 +280,11 @@ class FakeDisplaySettings(_Repo):
 
     def set(self, account_id: int, settings: DisplaySettings) -> None:
         self._s.display[account_id] = settings
+
+
+class FakeBotVisits(_Repo):
+    def add(self, site_id: int, day: date) -> None:
+        self._s.bot_visits[(site_id, day)] = self._s.bot_visits.get((site_id, day), 0) + 1
 
 
 class FakeSourceRules(_Repo):
@@ -686,6 +692,7 @@ class FakeUnitOfWork:
         self.display_settings = FakeDisplaySettings(self._working)
         self.fingerprint_salts = FakeFingerprintSalts(self._working)
         self.source_rules = FakeSourceRules(self._working)
+        self.bot_visits = FakeBotVisits(self._working)
         return self
 
     def __exit__(
@@ -723,6 +730,7 @@ class FakeUnitOfWork:
             self.display_settings,
             self.fingerprint_salts,
             self.source_rules,
+            self.bot_visits,
         ):
             repo._s = self._working
 
@@ -754,6 +762,7 @@ def _snapshot(store: Store) -> Store:
         display=dict(store.display),
         salts=dict(store.salts),
         source_rules={k: list(v) for k, v in store.source_rules.items()},
+        bot_visits=dict(store.bot_visits),
         ids=store.ids,
     )
 

@@ -229,3 +229,17 @@ def test_a_site_that_respects_gpc_drops_browsers_that_decline(world: World) -> N
     assert world.tracking.accept(declining).dropped is DropReason.OPTED_OUT
     assert world.tracking.accept(world.event(EventKind.PAGEVIEW, "visitor02")).stored
     assert world.tracking.dropped_counts() == {"opted_out": 1}
+
+
+def test_dropped_bot_visits_are_counted_per_site_and_day_and_nothing_else_is_kept(world: World) -> None:
+    whatsapp = world.event(EventKind.PAGEVIEW, "visitor01", user_agent="WhatsApp/2.23.20.0 A")
+    imessage = world.event(EventKind.PAGEVIEW, "visitor02", user_agent="facebookexternalhit/1.1 Facebot Twitterbot/1.0")
+    assert world.tracking.accept(whatsapp).dropped is DropReason.BOT
+    assert world.tracking.accept(imessage).dropped is DropReason.BOT
+    world.tracking.accept(replace_key(world.event(EventKind.PAGEVIEW, "visitor03", user_agent="curl/8"), "cs_nope"))
+    assert world.store.bot_visits == {(world.site.id, world.clock.now().date()): 2}
+    assert not world.store.inbound
+    # A sender over its rate limit is dropped without a count: a crawler hammering the endpoint costs nothing.
+    world.limiter.blocked.add(f"site:{world.site.public_key}")
+    world.tracking.accept(world.event(EventKind.PAGEVIEW, "visitor04", user_agent="Googlebot/2.1"))
+    assert world.store.bot_visits == {(world.site.id, world.clock.now().date()): 2}
