@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.reports                          # 100K and 1M events, PostgreSQL and SQLite
     .venv/bin/python -m bench.reports --events 100000 --database postgresql --explain
+    .venv/bin/python -m bench.reports --events 100000 --database postgresql --source-rules
+                                                               # each report also with creator source rules
     .venv/bin/python -m bench.reports --ten-million            # adds the 10M level (generating it takes ~25 min
                                                                # on PostgreSQL on a quiet 2-core machine, hours
                                                                # on SQLite or on a busy machine)
@@ -29,9 +31,12 @@ from adapters.persistence import tables as t
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.migrate import upgrade
 from adapters.persistence.queries import SqlReportQueries
+from adapters.persistence.repositories import SqlSourceRules
 from bench.dataset import END, generate, multiply
 from core.domain.attribution import Model
 from core.domain.reports import Grouping, ReportRange
+from core.domain.source_rules import SourceRule
+from core.domain.sources import Channel
 from core.services.reports import Reports
 
 POSTGRES_URL = os.environ.get(
@@ -127,6 +132,17 @@ def cases(reports: Reports, account: int, top_source: str) -> dict[str, Callable
     }
 
 
+def rules_for(reports: Reports, account: int) -> list[SourceRule]:
+    """Creator rules touching the biggest sources, as a creator would write them: the top source renamed, the
+    next two merged into it, one moved to another channel, and a few for sources that never came."""
+    lines = reports.sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines
+    top, *others = [line.label for line in lines]
+    rules = [SourceRule(top, f"{top} (renamed)"), SourceRule(others[2], others[2], Channel.AFFILIATES)]
+    rules += [SourceRule(name, f"{top} (renamed)") for name in others[:2]]
+    rules += [SourceRule(f"never-seen-{n}", "Elsewhere") for n in range(20)]
+    return rules
+
+
 def measure(call: Callable[[], Any], iterations: int) -> tuple[float, float]:
     for _ in range(3):
         call()
@@ -172,6 +188,9 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--explain", action="store_true", help="print each query's plan")
+    parser.add_argument(
+        "--source-rules", action="store_true", help="also measure each report under creator source rules"
+    )
     args = parser.parse_args()
     levels = args.events or [100_000, 1_000_000]
     if args.ten_million:
@@ -194,6 +213,21 @@ def main() -> None:
             print(f"{database:<11}{events:>12,}  {name:<42}{p50:>9.1f}{p95:>9.1f}", flush=True)
             if args.explain:
                 explain(engine, call)
+        if args.source_rules:
+            rules = rules_for(reports, account)
+            with engine.begin() as connection:
+                SqlSourceRules(connection).replace(account, rules)
+            try:
+                renamed = f"{top} (renamed)"
+                for name, call in cases(reports, account, renamed).items():
+                    p50, p95 = measure(call, args.iterations)
+                    label = f"{name} +{len(rules)} rules"
+                    print(f"{database:<11}{events:>12,}  {label:<42}{p50:>9.1f}{p95:>9.1f}", flush=True)
+                    if args.explain:
+                        explain(engine, call)
+            finally:
+                with engine.begin() as connection:
+                    SqlSourceRules(connection).replace(account, [])
         engine.dispose()
 
 
