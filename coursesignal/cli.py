@@ -16,11 +16,7 @@ from adapters.structured_logs import configure_logging
 from core.domain.passwords import WeakPassword
 from core.domain.sites import tracking_snippet
 from core.ports.platforms import PlatformError
-from core.services.connections import POLL_ALL_TASK
 from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
-from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK
-from core.services.subscriptions import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK
-from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 
@@ -162,15 +158,18 @@ def _prepare_demo(settings: Settings, login_url: str) -> None:
 )
 @pass_context
 def worker(ctx: _Context, queue_name: str) -> None:
-    """Run an RQ worker, with its scheduler, on COURSESIGNAL_REDIS_URL.
+    """Run an RQ worker on COURSESIGNAL_REDIS_URL, with CourseSignal's scheduler on a heartbeat.
 
-    A job that raises is retried after 10 s, 1 min, 5 min and 30 min (RQ's Retry); the scheduler moves
-    retries and the periodic poll back onto the queue when they are due."""
+    A job that raises is retried after 10 s, 1 min, 5 min and 30 min (RQ's Retry); the scheduler thread
+    (adapters/jobs/rq_scheduler.py) moves retries and periodic runs onto the queue when they are due, and
+    schedules again any periodic job found missing. Any number of workers may run: none holds a lock."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Worker
 
-    from adapters.jobs.rq_queue import connect_worker_redis
+    from adapters.jobs.rq_queue import connect_scheduler_redis, connect_worker_redis
+    from adapters.jobs.rq_scheduler import SchedulerHeartbeat
+    from coursesignal.container import periodic_tasks
 
     if not ctx.settings.redis_url:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
@@ -178,16 +177,16 @@ def worker(ctx: _Context, queue_name: str) -> None:
     ctx.load_platforms()
     redis = connect_worker_redis(ctx.settings.redis_url)
     job_queue = ctx.container.gateways.job_queue()
+    scheduler = SchedulerHeartbeat(
+        connect_scheduler_redis(ctx.settings.redis_url), job_queue.name, periodic_tasks(ctx.settings)
+    )
+    scheduler.start()
     pause = 1.0
     while True:
         try:
-            # Scheduling again after an outage is harmless (one run per time slot) and restores the periodic
-            # runs if Redis came back without its data.
-            job_queue.schedule_every(POLL_ALL_TASK, ctx.settings.platform_poll_seconds)
-            job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
-            job_queue.schedule_every(TRIAL_NOTICES_TASK, TRIAL_NOTICES_EVERY_SECONDS)
-            job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
-            Worker([job_queue.name], connection=redis).work(with_scheduler=True)
+            # RQ cleans its registries (a killed worker's jobs back to their retries) every minute, not ten.
+            Worker([job_queue.name], connection=redis, maintenance_interval=60).work(with_scheduler=False)
+            scheduler.stop()
             return
         except (RedisConnectionError, RedisTimeoutError) as error:
             # Tracker events and webhook deliveries wait in the database meanwhile; the sweeper catches up.

@@ -34,7 +34,7 @@ from adapters.web.health import Readiness
 from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
-from core.services.connections import POLL_ALL_TASK, Connections
+from core.services.connections import DELIVERY_SWEEP_SECONDS, DELIVERY_SWEEP_TASK, POLL_ALL_TASK, Connections
 from core.services.fingerprints import FingerprintSalts
 from core.services.onboarding import Onboarding
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Privacy
@@ -46,6 +46,19 @@ from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
 
 DEFAULT_QUEUE = "coursesignal"
+
+
+def periodic_tasks(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """The jobs that run every so many seconds, wherever jobs run: the tracker and webhook sweeps (work whose
+    job was lost), the platform poll, the daily retention and the trial notices."""
+    return (
+        (SWEEP_TASK, SWEEP_SECONDS),
+        (DELIVERY_SWEEP_TASK, DELIVERY_SWEEP_SECONDS),
+        (POLL_ALL_TASK, settings.platform_poll_seconds),
+        (RETENTION_TASK, RETENTION_EVERY_SECONDS),
+        (TRIAL_NOTICES_TASK, TRIAL_NOTICES_EVERY_SECONDS),
+    )
+
 
 # Modules whose functions receive services through `Provide["..."]` markers.
 WIRED_PACKAGES = ["adapters.web", "adapters.jobs"]
@@ -78,7 +91,7 @@ class Gateways(containers.DeclarativeContainer):
         rq=providers.Singleton(RqJobQueue, redis=redis, queue_name=config.queue_name),
         in_process=providers.Singleton(InProcessJobQueue),
     )
-    readiness = providers.Singleton(Readiness, engine=engine, redis=redis, clock=clock)
+    readiness = providers.Singleton(Readiness, engine=engine, redis=redis, clock=clock, queue_name=config.queue_name)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     signed_tokens = providers.Singleton(SignedLinkTokens, secret_key=config.secret_key, clock=clock)
     account_links = providers.Singleton(WebAccountLinks, base_url=config.base_url)
@@ -241,10 +254,10 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     app.extensions["coursesignal.container"] = container
     job_queue = container.gateways.job_queue()
     if isinstance(job_queue, InProcessJobQueue):
-        # The embedded default polls platforms from this process; production's RQ scheduler does it
-        # in `coursesignal worker`.
-        job_queue.schedule_every(POLL_ALL_TASK, settings.platform_poll_seconds)
-        job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
-        job_queue.schedule_every(SWEEP_TASK, SWEEP_SECONDS)
-        job_queue.schedule_every(TRIAL_NOTICES_TASK, TRIAL_NOTICES_EVERY_SECONDS)
+        # The embedded default runs its periodic jobs in this process; production's in `coursesignal worker`.
+        for task, seconds in periodic_tasks(settings):
+            job_queue.schedule_every(task, seconds)
+        # Deliveries that were waiting for a retry when the app last stopped: queued again now if due, the
+        # others by the sweep when their time comes (their attempts are in the database).
+        job_queue.enqueue(DELIVERY_SWEEP_TASK)
     return app

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from adapters.jobs.tasks import DRAINING_TASKS, task_function
+from adapters.jobs.tasks import DRAINING_TASKS, SINGLE_RUN_TASKS, task_function
 from adapters.structured_logs import REQUEST_ID, request_id_bound
 from core.ports.jobs import RETRY_DELAYS
 
@@ -33,8 +33,9 @@ class _Job:
 class InProcessJobQueue:
     """A FIFO drained by a daemon thread started on first use. A job that raises runs again after each of
     `retry_delays` (RETRY_DELAYS, like RQ's Retry in production), held meanwhile by a second thread that
-    sleeps until the earliest one is due. Work is lost if the process dies, which is the embedded
-    default's trade-off (the periodic poll finds lost syncs and deliveries again); production runs RQ."""
+    sleeps until the earliest one is due. What is queued lives in memory only: when the process dies, the
+    database-side sweeps find the lost work again (tracker events at once, webhook deliveries when their
+    attempt is due, from what the database keeps of their attempts; the periodic poll carries on syncs)."""
 
     def __init__(self, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -48,6 +49,8 @@ class InProcessJobQueue:
         self._order = itertools.count()
         self._scheduler: threading.Thread | None = None
         self._waiting: set[tuple[str, tuple[int | str, ...]]] = set()  # draining tasks queued, not started
+        # Single-run tasks held (queued, running or waiting for a retry): a repeat of one is dropped.
+        self._held: set[tuple[str, tuple[int | str, ...]]] = set()
 
     def enqueue(self, task: str, *args: int | str) -> None:
         function = task_function(task)
@@ -61,6 +64,11 @@ class InProcessJobQueue:
                 if (task, args) in self._waiting:
                     return  # the run already waiting will do this one's work
                 self._waiting.add((task, args))
+        if task in SINGLE_RUN_TASKS:
+            with self._lock:
+                if (task, args) in self._held:
+                    return  # its job is still here: not lost
+                self._held.add((task, args))
         self._queue.put(_Job(task, function, args, REQUEST_ID.get()))
 
     def schedule_every(self, task: str, seconds: float) -> None:
@@ -103,10 +111,17 @@ class InProcessJobQueue:
         except Exception:
             if job.attempt > len(self._retry_delays):
                 log.exception("job %s failed on attempt %d; giving up", job.task, job.attempt)
+                self._release(job)
                 return
             delay = self._retry_delays[job.attempt - 1]
             log.warning("job %s failed on attempt %d; retrying in %s s", job.task, job.attempt, delay, exc_info=True)
             self._retry_later(replace(job, attempt=job.attempt + 1), delay)
+        else:
+            self._release(job)
+
+    def _release(self, job: _Job) -> None:
+        with self._lock:
+            self._held.discard((job.task, job.args))
 
     def _retry_later(self, job: _Job, delay: float) -> None:
         with self._due:

@@ -11,8 +11,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
-from adapters.jobs.tasks import DRAINING_TASKS, task_function, task_path
+from adapters.jobs.tasks import DRAINING_TASKS, SINGLE_RUN_TASKS, task_function, task_path
 from adapters.structured_logs import REQUEST_ID
 from core.ports.jobs import RETRY_DELAYS
 from core.services.connections import SYNC_TASK
@@ -43,8 +45,16 @@ def connect_worker_redis(url: str) -> Redis:
     return Redis.from_url(url)
 
 
+def connect_scheduler_redis(url: str) -> Redis:
+    """The scheduler thread's: a frozen Redis fails its pass in seconds (and is tried again), never hangs it."""
+    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry=RedisRetry(NoBackoff(), 0))
+
+
 # How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
 WAITING_MARKER_SECONDS = 30
+# RQ stamps a running job's heartbeat every 30 s or so: older than this, its worker is gone.
+RUNNING_JOB_SILENT_SECONDS = 90
+_HELD = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class RqJobQueue:
@@ -61,6 +71,11 @@ class RqJobQueue:
             if task in DRAINING_TASKS:
                 self._enqueue_draining(task, args)
                 return
+            job_id = None
+            if task in SINGLE_RUN_TASKS:
+                job_id = single_run_job_id(self._queue.name, task, args)
+                if self._holds(job_id):
+                    return  # its job is still here (queued, running or waiting for a retry): not lost
             # The worker's log lines for this job carry the id of the request that queued it (structured_logs).
             meta = {"request_id": request_id} if (request_id := REQUEST_ID.get()) else None
             self._queue.enqueue(
@@ -68,12 +83,28 @@ class RqJobQueue:
                 *args,
                 retry=Retry(max=len(RETRY_DELAYS), interval=list(RETRY_DELAYS)),
                 job_timeout=JOB_TIMEOUTS.get(task),
+                job_id=job_id,
                 meta=meta,
             )
         except RedisError:
             # The caller's data is already committed: tracker events wait for the sweeper, other follow-up
             # work for the next re-attribution. Never fail the request for it.
             log.warning("could not queue job %s: Redis unavailable", task)
+
+    def _holds(self, job_id: str) -> bool:
+        try:
+            job = Job.fetch(job_id, connection=self._redis)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        if status in _HELD:
+            return True
+        if status == JobStatus.STARTED:
+            beat = job.last_heartbeat or job.started_at
+            return beat is not None and (datetime.now(UTC) - beat.replace(tzinfo=UTC)).total_seconds() < (
+                RUNNING_JOB_SILENT_SECONDS
+            )
+        return False
 
     def _enqueue_draining(self, task: str, args: tuple[int | str, ...]) -> None:
         """Queue a run unless one is already waiting (not started): that run will do this one's work.
@@ -97,6 +128,10 @@ class RqJobQueue:
         schedule_next_run(self._queue, task, seconds)
 
 
+def single_run_job_id(queue_name: str, task: str, args: tuple[int | str, ...]) -> str:
+    return "-".join([queue_name, task, *map(str, args)])
+
+
 def waiting_marker(queue_name: str, task: str, args: tuple[int | str, ...]) -> str:
     return ":".join([queue_name, "waiting", task, *map(str, args)])
 
@@ -114,9 +149,14 @@ def _slot_start(seconds: int, after: datetime) -> datetime:
     return datetime.fromtimestamp(slot * seconds, UTC)
 
 
-def schedule_next_run(queue: Queue, task: str, seconds: int) -> str:
+def next_run_id(queue: Queue, task: str, seconds: int) -> tuple[datetime, str]:
+    """The next time slot of a periodic task, and the id of its run (the queue's name, the task, the slot)."""
     when = _slot_start(seconds, datetime.now(UTC))
-    job_id = f"coursesignal-every-{task}-{int(when.timestamp())}"
+    return when, f"{queue.name}-every-{task}-{int(when.timestamp())}"
+
+
+def schedule_next_run(queue: Queue, task: str, seconds: int) -> str:
+    when, job_id = next_run_id(queue, task, seconds)
     queue.enqueue_at(when, run_periodically, task, seconds, job_id=job_id)
     return job_id
 

@@ -69,9 +69,18 @@ def sweep_tracker_events(tracking: Tracking = Provide["services.tracking"]) -> i
     return tracking.sweep()
 
 
+@inject
+def sweep_webhook_deliveries(connections: Connections = Provide["services.connections"]) -> int:
+    """Periodic: queue again the accepted webhook deliveries whose job was lost."""
+    return connections.sweep_deliveries()
+
+
 # Tasks that drain a backlog: one queued run does the work of any number of them, so a queue may drop a
 # repeat that is queued while an identical one still waits.
 DRAINING_TASKS = frozenset({"process_tracker_events", "sweep_tracker_events"})
+# Tasks the database-side sweep queues again when their job is lost: a queue drops a repeat while it still
+# holds a job for the same arguments (queued, running, or waiting for a retry), so only lost ones run again.
+SINGLE_RUN_TASKS = frozenset({"process_webhook_delivery"})
 
 
 def task_function(name: str) -> Callable[..., object]:

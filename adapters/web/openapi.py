@@ -676,11 +676,14 @@ DOCUMENT: dict[str, Any] = {
         "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "Up."}}}},
         "/readyz": {
             "get": {
-                "summary": "Database and, when configured, Redis reachable; the tracker events waiting",
+                "summary": "Database and, when configured, Redis, the scheduler and the queue; what waits",
                 "description": (
-                    'JSON {"status": "ok"|"unavailable", "checks": {"database": {"status", ...}, "redis": {...}, '
-                    '"tracker_backlog": {"status", "waiting", "oldest_seconds"}}}. Each check\'s status is "ok", '
-                    '"degraded" (serving, but a part is behind) or "unavailable". 503 only when the database is.'
+                    'JSON {"status": "ok"|"degraded"|"unavailable", "checks": {"database": {"status"}, '
+                    '"tracker_backlog": {"status", "waiting", "oldest_seconds"}, "webhook_backlog": {"status", '
+                    '"waiting", "overdue", "oldest_overdue_seconds"}, and with Redis: "redis": {"status"}, '
+                    '"scheduler": {"status", "last_beat_seconds"}, "queue": {"status", "waiting", '
+                    '"oldest_seconds"}}}. Each check\'s status is "ok", "degraded" (serving, but a part is behind '
+                    'or missing) or "unavailable". 503 only when the database is.'
                 ),
                 "responses": {
                     "200": {"description": "Ready (possibly degraded: see checks)."},

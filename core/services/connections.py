@@ -57,12 +57,17 @@ DELIVERY_TASK = "process_webhook_delivery"
 #: Where the credentials keep the webhook URL the creator pastes into a platform that registers none itself.
 MANUAL_WEBHOOK_URL = "coursesignal_webhook_url"
 
-#: A delivery with no attempt finished for this long lost its job (the embedded default restarted, or a
-#: worker died holding it): the periodic poll queues it again. Longer than the longest retry delay.
-STALLED_DELIVERY = timedelta(seconds=max(RETRY_DELAYS)) + timedelta(minutes=10)
-#: How many failed deliveries a connection page lists, and how many stalled ones one poll re-queues.
+#: The database-side sweep: every DELIVERY_SWEEP_SECONDS it queues again each accepted delivery whose
+#: attempt (the first, or the retry after its delay) is LOST_AFTER overdue. Its job was lost: Redis was down
+#: or frozen when it was queued, came back empty, or the worker died holding it; or the embedded default
+#: restarted. The job queues drop a repeat of a delivery whose job they still hold, so a delivery merely
+#: slow is not run twice at once.
+DELIVERY_SWEEP_TASK = "sweep_webhook_deliveries"
+DELIVERY_SWEEP_SECONDS = 15
+LOST_AFTER = timedelta(seconds=30)
+#: How many failed deliveries a connection page lists, and how many lost ones one sweep re-queues.
 DELIVERIES_SHOWN = 50
-STALLED_DELIVERIES_PER_POLL = 500
+LOST_DELIVERIES_PER_SWEEP = 500
 
 
 class ConnectionFailed(Exception):
@@ -616,26 +621,33 @@ class Connections:
             uow.commit()
 
     def poll_live(self) -> int:
-        """Queue a poll of every connected connection (the periodic job), carry on syncs that died with
-        their worker, and queue again webhook deliveries whose job was lost; returns how many polls were
-        queued."""
+        """Queue a poll of every connected connection (the periodic job) and carry on syncs that died with
+        their worker; returns how many polls were queued."""
         now = self._clock.now()
         with self._uow() as uow:
             live = uow.connections.live()
             due = [c.id for c in live if c.status is ConnectionStatus.CONNECTED]
             stalled = [c.id for c in live if c.sync_stalled(now)]
-            lost = [d.id for d in uow.webhook_deliveries.stalled(now - STALLED_DELIVERY, STALLED_DELIVERIES_PER_POLL)]
         for connection_id in stalled:
             log.warning("sync of connection %s stalled; carrying it on from its last checkpoint", connection_id)
             assert connection_id is not None
             self._jobs.enqueue(SYNC_TASK, connection_id)
-        for delivery_id in lost:
-            assert delivery_id is not None
-            self._jobs.enqueue(DELIVERY_TASK, delivery_id)
         for connection_id in due:
             assert connection_id is not None
             self._jobs.enqueue(POLL_TASK, connection_id)
         return len(due)
+
+    def sweep_deliveries(self) -> int:
+        """Queue again every accepted delivery whose attempt is overdue (its job was lost); how many."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            waiting = uow.webhook_deliveries.stalled(now - LOST_AFTER, LOST_DELIVERIES_PER_SWEEP)
+        lost = [d.id for d in waiting if d.id is not None and attempt_due(d) + LOST_AFTER <= now]
+        for delivery_id in lost:
+            self._jobs.enqueue(DELIVERY_TASK, delivery_id)
+        if lost:
+            log.warning("queued again %d webhook deliveries whose job was lost", len(lost))
+        return len(lost)
 
     def poll(self, connection_id: int) -> None:
         """Read what is new since the last sync: refunds (which no platform webhook reports) and any
@@ -907,6 +919,18 @@ def _delivery_outcome(summary: IngestSummary, *, unconfirmed: int, held_refunds:
     refunds = summary.refunds_added
     counted = f", {refunds} refund{'s' * (refunds != 1)} counted" if held_refunds else ""
     return f"{summary.purchases_added} added{counted}, {unconfirmed} not confirmed"
+
+
+def attempt_due(delivery: StoredDelivery) -> datetime:
+    """When the delivery's next attempt is due: at once on arrival, then each retry delay after the last."""
+    return attempt_due_at(delivery.attempts, delivery.last_attempt_at, delivery.received_at)
+
+
+def attempt_due_at(attempts: int, last_attempt_at: datetime | None, received_at: datetime) -> datetime:
+    if attempts == 0 or last_attempt_at is None:
+        return received_at
+    delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    return last_attempt_at + timedelta(seconds=delay)
 
 
 def _plain_error(error: Exception) -> str:

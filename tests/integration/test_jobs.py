@@ -205,7 +205,7 @@ def test_the_platform_poll_runs_every_slot_once_through_the_rq_scheduler(setting
         job_queue.schedule_every(POLL_ALL_TASK, 300)  # a second worker starting: still one run per slot
         registry = ScheduledJobRegistry(queue_name, connection=redis)
         (scheduled,) = registry.get_job_ids()
-        assert scheduled.startswith(f"coursesignal-every-{POLL_ALL_TASK}-")
+        assert scheduled.startswith(f"{queue_name}-every-{POLL_ALL_TASK}-")
 
         # A run (as the scheduler would start it) polls, then schedules the next slot, which is the same.
         Queue(queue_name, connection=redis).enqueue(run_periodically, POLL_ALL_TASK, 300)

@@ -446,7 +446,7 @@ def test_retention_runs_daily_through_the_rq_scheduler(settings, redis_url: str)
         job_queue.schedule_every(RETENTION_TASK, RETENTION_EVERY_SECONDS)
         registry = ScheduledJobRegistry(queue_name, connection=redis)
         (scheduled,) = registry.get_job_ids()
-        assert scheduled.startswith(f"coursesignal-every-{RETENTION_TASK}-")
+        assert scheduled.startswith(f"{queue_name}-every-{RETENTION_TASK}-")
 
         Queue(queue_name, connection=redis).enqueue(run_periodically, RETENTION_TASK, RETENTION_EVERY_SECONDS)
         assert SimpleWorker([queue_name], connection=redis).work(burst=True)

@@ -125,6 +125,7 @@ def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untype
         "checks": {
             "database": {"status": "ok"},
             "tracker_backlog": {"status": "ok", "waiting": 0, "oldest_seconds": 0},
+            "webhook_backlog": {"status": "ok", "waiting": 0, "overdue": 0, "oldest_overdue_seconds": 0},
         },
     }
     document = client.get("/openapi.json").json

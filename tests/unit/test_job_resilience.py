@@ -12,11 +12,11 @@ import pytest
 from core.domain.connections import STALLED_SYNC, ConnectionStatus, DeliveryState
 from core.domain.money import Money
 from core.domain.purchases import RefundRecord
-from core.ports.jobs import ATTEMPTS
+from core.ports.jobs import ATTEMPTS, RETRY_DELAYS
 from core.ports.platforms import Credentials, PlatformRecord, PlatformUnavailable, SyncProgress, WebhookDelivery
 from core.services.connections import (
     DELIVERY_TASK,
-    STALLED_DELIVERY,
+    LOST_AFTER,
     SYNC_TASK,
     DeliveryNotReady,
     UnknownConnection,
@@ -201,18 +201,35 @@ def test_a_refund_before_its_purchase_waits_for_it(world: World) -> None:
     assert _purchase_ids(world) == ["p1"]
 
 
-def test_the_poll_queues_again_a_delivery_whose_job_was_lost(world: World) -> None:
+def test_the_sweep_queues_again_a_delivery_whose_job_was_lost_within_a_minute(world: World) -> None:
     connection_id = _connected(world)
     world.platform.records.append(world.purchase("p1"))
-    delivery_id = _deliver(world, connection_id, "evt-1", "p1")  # its job is lost with the process
-    world.connections.poll_live()
-    assert (DELIVERY_TASK, (delivery_id,)) not in world.jobs.jobs
-    world.clock.advance(seconds=STALLED_DELIVERY.total_seconds() + 1)
-    world.jobs.jobs.clear()
-    world.connections.poll_live()
+    delivery_id = _deliver(world, connection_id, "evt-1", "p1")
+    world.jobs.jobs.clear()  # its job is lost (Redis came back empty, the process restarted)
+    assert world.connections.sweep_deliveries() == 0  # not overdue yet: its job may just be slow
+    world.clock.advance(seconds=LOST_AFTER.total_seconds() + 1)
+    assert world.connections.sweep_deliveries() == 1
     assert (DELIVERY_TASK, (delivery_id,)) in world.jobs.jobs
     world.run_jobs()
     assert _purchase_ids(world) == ["p1"]
+    assert world.connections.sweep_deliveries() == 0  # processed: nothing to sweep
+
+
+def test_the_sweep_leaves_a_delivery_alone_until_its_retry_is_overdue(world: World) -> None:
+    connection_id = _connected(world)
+    delivery_id = _deliver(world, connection_id, "evt-1", "p1")
+
+    def unavailable(credentials, records):  # type: ignore[no-untyped-def]
+        raise PlatformUnavailable("Scripted is not answering right now.")
+
+    world.platform.confirm_records = unavailable  # type: ignore[method-assign]
+    with pytest.raises(PlatformUnavailable):
+        world.connections.process_delivery(delivery_id)  # attempt 1 failed: the retry is due in 10 s
+    world.jobs.jobs.clear()
+    world.clock.advance(seconds=RETRY_DELAYS[0] + LOST_AFTER.total_seconds() - 1)
+    assert world.connections.sweep_deliveries() == 0
+    world.clock.advance(seconds=2)
+    assert world.connections.sweep_deliveries() == 1
 
 
 # ---- syncs -----------------------------------------------------------------------------------------
