@@ -335,3 +335,48 @@ def _first_visit(live: Live, site_key: str) -> None:
         )
     )
     assert outcome.stored
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_charts_tooltip_on_hover_on_tap_and_from_the_keyboard(
+    windows: dict[str, Browser], browser: Any, live: Live
+) -> None:
+    page = windows["desktop"].page
+    page.goto("/dashboard?range=7d")
+    tip = page.locator(".chart-daily .chart-tip")
+    bars = page.locator("svg.chart-revenue .bar")
+    expect(tip).to_be_hidden()
+    bars.nth(2).hover()
+    expect(tip).to_be_visible()
+    expect(tip).to_have_text("Nov 16, 2026: $50.00, 1 purchase")
+    # The keyboard: Tab goes from the last switch to the chart once (today's bar), the arrows walk the days.
+    page.get_by_role("link", name="By campaign").focus()
+    page.keyboard.press("Tab")
+    expect(bars.last).to_be_focused()
+    expect(tip).to_have_text("Nov 20, 2026: $0.00, 0 purchases")
+    page.keyboard.press("ArrowLeft")
+    expect(bars.nth(5)).to_be_focused()
+    expect(tip).to_have_text("Nov 19, 2026: $55.00, 2 purchases")
+    page.keyboard.press("Home")
+    expect(tip).to_have_text("Nov 14, 2026: $0.00, 0 purchases")
+    page.keyboard.press("Tab")  # and on out of the chart: one tab stop, not seven
+    expect(bars.first).not_to_be_focused()
+    expect(tip).to_be_hidden()
+    # A finger: tapping a day shows it, the tooltip stays inside the chart's box.
+    phone = browser.new_context(
+        user_agent=DESKTOP_UA, viewport=PHONE, has_touch=True, is_mobile=True, base_url=live.base_url
+    )
+    phone.add_cookies([{"name": "session", "value": live.session_cookie(EMAIL), "url": live.base_url}])
+    try:
+        touch = phone.new_page()
+        touch.goto("/dashboard?range=7d")
+        touch.locator("svg.chart-revenue .bar").nth(4).tap()
+        phone_tip = touch.locator(".chart-daily .chart-tip")
+        expect(phone_tip).to_have_text("Nov 18, 2026: $80.00, 1 purchase")
+        figure, shown = touch.locator(".chart-daily").bounding_box(), phone_tip.bounding_box()
+        assert figure is not None
+        assert shown is not None
+        assert figure["x"] <= shown["x"] <= shown["x"] + shown["width"] <= figure["x"] + figure["width"]
+        assert touch.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        phone.close()
