@@ -52,8 +52,8 @@ def connect_scheduler_redis(url: str) -> Redis:
 
 # How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
 WAITING_MARKER_SECONDS = 30
-# RQ stamps a running job's heartbeat every 30 s or so: older than this, its worker is gone.
-RUNNING_JOB_SILENT_SECONDS = 90
+# RQ stamps a running job's heartbeat every 30 s: two missed beats and a margin, and its worker is gone.
+RUNNING_JOB_SILENT_SECONDS = 70
 _HELD = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
