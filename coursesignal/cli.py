@@ -394,6 +394,40 @@ def referrers(ctx: _Context, account_email: str, days: int, known_too: bool, as_
 
 
 @main.group()
+def operator() -> None:
+    """Who may see the operator console (/operator/); only this command grants it, never the web."""
+
+
+@operator.command("grant")
+@click.argument("email")
+@pass_context
+def operator_grant(ctx: _Context, email: str) -> None:
+    """Let the account with this email see the operator console."""
+    from core.services.accounts import UnknownAccount
+
+    try:
+        account = ctx.container.services.accounts().grant_operator(email)
+    except UnknownAccount:
+        raise click.ClickException(f"No account for {email}; they sign up first, then you grant it.") from None
+    since = account.operator_since.isoformat() if account.operator_since else ""
+    click.echo(f"{account.email} is an operator (since {since}): the console is at /operator/.")
+
+
+@operator.command("revoke")
+@click.argument("email")
+@pass_context
+def operator_revoke(ctx: _Context, email: str) -> None:
+    """Take the operator console away from the account; its next request there answers 404."""
+    from core.services.accounts import UnknownAccount
+
+    try:
+        revoked = ctx.container.services.accounts().revoke_operator(email)
+    except UnknownAccount:
+        raise click.ClickException(f"No account for {email}; check the email the creator signed up with.") from None
+    click.echo(f"{email} is no longer an operator." if revoked else f"{email} was not an operator; nothing changed.")
+
+
+@main.group()
 def privacy() -> None:
     """Data subject requests (export, erase) and retention; see docs/privacy.md."""
 

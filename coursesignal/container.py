@@ -17,6 +17,7 @@ from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_collect_engine, create_database_engine
+from adapters.persistence.metrics_queries import SqlMetricsQueries
 from adapters.persistence.personal_data import SqlPersonalDataReader
 from adapters.persistence.queries import SqlReportQueries
 from adapters.persistence.unit_of_work import SqlUnitOfWork
@@ -36,6 +37,7 @@ from core.services.accounts import Accounts
 from core.services.attribution import Attribution
 from core.services.connections import DELIVERY_SWEEP_SECONDS, DELIVERY_SWEEP_TASK, POLL_ALL_TASK, Connections
 from core.services.fingerprints import FingerprintSalts
+from core.services.metrics import Metrics
 from core.services.onboarding import Onboarding
 from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Privacy
 from core.services.purchases import Purchases
@@ -72,6 +74,7 @@ class Gateways(containers.DeclarativeContainer):
     collect_engine = providers.Singleton(create_collect_engine, engine)
     collect_unit_of_work = providers.Factory(SqlUnitOfWork, engine=collect_engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
+    metrics_queries = providers.Singleton(SqlMetricsQueries, engine=engine)
     personal_data = providers.Singleton(SqlPersonalDataReader, engine=engine)
     clock = providers.Singleton(SystemClock)
     redis = providers.Selector(
@@ -156,6 +159,7 @@ class Services(containers.DeclarativeContainer):
     )
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
     source_rules = providers.Singleton(SourceRules, uow=gateways.unit_of_work.provider)
+    metrics = providers.Singleton(Metrics, queries=gateways.metrics_queries, clock=gateways.clock)
     subscriptions = providers.Singleton(
         Subscriptions,
         uow=gateways.unit_of_work.provider,

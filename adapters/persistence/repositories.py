@@ -85,6 +85,7 @@ class SqlAccounts:
             "email_verified_at": account.email_verified_at,
             "trial_ends_at": account.trial_ends_at,
             "session_version": account.session_version,
+            "operator_since": account.operator_since,
         }
 
     def add(self, account: Account) -> Account:
@@ -97,7 +98,14 @@ class SqlAccounts:
         u = t.users.c
         row = self._c.execute(
             select(
-                u.id, u.email, u.created_at, u.password_hash, u.email_verified_at, u.trial_ends_at, u.session_version
+                u.id,
+                u.email,
+                u.created_at,
+                u.password_hash,
+                u.email_verified_at,
+                u.trial_ends_at,
+                u.session_version,
+                u.operator_since,
             ).where(where)
         ).first()
         if row is None:
@@ -110,6 +118,7 @@ class SqlAccounts:
             email_verified_at=row.email_verified_at,
             trial_ends_at=row.trial_ends_at,
             session_version=row.session_version,
+            operator_since=row.operator_since,
         )
 
     def update(self, account: Account) -> None:

@@ -63,6 +63,8 @@ users = Table(
     Column("trial_ends_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("session_version", Integer, nullable=False, server_default="0"),
+    # Set by `coursesignal operator grant`, cleared by `revoke`: never from the web.
+    Column("operator_since", UtcDateTime),
 )
 
 onboarding = Table(

@@ -28,6 +28,7 @@ from adapters.web import (
     home,
     onboarding,
     openapi,
+    operator,
     privacy,
     sites,
     sources,
@@ -132,6 +133,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         privacy.api_blueprint,
         sites.blueprint,
         sources.blueprint,
+        operator.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

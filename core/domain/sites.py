@@ -53,6 +53,12 @@ class Account:
     trial_ends_at: datetime | None = None
     # Bumped at logout and password change: a session signed in under an older version is over.
     session_version: int = 0
+    # Granted from the command line only (`coursesignal operator grant`): sees the operator console.
+    operator_since: datetime | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.operator_since is not None
 
     @property
     def is_verified(self) -> bool:

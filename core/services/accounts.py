@@ -469,6 +469,30 @@ class Accounts:
             uow.commit()
             return site
 
+    def grant_operator(self, email: str) -> Account:
+        """Let the account see the operator console (from the command line only); granting twice keeps the
+        first date. UnknownAccount when nobody signed up with that address."""
+        with self._uow() as uow:
+            account = uow.accounts.get(self._account_id(uow, email))
+            assert account is not None  # type narrowing: _account_id found it
+            if account.operator_since is None:
+                account.operator_since = self._clock.now()
+                uow.accounts.update(account)
+                uow.commit()
+            return account
+
+    def revoke_operator(self, email: str) -> bool:
+        """Take the operator console away; False when the account was not an operator."""
+        with self._uow() as uow:
+            account = uow.accounts.get(self._account_id(uow, email))
+            assert account is not None  # type narrowing: _account_id found it
+            if account.operator_since is None:
+                return False
+            account.operator_since = None
+            uow.accounts.update(account)
+            uow.commit()
+            return True
+
     def get(self, account_id: int) -> Account | None:
         with self._uow() as uow:
             return uow.accounts.get(account_id)

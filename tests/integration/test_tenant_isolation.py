@@ -4,6 +4,8 @@ Each endpoint falls in exactly one group, or the test fails and asks for the new
 - an object id in the URL (site, purchase, connection): asked by one account for another's id, it answers 404;
 - a source name in the URL: another account's source is not found either;
 - public (sign-in, the tracker, health, webhooks that authenticate by their own secret): listed by name;
+- the operator console (under /operator/): 404 to anyone not granted the operator role, signed in or not,
+  and served to an operator;
 - every other endpoint is account-wide: refused without a sign-in, and none of its pages shows anything of
   another account (its domain, its buyers, its sources).
 The number of endpoints covered is printed with the run's figures.
@@ -29,7 +31,7 @@ from core.ports.platforms import (
     WebhookBatch,
     WebhookDelivery,
 )
-from tests.conftest import record_figure
+from tests.conftest import record_figure, sign_in
 from tests.web_session import csrf_token, post_form, sign_up_and_verify
 
 # Authenticated by their own secrets (a token in the URL, a signature), not by a session: not in scope here.
@@ -72,6 +74,8 @@ PUBLIC_ENDPOINTS = {
     "home.index",
     "home.favicon",
 }
+# The operator console's blueprint: invisible (404) to every creator and every anonymous visitor.
+OPERATOR_BLUEPRINT = "operator"
 # Arguments that name something global (a platform), not an object of the account.
 GLOBAL_ARGUMENTS = {"platform"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130 Safari/537.36"}
@@ -192,6 +196,9 @@ def _classify(rule) -> str:  # type: ignore[no-untyped-def]
     """Which group an endpoint is in; fails for one this test does not know how to check."""
     if rule.endpoint in PUBLIC_ENDPOINTS:
         return "public"
+    if rule.endpoint.split(".")[0] == OPERATOR_BLUEPRINT:
+        assert rule.rule.startswith("/operator/"), f"{rule.rule}: operator pages live under /operator/"
+        return "operator"
     arguments = set(rule.arguments) - GLOBAL_ARGUMENTS
     unknown = arguments - set(ID_KINDS) - set(NAME_KINDS)
     assert not unknown, (
@@ -209,6 +216,9 @@ def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(quiet_plugin, 
     alice, bob, stranger = app.test_client(), app.test_client(), app.test_client()
     _set_up(alice, settings, "alice@example.com")
     _set_up(bob, settings, "bob@example.com")
+    operator = app.test_client()
+    sign_in(operator, container, "olga@example.com")
+    container.services.accounts().grant_operator("olga@example.com")
     _visit(alice, container, "alice@example.com")
     _visit(bob, container, "bob@example.com")
     container.gateways.job_queue().wait_until_idle()
@@ -228,6 +238,15 @@ def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(quiet_plugin, 
             values = {"platform": "quiet"}
             own = rule.build({**values, **_values_for(rule, alice_ids, names["alice"])}, append_unknown=False)[1]
             data = {"csrf_token": csrf_token(alice, "/dashboard")} if method != "GET" else None
+            if group == "operator":
+                answered = stranger.open(own, method=method, data={"csrf_token": anonymous_form_token}).status_code
+                assert answered == 404, f"{method} {own} answered {answered} anonymously"
+                answered = alice.open(own, method=method, data=data).status_code
+                assert answered == 404, f"{method} {own} answered {answered} to a creator"
+                operator_data = {"csrf_token": csrf_token(operator, "/dashboard")} if method != "GET" else None
+                answered = operator.open(own, method=method, data=operator_data).status_code
+                assert answered != 404, f"{method} {own} answered 404 to an operator"
+                continue
             anonymous = stranger.open(own, method=method, data={"csrf_token": anonymous_form_token})
             assert anonymous.status_code in (302, 401), f"{method} {own} answered {anonymous.status_code} anonymously"
             if anonymous.status_code == 302:
@@ -252,7 +271,7 @@ def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(quiet_plugin, 
         "tenant isolation endpoints",
         f"{total} ({', '.join(f'{group} {len(endpoints)}' for group, endpoints in sorted(covered.items()))})",
     )
-    assert {"by id", "by name", "account-wide", "public"} <= set(covered)
+    assert {"by id", "by name", "account-wide", "public", "operator"} <= set(covered)
 
 
 def _values_for(rule, ids: dict[str, int], names: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
