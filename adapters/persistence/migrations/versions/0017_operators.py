@@ -1,14 +1,14 @@
 """operators: the accounts an operator granted the console to, from the command line
 
-Revision ID: 0016_operators
-Revises: 0015_source_rules
+Revision ID: 0017_operators
+Revises: 0016_bot_visits
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_operators"
-down_revision = "0015_source_rules"
+revision = "0017_operators"
+down_revision = "0016_bot_visits"
 branch_labels = None
 depends_on = None
 
