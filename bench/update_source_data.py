@@ -23,7 +23,6 @@ import re
 import sys
 import tempfile
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,10 @@ import yaml
 
 DATA = Path(__file__).resolve().parents[1] / "core" / "domain" / "data"
 
-MATOMO_RAW = "https://raw.githubusercontent.com/matomo-org/searchengine-and-social-list/master/"
+MATOMO_REPO = "matomo-org/searchengine-and-social-list"
 MATOMO_FILES = {"search": "SearchEngines.yml", "social": "Socials.yml", "ai": "AIAssistants.yml"}
 PSL_URL = "https://publicsuffix.org/list/public_suffix_list.dat"
-CRAWLER_DETECT_RAW = "https://raw.githubusercontent.com/JayBizzle/Crawler-Detect/master/raw/"
+CRAWLER_DETECT_REPO = "JayBizzle/Crawler-Detect"
 CRAWLER_DETECT_FILES = ("Crawlers.txt", "Exclusions.txt")
 
 # Matomo lists a few hosts with a path (x.com/i/grok) or as an Android package; a referrer reaches us as a
@@ -47,6 +46,23 @@ def _download(url: str, target: Path) -> None:
         raise ValueError(f"refusing a non-https download: {url}")
     with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (https only, checked above)
         target.write_bytes(response.read())
+
+
+def _newest_commit(repo: str) -> tuple[str, str]:
+    """(sha, date) of the repository's newest commit on its default branch: the files are then downloaded at
+    that commit, so the recorded version is exactly what was copied."""
+    with urllib.request.urlopen(f"https://api.github.com/repos/{repo}/commits/HEAD", timeout=60) as response:
+        commit = json.load(response)
+    return commit["sha"], commit["commit"]["committer"]["date"][:10]
+
+
+def _psl_version(text: str) -> str:
+    """publicsuffix.org writes the list's commit and date into the header of the file it serves."""
+    commit = re.search(r"^// COMMIT: ([0-9a-f]{40})", text, re.MULTILINE)
+    version = re.search(r"^// VERSION: (\S+)", text, re.MULTILINE)
+    if not commit:
+        raise ValueError("the downloaded Public Suffix List names no commit in its header")
+    return f"{commit.group(1)} ({version.group(1)[:10] if version else 'undated'})"
 
 
 def _hosts(urls: list[Any]) -> list[str]:
@@ -118,23 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psl", help="FILE@VERSION: a copy of public_suffix_list.dat")
     parser.add_argument("--crawler-detect", help="DIR@VERSION: the raw/ folder of JayBizzle/Crawler-Detect")
     args = parser.parse_args(argv)
-    downloaded = f"downloaded {datetime.now(UTC).date().isoformat()}"
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         local = {name: _local(getattr(args, name)) for name in ("matomo", "psl", "crawler_detect")}
         if local["matomo"] is None:
+            sha, day = _newest_commit(MATOMO_REPO)
             (work / "matomo").mkdir()
             for filename in MATOMO_FILES.values():
-                _download(MATOMO_RAW + filename, work / "matomo" / filename)
-            local["matomo"] = (work / "matomo", f"master, {downloaded}")
+                raw = f"https://raw.githubusercontent.com/{MATOMO_REPO}/{sha}/{filename}"
+                _download(raw, work / "matomo" / filename)
+            local["matomo"] = (work / "matomo", f"{sha} ({day})")
         if local["psl"] is None:
             _download(PSL_URL, work / "public_suffix_list.dat")
-            local["psl"] = (work / "public_suffix_list.dat", downloaded)
+            psl_text = (work / "public_suffix_list.dat").read_text(encoding="utf-8")
+            local["psl"] = (work / "public_suffix_list.dat", _psl_version(psl_text))
         if local["crawler_detect"] is None:
+            sha, day = _newest_commit(CRAWLER_DETECT_REPO)
             (work / "crawler-detect").mkdir()
             for filename in CRAWLER_DETECT_FILES:
-                _download(CRAWLER_DETECT_RAW + filename, work / "crawler-detect" / filename)
-            local["crawler_detect"] = (work / "crawler-detect", f"master, {downloaded}")
+                raw = f"https://raw.githubusercontent.com/{CRAWLER_DETECT_REPO}/{sha}/raw/{filename}"
+                _download(raw, work / "crawler-detect" / filename)
+            local["crawler_detect"] = (work / "crawler-detect", f"{sha} ({day})")
         (matomo, matomo_version), (psl, psl_version), (crawlers, crawlers_version) = (
             local["matomo"],
             local["psl"],

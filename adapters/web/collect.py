@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.web.privacy import OPT_OUT_COOKIE
+from core.domain.bots import preload as preload_bot_patterns
 from core.domain.events import DropReason, EventKind, TrackerEvent
 from core.domain.fingerprints import is_derived_visitor_key
 from core.domain.storable import value_problem
@@ -28,6 +29,8 @@ from core.services.tracking import Tracking
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("collect", __name__)
+# The bot patterns are compiled when the app is built, not in the first request that needs them.
+blueprint.record_once(lambda _state: preload_bot_patterns())
 
 MAX_BODY_BYTES = 8 * 1024
 _ID = r"^[A-Za-z0-9_-]{8,64}$"

@@ -35,6 +35,12 @@ def _patterns() -> _Patterns:
     )
 
 
+def preload() -> None:
+    """Compile the patterns now: a second or so on a busy machine, better spent when the app starts than in
+    the first visitor's request."""
+    _patterns()
+
+
 # The same few thousand user agents arrive again and again: each is matched once.
 @lru_cache(maxsize=8192)
 def _is_automated(user_agent: str) -> bool:
