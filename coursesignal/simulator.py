@@ -228,7 +228,9 @@ class BrowserPlayer:
             self.real_keys[hit.visitor_key] = key
         self.remaining[hit.device] -= 1
         if not self.remaining[hit.device]:
-            self.contexts.pop(hit.device).close()
+            context = self.contexts.pop(hit.device)
+            context.unroute_all(behavior="ignoreErrors")  # (a beacon still in flight is not waited for)
+            context.close()
             self.pages.pop(hit.device)
         return key
 

@@ -177,6 +177,7 @@ class SqlSites:
             public_key=row.public_key,
             allowed_domains=tuple(row.allowed_domains),
             respect_gpc=bool(row.respect_gpc),
+            checkout_paths=tuple(row.checkout_paths or ()),
         )
 
     def add(self, site: Site) -> Site:
@@ -187,6 +188,7 @@ class SqlSites:
                 public_key=site.public_key,
                 allowed_domains=list(site.allowed_domains),
                 respect_gpc=site.respect_gpc,
+                checkout_paths=list(site.checkout_paths) or None,
             )
             .returning(t.sites.c.id)
         ).scalar_one()
@@ -215,7 +217,11 @@ class SqlSites:
         self._c.execute(
             update(t.sites)
             .where(t.sites.c.id == site.id)
-            .values(allowed_domains=list(site.allowed_domains), respect_gpc=site.respect_gpc)
+            .values(
+                allowed_domains=list(site.allowed_domains),
+                respect_gpc=site.respect_gpc,
+                checkout_paths=list(site.checkout_paths) or None,
+            )
         )
 
 

@@ -98,6 +98,7 @@ sites = Table(
     Column("allowed_domains", JSON, nullable=False),
     # Whether the tracker stays silent for browsers sending Global Privacy Control or Do Not Track.
     Column("respect_gpc", Boolean, nullable=False, server_default=false()),
+    Column("checkout_paths", JSON),  # the creator's own checkout pages: starts of paths, or NULL for none
 )
 
 visitors = Table(

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from core.domain.sites import MAX_SITE_DOMAINS, Site, tracking_snippet
+from core.domain.sites import MAX_CHECKOUT_PATHS, MAX_SITE_DOMAINS, Site, tracking_snippet
 from core.services.accounts import Accounts, UnknownSite
 
 blueprint = Blueprint("sites", __name__, url_prefix="/sites")
@@ -40,6 +40,16 @@ class SiteSettingsForm(FlaskForm):  # type: ignore[misc]
     )
     respect_gpc = BooleanField(
         "Respect Global Privacy Control and Do Not Track: browsers that send them are not tracked at all"
+    )
+    checkout_paths = TextAreaField(
+        "Your own checkout pages (optional)",
+        validators=[Length(max=MAX_CHECKOUT_PATHS * 101, message="That is more paths than a site can list.")],
+        description=(
+            "Only if you sell through a checkout of your own whose address has no /checkout, /purchase or /cart in "
+            "it: the start of its path, one per line (/order, /buy-now). Stripe, Kajabi, Teachable and PayPal "
+            "checkouts are known already."
+        ),
+        render_kw={"rows": 2, "autocomplete": "off", "spellcheck": "false"},
     )
 
 
@@ -65,16 +75,25 @@ def settings(site_id: int, accounts: Accounts = Provide["services.accounts"]) ->
     form = SiteSettingsForm()
     if form.validate_on_submit():
         lines = form.domains.data.replace(",", "\n").splitlines()
+        paths = (form.checkout_paths.data or "").replace(",", "\n").splitlines()
         try:
-            site = accounts.update_site_settings(int(current_user.id), site_id, lines, bool(form.respect_gpc.data))
+            site = accounts.update_site_settings(
+                int(current_user.id), site_id, lines, bool(form.respect_gpc.data), checkout_paths=paths
+            )
         except ValueError as error:
-            form.domains.errors.append(f"{_domain_problem(error)} Enter each like academy.example.com, one per line.")
+            if str(error).startswith("not the start of a path") or "checkout paths" in str(error):
+                form.checkout_paths.errors.append(f"{_domain_problem(error)} Enter each like /order, one per line.")
+            else:
+                form.domains.errors.append(
+                    f"{_domain_problem(error)} Enter each like academy.example.com, one per line."
+                )
         else:
             flash("Saved. Replace the snippet on your pages with the one below so the script knows too.", "success")
             return redirect(url_for("sites.settings", site_id=site_id))
     elif not form.is_submitted():
         form.domains.data = "\n".join(site.allowed_domains)
         form.respect_gpc.data = site.respect_gpc
+        form.checkout_paths.data = "\n".join(site.checkout_paths)
     snippet = tracking_snippet(current_app.config["BASE_URL"], site)
     return render_template("sites/settings.html", site=site, form=form, snippet=snippet)
 
@@ -84,4 +103,7 @@ def _domain_problem(error: ValueError) -> str:
     if message.startswith("not a domain name: "):
         value = message.removeprefix("not a domain name: ").strip("'\"")
         return f"“{value}” is not a domain name."
+    if message.startswith("not the start of a path: "):
+        value = message.removeprefix("not the start of a path: ").strip("'\"")
+        return f"“{value}” is not the start of a path."
     return message[:1].upper() + message[1:] + "."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,24 @@ def normalize_domain(raw: str) -> str:
 
 # A site lists few domains (its main site, a school, a checkout domain); more is a typo or a paste gone wrong.
 MAX_SITE_DOMAINS = 20
+MAX_CHECKOUT_PATHS = 10
+
+
+def normalize_checkout_paths(raw: Iterable[str]) -> tuple[str, ...]:
+    """A creator's own checkout pages, as the starts of their paths (`/order`, `/buy-now`): lower case (the
+    tracker compares them so), repeats removed, order kept; ValueError naming the first that is not a path."""
+    paths = []
+    for line in raw:
+        path = line.strip().lower()
+        if not path:
+            continue
+        if not path.startswith("/") or len(path) < 2 or len(path) > 100 or not re.fullmatch(r"/[a-z0-9/_.~-]*", path):
+            raise ValueError(f"not the start of a path: {line.strip()!r}")
+        paths.append(path)
+    paths = list(dict.fromkeys(paths))
+    if len(paths) > MAX_CHECKOUT_PATHS:
+        raise ValueError(f"a site lists at most {MAX_CHECKOUT_PATHS} checkout paths")
+    return tuple(paths)
 
 
 def normalize_domains(raw: Iterable[str]) -> tuple[str, ...]:
@@ -79,6 +98,8 @@ class Site:
     id: int | None = None
     # Stay silent for browsers that send Global Privacy Control or Do Not Track.
     respect_gpc: bool = False
+    # The creator's own checkout pages, beside the platforms' (core/domain/checkout.py): starts of paths.
+    checkout_paths: tuple[str, ...] = ()
 
     @property
     def own_domains(self) -> frozenset[str]:
@@ -96,4 +117,6 @@ def tracking_snippet(base_url: str, site: Site) -> str:
         attributes.append(f'data-domains="{",".join(site.allowed_domains)}"')
     if site.respect_gpc:
         attributes.append('data-respect-gpc="1"')
+    if site.checkout_paths:
+        attributes.append(f'data-checkout="{",".join(site.checkout_paths)}"')
     return f'<script async src="{base_url}/t.js" {" ".join(attributes)}></script>'

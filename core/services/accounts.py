@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from core.domain.display import DisplaySettings
 from core.domain.passwords import WeakPassword, check_password
-from core.domain.sites import Account, Site, new_site_key, normalize_domain, normalize_domains
+from core.domain.sites import (
+    Account,
+    Site,
+    new_site_key,
+    normalize_checkout_paths,
+    normalize_domain,
+    normalize_domains,
+)
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
 from core.ports.mailer import Mail, Mailer
@@ -519,16 +526,27 @@ class Accounts:
             raise UnknownSite(f"no site {site_id} for account {account_id}")
         return site
 
-    def update_site_settings(self, account_id: int, site_id: int, domains: Iterable[str], respect_gpc: bool) -> Site:
-        """Set the site's domains (cross-domain linking, and referrers that are not a source) and whether it
-        respects Global Privacy Control; ValueError when a domain is not one."""
+    def update_site_settings(
+        self,
+        account_id: int,
+        site_id: int,
+        domains: Iterable[str],
+        respect_gpc: bool,
+        checkout_paths: Iterable[str] | None = None,
+    ) -> Site:
+        """Set the site's domains (cross-domain linking, and referrers that are not a source), whether it
+        respects Global Privacy Control and, when given, its own checkout paths; ValueError when a domain is not
+        one or a path not a path."""
         allowed = normalize_domains(domains)
+        paths = normalize_checkout_paths(checkout_paths) if checkout_paths is not None else None
         with self._uow() as uow:
             site = uow.sites.get_for_account(account_id, site_id)
             if site is None:
                 raise UnknownSite(f"no site {site_id} for account {account_id}")
             site.allowed_domains = allowed
             site.respect_gpc = respect_gpc
+            if paths is not None:
+                site.checkout_paths = paths
             uow.sites.update_settings(site)
             uow.commit()
             return site

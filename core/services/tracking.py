@@ -164,8 +164,10 @@ def _record_identity_facts(uow: UnitOfWork, site: Site, visitor: Visitor, event:
             if other is not None and other.id is not None:
                 learnt |= uow.identities.add_handoff(site.account_id, Handoff(other.id, visitor.id, event.received_at))
     # The tracker sends a click only for one through to a checkout (by the same rules, and the site's own
-    # checkout paths from its snippet), so every click is a reach; a page view is one on a checkout page.
-    if event.kind is EventKind.CLICK or (event.kind is EventKind.PAGEVIEW and is_checkout_url(event.url)):
+    # checkout paths from its snippet), so every click is a reach; a page view is one on a checkout page,
+    # the platforms' or the site's own.
+    at_checkout = event.kind is EventKind.PAGEVIEW and is_checkout_url(event.url, site.checkout_paths)
+    if event.kind is EventKind.CLICK or at_checkout:
         uow.identities.add_checkout_reach(
             site.account_id, CheckoutReach(visitor.id, event.fingerprint, event.received_at)
         )

@@ -89,8 +89,9 @@ def test_signed_out_visitors_are_sent_to_log_in(client, container, site) -> None
     assert fresh.get(f"/sites/{site.id}/settings").status_code == 302
 
 
-def _land(client, container, site_key: str, event_id: str, visitor: str, referrer: str, headers=None) -> int:  # type: ignore[no-untyped-def]
-    body = {"s": site_key, "n": "pageview", "i": event_id, "v": visitor, "u": "https://example.com/", "r": referrer}
+def _land(client, container, site_key: str, event_id: str, visitor: str, referrer: str, headers=None, page="/") -> int:  # type: ignore[no-untyped-def]
+    url = f"https://example.com{page}"
+    body = {"s": site_key, "n": "pageview", "i": event_id, "v": visitor, "u": url, "r": referrer}
     status = client.post("/t/e", data=json.dumps(body), headers={**BROWSER, **(headers or {})}).status_code
     container.gateways.job_queue().wait_until_idle()
     return int(status)
@@ -130,3 +131,24 @@ def test_a_site_that_respects_gpc_drops_browsers_sending_it(client, container, s
     assert _land(client, container, site.public_key, "event0003", "visitor03", "") == 204
     assert set(_sources(container)) == {"visitor03"}
     assert container.services.tracking().dropped_counts() == {"opted_out": 2}
+
+
+def test_the_creators_own_checkout_paths_go_in_the_snippet_and_their_page_views_reach_checkout(
+    client, container, site
+) -> None:  # type: ignore[no-untyped-def]
+    path = f"/sites/{site.id}/settings"
+    refused = post_form(client, path, {"domains": "example.com", "checkout_paths": "order-now"})
+    assert "“order-now” is not the start of a path." in refused.get_data(as_text=True)
+    assert post_form(client, path, {"domains": "example.com", "checkout_paths": "/Order-Now\n/buy"}).status_code == 302
+    assert _stored_site(container, site.id).checkout_paths == ["/order-now", "/buy"]
+    assert "data-checkout=&#34;/order-now,/buy&#34;" in client.get(path).get_data(as_text=True)
+
+    assert _land(client, container, site.public_key, "event0001", "visitor01", "", page="/order-now/step-1") == 204
+    assert _land(client, container, site.public_key, "event0002", "visitor02", "", page="/order") == 204
+    with container.gateways.engine().connect() as connection:
+        reached = connection.execute(
+            select(tables.visitors.c.visitor_key).join(
+                tables.checkout_reaches, tables.checkout_reaches.c.visitor_id == tables.visitors.c.id
+            )
+        )
+        assert [row.visitor_key for row in reached] == ["visitor01"]

@@ -277,3 +277,15 @@ def test_the_lookback_window_is_bounded() -> None:
 def test_each_method_has_a_confidence_and_stronger_methods_more_of_it() -> None:
     confidences = [m.confidence for m in MatchMethod]
     assert confidences == sorted(confidences, reverse=True)
+
+
+def test_a_sites_own_checkout_paths_are_kept_as_lower_case_path_starts_and_travel_in_the_snippet() -> None:
+    from core.domain.sites import Site, normalize_checkout_paths, tracking_snippet
+
+    assert normalize_checkout_paths([" /Order ", "", "/buy-now", "/order"]) == ("/order", "/buy-now")
+    for bad in ("order", "/", "/a b", "https://x.example/order"):
+        with pytest.raises(ValueError, match="not the start of a path"):
+            normalize_checkout_paths([bad])
+    site = Site(1, "cs_key", ("example.com",), checkout_paths=("/order", "/buy-now"))
+    assert 'data-checkout="/order,/buy-now"' in tracking_snippet("https://app.example", site)
+    assert "data-checkout" not in tracking_snippet("https://app.example", Site(1, "cs_key", ("example.com",)))
