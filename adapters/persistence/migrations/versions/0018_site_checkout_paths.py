@@ -1,14 +1,14 @@
 """sites keep the creator's own checkout paths (the snippet carries them, page views there reach checkout)
 
-Revision ID: 0017_site_checkout_paths
-Revises: 0016_bot_visits
+Revision ID: 0018_site_checkout_paths
+Revises: 0017_operators
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_site_checkout_paths"
-down_revision = "0016_bot_visits"
+revision = "0018_site_checkout_paths"
+down_revision = "0017_operators"
 branch_labels = None
 depends_on = None
 
