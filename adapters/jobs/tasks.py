@@ -70,6 +70,12 @@ def sweep_tracker_events(tracking: Tracking = Provide["services.tracking"]) -> i
 
 
 @inject
+def replay_webhook_delivery(delivery_id: int, connections: Connections = Provide["services.connections"]) -> str:
+    """The creator pressed Replay: process the delivery now, whatever retry of it is waiting."""
+    return connections.process_delivery(delivery_id)
+
+
+@inject
 def sweep_webhook_deliveries(connections: Connections = Provide["services.connections"]) -> int:
     """Periodic: queue again the accepted webhook deliveries whose job was lost."""
     return connections.sweep_deliveries()

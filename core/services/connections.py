@@ -54,6 +54,9 @@ POLL_ALL_TASK = "poll_platform_connections"
 SYNC_TASK = "sync_connection"
 POLL_TASK = "poll_connection"
 DELIVERY_TASK = "process_webhook_delivery"
+#: Replay's own task: it runs at once even while the delivery's job waits for a retry (a queue drops a
+#: repeat of DELIVERY_TASK it still holds); whichever runs second finds the delivery processed.
+REPLAY_TASK = "replay_webhook_delivery"
 #: Where the credentials keep the webhook URL the creator pastes into a platform that registers none itself.
 MANUAL_WEBHOOK_URL = "coursesignal_webhook_url"
 
@@ -897,7 +900,7 @@ class Connections:
                 return delivery.state
             uow.webhook_deliveries.record_attempt(replace(delivery, attempts=0, failed_at=None))
             uow.commit()
-        self._jobs.enqueue(DELIVERY_TASK, delivery_id)
+        self._jobs.enqueue(REPLAY_TASK, delivery_id)
         return DeliveryState.WAITING
 
     # ---- keys ------------------------------------------------------------------------------------

@@ -73,3 +73,42 @@ def test_a_delivery_waiting_for_its_retry_is_processed_after_a_restart(settings,
         second.gateways.job_queue().stop()
         second.unwire()
         second.gateways.engine().dispose()
+
+
+def test_replay_runs_at_once_while_a_retry_of_the_delivery_waits(settings, kajabi: FakeKajabi) -> None:  # type: ignore[no-untyped-def]
+    from coursesignal.container import build_app, create_container
+
+    served = replace(settings, platform_api_urls={"kajabi": kajabi.base_url})
+    container = create_container(served)
+    try:
+        client = build_app(served, container).test_client()
+        account_id = container.services.accounts().ensure_account("creator@example.com").id
+        key = kajabi.key
+        connection_id = (
+            container.services.connections()
+            .connect(account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret})
+            .connection.id
+        )
+        container.gateways.job_queue().wait_until_idle()
+        (hook,) = kajabi.hooks
+        customer = kajabi.add_customer("buyer@example.com", "Buyer")
+        purchase = kajabi.add_purchase(customer, kajabi.add_offer("Course", 9900))
+        kajabi.fail_next(50, status=503)
+        path = "/" + hook.target_url.split("://", 1)[1].split("/", 1)[1]
+        assert client.post(path, json=kajabi.webhook_body("purchase", purchase)).status_code == 202
+        deadline = time.monotonic() + 30
+        while _delivery(container).last_error is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        kajabi.clear_faults()
+        delivery = _delivery(container)
+        container.services.connections().replay_delivery(account_id, connection_id, delivery.id)
+        replayed = time.monotonic()
+        while _delivery(container).processed_at is None:
+            # The waiting retry is due 10 s after the failed attempt: Replay does not wait for it.
+            assert time.monotonic() - replayed < 8, _delivery(container)
+            time.sleep(0.1)
+    finally:
+        container.gateways.job_queue().stop()
+        container.unwire()
+        container.gateways.engine().dispose()

@@ -32,6 +32,7 @@ from core.ports.platforms import (
 from core.services.connections import (
     DELIVERY_TASK,
     POLL_TASK,
+    REPLAY_TASK,
     SYNC_TASK,
     ConnectionFailed,
     Connections,
@@ -147,6 +148,7 @@ class World:
             SYNC_TASK: self.connections.run_sync,
             POLL_TASK: self.connections.poll,
             DELIVERY_TASK: self.connections.process_delivery,
+            REPLAY_TASK: self.connections.process_delivery,
         }
         while self.jobs.jobs:
             task, args = self.jobs.jobs.pop(0)

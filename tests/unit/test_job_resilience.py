@@ -17,6 +17,7 @@ from core.ports.platforms import Credentials, PlatformRecord, PlatformUnavailabl
 from core.services.connections import (
     DELIVERY_TASK,
     LOST_AFTER,
+    REPLAY_TASK,
     SYNC_TASK,
     DeliveryNotReady,
     UnknownConnection,
@@ -170,7 +171,7 @@ def test_every_attempt_failing_ends_in_a_dead_letter_the_creator_can_replay(worl
 
     world.platform.confirm_records = original  # type: ignore[method-assign]
     assert world.connections.replay_delivery(1, connection_id, delivery_id) is DeliveryState.WAITING
-    assert world.jobs.jobs == [(DELIVERY_TASK, (delivery_id,))]
+    assert world.jobs.jobs == [(REPLAY_TASK, (delivery_id,))]
     assert world.store.deliveries[delivery_id].attempts == 0
     world.run_jobs()
     assert world.store.deliveries[delivery_id].state is DeliveryState.PROCESSED
