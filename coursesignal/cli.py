@@ -427,6 +427,50 @@ def operator_revoke(ctx: _Context, email: str) -> None:
     click.echo(f"{email} is no longer an operator." if revoked else f"{email} was not an operator; nothing changed.")
 
 
+@main.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First UTC day the figures cover (YYYY-MM-DD); default: the last 90 days.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def metrics(ctx: _Context, since: datetime | None, as_json: bool) -> None:
+    """The business metrics across all accounts, against the product's goals (definitions: docs/metrics.md)."""
+    report = ctx.container.services.metrics().report(since.date() if since else None)
+    if as_json:
+        _write_json(report.as_dict(), None)
+        return
+    click.echo(f"CourseSignal metrics from {report.since} to {report.as_of:%Y-%m-%d %H:%M} UTC")
+    states = ", ".join(f"{state.replace('_', ' ')} {count}" for state, count in report.accounts_by_state.items())
+    click.echo(f"Accounts: {states}")
+    click.echo(f"MRR: {report.mrr.format_major()} {report.mrr.currency}")
+    for name, value, goal in report.goals():
+        shown = "n/a" if value is None else str(value) if isinstance(value, int) else f"{value:.1%}"
+        target = str(int(goal.target)) if goal.target >= 1 else f"{goal.target:.0%}"
+        verdict = {True: "met", False: "not met", None: "nothing to measure yet"}[goal.met(value)]
+        click.echo(f"  {name}: {shown} (goal {'< ' if goal.below else ''}{target}: {verdict})")
+    for cohort in report.cohorts:
+        click.echo(f"  signed up {cohort.month}: {cohort.paid} of {cohort.trials} trials paid")
+    for month in report.churn:
+        click.echo(f"  churn {month.month}: {month.churned} of {month.paying_at_start} paying accounts")
+    for platform in report.connections:
+        errors = "; ".join(f"{error} ({count})" for error, count in platform.common_errors) or "none"
+        click.echo(
+            f"  {platform.platform}: {platform.succeeded} of {platform.attempts} attempts succeeded, "
+            f"{platform.first_try_succeeded} of {platform.first_tries} first tries; errors: {errors}"
+        )
+    hours = report.median_hours_to_first_sale
+    click.echo(f"Median signup to first attributed purchase: {'n/a' if hours is None else f'{hours:.1f} h'}")
+    click.echo(
+        f"Events {sum(d.events for d in report.days)}, purchases {sum(d.purchases for d in report.days)} "
+        f"over {len(report.days)} days"
+    )
+    failed = report.failed_deliveries
+    click.echo(f"Failed deliveries waiting: {failed.waiting} on {failed.accounts} accounts ({failed.since} since)")
+
+
 @main.group()
 def privacy() -> None:
     """Data subject requests (export, erase) and retention; see docs/privacy.md."""

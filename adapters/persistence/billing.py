@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
@@ -54,6 +54,18 @@ class SqlBilling:
             "status_as_of": subscription.status_as_of,
             "payment_as_of": subscription.payment_as_of,
         }
+        stored = self._c.execute(select(_S.c.stripe_status).where(_S.c.user_id == subscription.account_id)).first()
+        changed_at = subscription.status_as_of or subscription.payment_as_of
+        changed = stored is None or stored.stripe_status != subscription.stripe_status
+        if subscription.stripe_status is not None and changed_at is not None and changed:
+            # The history behind conversion and churn (docs/metrics.md), dated by the Stripe event that told us.
+            self._c.execute(
+                insert(t.billing_status_changes).values(
+                    user_id=subscription.account_id,
+                    stripe_status=subscription.stripe_status,
+                    changed_at=changed_at,
+                )
+            )
         dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
         upsert = dialect.insert(_S).values(user_id=subscription.account_id, **values)
         self._c.execute(upsert.on_conflict_do_update(index_elements=[_S.c.user_id], set_=values))

@@ -1011,6 +1011,13 @@ class SqlConnections:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
+    def record_attempt(self, account_id: int, platform: str, attempted_at: datetime, error: str | None) -> None:
+        self._c.execute(
+            insert(t.connection_attempts).values(
+                user_id=account_id, platform=platform, attempted_at=attempted_at, error=error
+            )
+        )
+
     @staticmethod
     def _connection(row: Row[Any]) -> PlatformConnection:
         return PlatformConnection(

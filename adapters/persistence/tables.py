@@ -400,6 +400,30 @@ billing_notices = Table(
     UniqueConstraint("user_id", "kind", "notice_key"),
 )
 
+# Every change of an account's Stripe subscription status, at the time of the Stripe event that made it: the
+# history behind trial -> paid conversion and monthly churn (core/domain/metrics.py).
+billing_status_changes = Table(
+    "billing_status_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("stripe_status", String(30), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Index("ix_billing_status_changes_user_changed", "user_id", "changed_at"),
+)
+
+# Each time a creator tried to connect a platform (the credentials check): the connection success metrics.
+connection_attempts = Table(
+    "connection_attempts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(40), nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("error", String(300)),  # what the creator was told; None: the credentials were accepted
+    Index("ix_connection_attempts_user_platform", "user_id", "platform", "attempted_at"),
+)
+
 # Visitors per (model, dimension, key, UTC day), kept up to date as sessions are stored (see
 # core/domain/visitor_counts.py), so reports add up a few thousand rows instead of counting sessions.
 visitor_counts = Table(

@@ -99,3 +99,42 @@ def daily_revenue_svg(
         )
     parts.append("</g></svg>")
     return "".join(parts)
+
+
+def labelled_bars_svg(title: str, bars: Sequence[tuple[str, float, str]], *, top: float | None = None) -> str:
+    """Bars for the operator console: each (label under it, value, text read out and shown on hover); the axis
+    runs from 0 to `top` (the highest value when None). Same rules as above: classes only, no style or script."""
+    plot_width = WIDTH - _LEFT - _RIGHT
+    plot_height = HEIGHT - _TOP - _BOTTOM
+    highest = top if top is not None else max((value for _, value, _ in bars), default=0.0)
+    scale = plot_height / highest if highest > 0 else 0.0
+    slot = plot_width / max(len(bars), 1)
+    bar = max(min(slot * 0.72, 48), 1.0)
+    baseline = HEIGHT - _BOTTOM
+    every = _label_every(len(bars))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-operator" '
+        f'role="group" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        '<g class="grid" aria-hidden="true">',
+        f'<line class="gridline axis" x1="{_LEFT}" y1="{baseline}" x2="{WIDTH - _RIGHT}" y2="{baseline}"/>',
+    ]
+    for index, (label, _, _) in enumerate(bars):
+        if index % every == 0:
+            x = _LEFT + (index + 0.5) * slot
+            parts.append(
+                f'<text class="tick date" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label)}</text>'
+            )
+    parts.append('</g><g class="bars">')
+    for index, (_, value, text) in enumerate(bars):
+        height = max(value, 0) * scale
+        x = _LEFT + index * slot + (slot - bar) / 2
+        parts.append(
+            f'<g class="bar" tabindex="0" role="img" aria-label="{escape(text)}" data-tip="{escape(text)}">'
+            f"<title>{escape(text)}</title>"
+            f'<rect class="hit" x="{_LEFT + index * slot:.1f}" y="{_TOP}" width="{slot:.1f}" height="{plot_height}"/>'
+            f'<rect class="fill" x="{x:.1f}" y="{baseline - height:.1f}" width="{bar:.1f}" height="{height:.1f}"/>'
+            "</g>"
+        )
+    parts.append("</g></svg>")
+    return "".join(parts)

@@ -12,8 +12,10 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, abort, render_template
 from flask_login import current_user
+from markupsafe import Markup
 
-from core.services.metrics import Metrics
+from adapters.web.charts import labelled_bars_svg
+from core.services.metrics import Metrics, MetricsReport
 
 blueprint = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -30,4 +32,45 @@ def _operators_only() -> None:
 @inject
 def index(metrics: Metrics = Provide["services.metrics"]) -> Any:
     report = metrics.report()
-    return render_template("operator/index.html", report=report)
+    return render_template("operator/index.html", report=report, charts=_charts(report), percent=_percent)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _charts(report: MetricsReport) -> dict[str, Markup]:
+    days = report.days
+    cohorts = [
+        (
+            c.month,
+            (c.rate or 0.0) * 100,
+            f"Signed up {c.month}: {c.paid} of {c.trials} trials paid ({_percent(c.rate)})",
+        )
+        for c in report.cohorts
+    ]
+    churn = [
+        (
+            m.month,
+            (m.rate or 0.0) * 100,
+            f"{m.month}: {m.churned} of {m.paying_at_start} paying accounts left ({_percent(m.rate)})",
+        )
+        for m in report.churn
+    ]
+    # Markup: the SVG is built from escaped values only (adapters/web/charts.py).
+    return {
+        "events": Markup(  # noqa: S704  # nosec B704
+            labelled_bars_svg(
+                f"Tracker events per day since {report.since}",
+                [(d.day.strftime("%b %d"), d.events, f"{d.day}: {d.events} events") for d in days],
+            )
+        ),
+        "purchases": Markup(  # noqa: S704  # nosec B704
+            labelled_bars_svg(
+                f"Purchases per day since {report.since}",
+                [(d.day.strftime("%b %d"), d.purchases, f"{d.day}: {d.purchases} purchases") for d in days],
+            )
+        ),
+        "cohorts": Markup(labelled_bars_svg("Trial to paid by signup month (%)", cohorts, top=100.0)),  # noqa: S704  # nosec B704
+        "churn": Markup(labelled_bars_svg("Monthly churn (%)", churn, top=100.0)),  # noqa: S704  # nosec B704
+    }

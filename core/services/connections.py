@@ -277,7 +277,12 @@ class Connections:
         reach one account, start syncing it. Raises ConnectionFailed with what to fix; stores nothing then."""
         adapter = self._platform(platform)
         values: Credentials = {k: v.strip() for k, v in credentials.items()}
-        check = self._check(adapter, values)
+        try:
+            check = self._check(adapter, values)
+        except ConnectionFailed as error:
+            self._record_attempt(account_id, platform, str(error))
+            raise
+        self._record_attempt(account_id, platform, None)
         connection = Connection(
             account_id=account_id,
             platform=platform,
@@ -289,6 +294,12 @@ class Connections:
             uow.connections.add(connection)
             uow.commit()
         return self._after_check(adapter, connection, values, check, keep=None)
+
+    def _record_attempt(self, account_id: int, platform: str, error: str | None) -> None:
+        """For the operator's connection success figures (docs/metrics.md)."""
+        with self._uow() as uow:
+            uow.connections.record_attempt(account_id, platform, self._clock.now(), error[:300] if error else None)
+            uow.commit()
 
     def reconnect(self, account_id: int, connection_id: int, credentials: Mapping[str, str]) -> ConnectResult:
         """New credentials for an existing connection: resumes where it stopped, without duplicates."""

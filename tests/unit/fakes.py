@@ -82,6 +82,7 @@ class Store:
     billing_events: set[str] = field(default_factory=set)
     billing_notices: set[tuple[int, str, str]] = field(default_factory=set)
     connections: dict[int, Connection] = field(default_factory=dict)
+    connection_attempts: list[tuple[int, str, datetime, str | None]] = field(default_factory=list)
     deliveries: dict[int, StoredDelivery] = field(default_factory=dict)
     histories: dict[int, list[IdentityTouch]] = field(default_factory=dict)
     claims: dict[tuple[int, str, datetime], tuple[int, EmailClaim]] = field(default_factory=dict)
@@ -544,6 +545,9 @@ class FakeBilling(_Repo):
 
 
 class FakeConnections(_Repo):
+    def record_attempt(self, account_id: int, platform: str, attempted_at: datetime, error: str | None) -> None:
+        self._s.connection_attempts.append((account_id, platform, attempted_at, error))
+
     def add(self, connection: Connection) -> Connection:
         connection.id = next(self._s.ids)
         self._s.connections[connection.id] = _copy(connection)
@@ -753,6 +757,7 @@ def _snapshot(store: Store) -> Store:
         billing_events=set(store.billing_events),
         billing_notices=set(store.billing_notices),
         connections={k: _copy(v) for k, v in store.connections.items()},
+        connection_attempts=list(store.connection_attempts),
         deliveries=dict(store.deliveries),
         histories={k: list(v) for k, v in store.histories.items()},
         claims=dict(store.claims),
