@@ -1,7 +1,7 @@
 """business metrics: the history of each account's subscription status, and every platform connection attempt
 
-Revision ID: 0018_business_metrics
-Revises: 0017_operators
+Revision ID: 0019_business_metrics
+Revises: 0018_site_checkout_paths
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0018_business_metrics"
-down_revision = "0017_operators"
+revision = "0019_business_metrics"
+down_revision = "0018_site_checkout_paths"
 branch_labels = None
 depends_on = None
 
