@@ -111,7 +111,7 @@ def test_bad_report_parameters_get_400(client, container) -> None:  # type: igno
     token = accounts.issue_api_token("creator@example.com")
     response = client.get("/api/v1/reports/sources?range=1y", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400
-    assert response.json["error"] == "range must be one of 7d, 30d, 90d, all"
+    assert response.json["error"] == "range must be one of 7d, 30d, 90d, all, custom"
     csv = client.get("/api/v1/reports/sources.csv?range=all", headers={"Authorization": f"Bearer {token}"})
     assert csv.get_data(as_text=True).splitlines()[0] == (
         "Source,Visitors,Revenue,Students,Conversion %,Avg Order Value,Revenue/Visitor"
