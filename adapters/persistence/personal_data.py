@@ -134,6 +134,10 @@ class SqlPersonalDataReader:
                     c, t.billing_subscriptions, t.billing_subscriptions.c.user_id == account_id
                 ),
                 "billing_notices": _rows(c, t.billing_notices, t.billing_notices.c.user_id == account_id),
+                "billing_status_changes": _rows(
+                    c, t.billing_status_changes, t.billing_status_changes.c.user_id == account_id
+                ),
+                "connection_attempts": _rows(c, t.connection_attempts, t.connection_attempts.c.user_id == account_id),
                 "platform_integrations": _rows(
                     c, t.platform_integrations, t.platform_integrations.c.user_id == account_id
                 ),
