@@ -39,9 +39,15 @@ checks: install
 test: install services browser-deps checks
 	$(BIN)/pytest
 
-# What the browser tests inject into pages (axe-core), pinned in tests/e2e/axe/package-lock.json.
-browser-deps: tests/e2e/axe/node_modules/axe-core/axe.min.js
+# What the browser tests inject into pages (axe-core), pinned in tests/e2e/axe/package-lock.json, and
+# puppeteer-core, which drives firefox-esr over WebDriver BiDi, pinned in tests/e2e/engines/package-lock.json
+# (the engines themselves come from Debian, installed by .ci/services).
+browser-deps: tests/e2e/axe/node_modules/axe-core/axe.min.js tests/e2e/engines/node_modules/puppeteer-core/package.json
 
 tests/e2e/axe/node_modules/axe-core/axe.min.js: tests/e2e/axe/package-lock.json
 	cd tests/e2e/axe && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+tests/e2e/engines/node_modules/puppeteer-core/package.json: tests/e2e/engines/package-lock.json
+	cd tests/e2e/engines && npm ci --no-audit --no-fund --silent
 	@touch $@
