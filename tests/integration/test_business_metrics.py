@@ -63,13 +63,17 @@ class _KeyedPlugin:
         return [_KeyedPlatform()]
 
 
-@pytest.fixture
-def clock(container):  # type: ignore[no-untyped-def]
+def start_clock(container) -> FixedClock:  # type: ignore[no-untyped-def]
     """Set before the app starts, so every service reads the same controllable time."""
     clock = FixedClock(START)
     container.gateways.clock.override(providers.Object(clock))
     container.platforms.plugin_manager().register(_KeyedPlugin(), name="keyed")
     return clock
+
+
+@pytest.fixture
+def clock(container) -> FixedClock:  # type: ignore[no-untyped-def]
+    return start_clock(container)
 
 
 class _World:
