@@ -275,6 +275,24 @@ def test_cohorts_walked_on_the_clock_give_the_exact_figures_on_the_page_and_in_j
         "Connections succeeding": (0.4, False),
     }
 
+    text_report = CliRunner().invoke(main, ["metrics", "--since", "2026-09-01"], obj=context)
+    assert text_report.exit_code == 0, text_report.output
+    for line in (
+        "Accounts: trialing 1, active 1, past due 1, canceled 2",
+        "MRR: 198.00 USD",
+        "  Trial to paid: 60.0% (goal 25%: met)",
+        "  Monthly churn (last whole month): 50.0% (goal < 5%: not met)",
+        "  signed up 2026-09: 2 of 3 trials paid",
+        "  churn 2026-10: 1 of 2 paying accounts",
+        f"  keyed: 2 of 5 attempts succeeded, 1 of 3 first tries; errors: {WRONG_KEY} (3)",
+        "Median signup to first attributed purchase: 72.0 h",
+        "Failed deliveries waiting: 1 on 1 accounts (1 since)",
+    ):
+        assert line in text_report.output.splitlines(), line
+    refused = CliRunner().invoke(main, ["metrics", "--since", "last week"], obj=context)
+    assert refused.exit_code != 0
+    assert "'last week' does not match the format '%Y-%m-%d'" in refused.output
+
     # The page shows the same figures to an operator.
     operator = app.test_client()
     sign_in(operator, container, "olga@example.com")
