@@ -98,13 +98,12 @@ def wait_url(driver: Driver, predicate: Callable[[str], bool], timeout: float = 
 class ChromiumDriver:
     engine = "chromium"
 
-    def __init__(self) -> None:
+    def __init__(self, browser_type: Any) -> None:
+        """`browser_type`: Playwright's chromium of the session (one Playwright per process: the `browser`
+        fixture's), which launches a browser of its own here with the back-forward cache left on (Playwright
+        turns it off by default; the tracker's case table needs it as users have it)."""
         require(Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM} (apt-get install chromium)")
-        from playwright.sync_api import sync_playwright
-
-        self._pw = sync_playwright().start()
-        # Playwright turns the back-forward cache off by default; the tracker's case table needs it as users have it
-        self.browser = self._pw.chromium.launch(
+        self.browser = browser_type.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
@@ -155,7 +154,6 @@ class ChromiumDriver:
         if self._context:
             self._context.close()
         self.browser.close()
-        self._pw.stop()
 
 
 # --------------------------------------------------------------------------------- firefox

@@ -283,7 +283,7 @@ def driver(request: pytest.FixtureRequest, server: tuple[int, Collector]) -> Ite
     """One browser per engine for the whole run."""
     port = server[0]
     if request.param == "chromium":
-        engine: Driver = ChromiumDriver()
+        engine: Driver = ChromiumDriver(request.getfixturevalue("browser").browser_type)
         yield engine
         engine.close()
     elif request.param == "firefox":
