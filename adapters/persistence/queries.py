@@ -47,12 +47,14 @@ _TOUCH_COLUMNS = (
     "referrer_host",
     "landing_page",
     "click_id",
+    "utm_source",
     "at",
 )
 _BREAKDOWN_DIMENSIONS = {
     Breakdown.MEDIUM: Dimension.SOURCE_MEDIUM,
     Breakdown.CAMPAIGN: Dimension.SOURCE_CAMPAIGN,
     Breakdown.LANDING_PAGE: Dimension.SOURCE_LANDING_PAGE,
+    Breakdown.TAGGED: Dimension.SOURCE_TAGGED,
 }
 
 
@@ -279,9 +281,12 @@ class SqlReportQueries:
         until: datetime,
     ) -> list[SourceTotals]:
         r = t.revenue_lines.c
-        label = {Breakdown.MEDIUM: r.medium, Breakdown.CAMPAIGN: r.campaign, Breakdown.LANDING_PAGE: r.landing_path}[
-            breakdown
-        ]
+        label = {
+            Breakdown.MEDIUM: r.medium,
+            Breakdown.CAMPAIGN: r.campaign,
+            Breakdown.LANDING_PAGE: r.landing_path,
+            Breakdown.TAGGED: r.utm_source,
+        }[breakdown]
         return self._merge(
             self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, until, source),
             self._revenue(
@@ -493,6 +498,7 @@ class SqlReportQueries:
                         referrer_host=row.referrer_host,
                         landing_page=row.landing_page,
                         click_id=row.click_id,
+                        utm_source=row.utm_source,
                     ),
                 )
                 for row in connection.execute(query)

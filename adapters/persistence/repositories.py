@@ -42,6 +42,7 @@ _TOUCH_FIELDS = (
     "referrer_host",
     "landing_page",
     "click_id",
+    "utm_source",
 )
 
 

@@ -3,7 +3,7 @@
 One line per purchase (model "purchase": every purchase, matched or not), one more for an unmatched one
 (model "unmatched") and one per model that credits a matched one (first_touch, last_touch), each carrying
 the net amount after refunds, the buyer, the UTC day and the credited touch's source, channel, medium,
-campaign and landing page. Reports then add up one index range of
+campaign, landing page and raw utm_source value. Reports then add up one index range of
 one table instead of joining purchases, credits and refunds for every request.
 
 The lines of a purchase are rewritten whenever the purchase, its credits or its refunds change, by the
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, inspect, select
 
 from adapters.persistence import tables as t
 from core.domain.purchases import AttributionStatus
@@ -56,6 +56,7 @@ def lines_for(purchase: Mapping[str, Any], refunded: int, credits: Iterable[Mapp
             "medium": None,
             "campaign": None,
             "landing_path": None,
+            "utm_source": None,
         }
     ]
     if not matched:
@@ -70,13 +71,14 @@ def lines_for(purchase: Mapping[str, Any], refunded: int, credits: Iterable[Mapp
                 "medium": credit["touch_medium"] or "",
                 "campaign": credit["touch_campaign"] or "",
                 "landing_path": landing_path(credit["touch_landing_page"]),
+                "utm_source": credit.get("touch_utm_source") or "",
             }
             for credit in credits
         ]
     return lines
 
 
-def refresh_revenue_lines(connection: Connection, purchase_id: int) -> None:
+def refresh_revenue_lines(connection: Connection, purchase_id: int, *, raw_source: bool = True) -> None:
     connection.execute(delete(t.revenue_lines).where(t.revenue_lines.c.purchase_id == purchase_id))
     purchase = connection.execute(
         select(
@@ -96,17 +98,27 @@ def refresh_revenue_lines(connection: Connection, purchase_id: int) -> None:
         select(func.coalesce(func.sum(t.refunds.c.amount), 0)).where(t.refunds.c.purchase_id == purchase_id)
     ).scalar_one()
     a = t.attributions.c
-    credits = connection.execute(
-        select(a.model, a.touch_source, a.touch_channel, a.touch_medium, a.touch_campaign, a.touch_landing_page).where(
-            a.purchase_id == purchase_id
-        )
-    )
+    columns = [a.model, a.touch_source, a.touch_channel, a.touch_medium, a.touch_campaign, a.touch_landing_page]
+    if raw_source:
+        columns.append(a.touch_utm_source)
+    credits = connection.execute(select(*columns).where(a.purchase_id == purchase_id))
     lines = lines_for(purchase._mapping, int(refunded), [row._mapping for row in credits])
+    if not raw_source:
+        lines = [{k: v for k, v in line.items() if k != "utm_source"} for line in lines]
     connection.execute(insert(t.revenue_lines), lines)
+
+
+def raw_source_stored(connection: Connection) -> bool:
+    """Whether the database has the raw utm_source columns yet.
+
+    Migration 0020 adds them; the rebuilds here and in visitor_counts.py also run inside migration 0006,
+    on a schema without them, so they read and write the raw value only once it exists."""
+    return "utm_source" in {column["name"] for column in inspect(connection).get_columns("sessions")}
 
 
 def rebuild_revenue_lines(connection: Connection) -> None:
     """Every purchase's lines from the stored purchases, credits and refunds (migration backfill)."""
     ids = list(connection.execute(select(t.purchases.c.id).order_by(t.purchases.c.id)).scalars())
+    raw_source = raw_source_stored(connection)
     for purchase_id in ids:
-        refresh_revenue_lines(connection, purchase_id)
+        refresh_revenue_lines(connection, purchase_id, raw_source=raw_source)

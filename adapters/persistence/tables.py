@@ -48,6 +48,7 @@ def _touch_columns(prefix: str) -> list[Column[object]]:
         Column(f"{prefix}_referrer_host", String(255)),
         Column(f"{prefix}_landing_page", Text),
         Column(f"{prefix}_click_id", String(20)),
+        Column(f"{prefix}_utm_source", String(200)),
         Column(f"{prefix}_at", UtcDateTime),
     ]
 
@@ -135,6 +136,7 @@ sessions = Table(
     Column("referrer_host", String(255)),
     Column("landing_page", Text),
     Column("click_id", String(20)),
+    Column("utm_source", String(200)),
     Index("ix_sessions_visitor_started", "visitor_id", "started_at"),
     Index("ix_sessions_user_started", "user_id", "started_at", "source"),
 )
@@ -460,6 +462,7 @@ revenue_lines = Table(
     Column("medium", String(200)),
     Column("campaign", String(200)),
     Column("landing_path", String(300)),
+    Column("utm_source", String(200)),
     Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
     Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
 )

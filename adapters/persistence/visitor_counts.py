@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
+from adapters.persistence.revenue_lines import raw_source_stored
 from core.domain.attribution import Model
 from core.domain.sources import Channel
 from core.domain.touches import Touch
@@ -30,6 +31,10 @@ _SESSION_COLUMNS = (
     t.sessions.c.campaign,
     t.sessions.c.landing_page,
 )
+
+
+def _session_columns(connection: Connection) -> tuple[Any, ...]:
+    return (*_SESSION_COLUMNS, t.sessions.c.utm_source) if raw_source_stored(connection) else _SESSION_COLUMNS
 
 
 def store_net_counts(connection: Connection, account_id: int, net: NetCounts) -> None:
@@ -78,6 +83,7 @@ def _touch(row: Any) -> Touch:
         medium=row.medium,
         campaign=row.campaign,
         landing_page=row.landing_page,
+        utm_source=row._mapping.get("utm_source"),
     )
 
 
@@ -85,7 +91,9 @@ def rebuild_visitor_counts(connection: Connection, account_id: int | None = None
     """Recount from the stored sessions (one account, or all): what the incremental path would have kept."""
     where = [] if account_id is None else [t.visitor_counts.c.user_id == account_id]
     connection.execute(delete(t.visitor_counts).where(*where))
-    query = select(*_SESSION_COLUMNS).order_by(t.sessions.c.user_id, t.sessions.c.visitor_id, t.sessions.c.started_at)
+    query = select(*_session_columns(connection)).order_by(
+        t.sessions.c.user_id, t.sessions.c.visitor_id, t.sessions.c.started_at
+    )
     if account_id is not None:
         query = query.where(t.sessions.c.user_id == account_id)
     # Counts are added up in memory (a few rows per key and day) and written once the reading is done.
@@ -102,7 +110,9 @@ def rebuild_visitor_counts(connection: Connection, account_id: int | None = None
 def forget_visitor_counts(connection: Connection, visitor_id: int) -> None:
     """Take one visitor's part out of the counts (an erasure): what a rebuild without them would keep."""
     rows = connection.execute(
-        select(*_SESSION_COLUMNS).where(t.sessions.c.visitor_id == visitor_id).order_by(t.sessions.c.started_at)
+        select(*_SESSION_COLUMNS, t.sessions.c.utm_source)
+        .where(t.sessions.c.visitor_id == visitor_id)
+        .order_by(t.sessions.c.started_at)
     ).all()
     if not rows:
         return

@@ -266,8 +266,14 @@ BREAKDOWN_TABLES = {
     Breakdown.MEDIUM: "mediums",
     Breakdown.CAMPAIGN: "campaigns",
     Breakdown.LANDING_PAGE: "landing_pages",
+    Breakdown.TAGGED: "tagged_as",
 }
-BREAKDOWN_COLUMNS = {Breakdown.MEDIUM: "Medium", Breakdown.CAMPAIGN: "Campaign", Breakdown.LANDING_PAGE: "Landing Page"}
+BREAKDOWN_COLUMNS = {
+    Breakdown.MEDIUM: "Medium",
+    Breakdown.CAMPAIGN: "Campaign",
+    Breakdown.LANDING_PAGE: "Landing Page",
+    Breakdown.TAGGED: "utm_source",
+}
 
 
 @inject

@@ -52,10 +52,12 @@ blueprint = Blueprint("dashboard", __name__)
 RANGE_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "all": "All time"}
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch"}
 GROUP_LABELS = {"source": "Source", "channel": "Channel", "campaign": "Campaign"}
+# A drill-down table: its CSV name, its first column, its heading and its caption ({} is the source).
 BREAKDOWN_LABELS = {
-    Breakdown.MEDIUM: ("mediums", "Medium"),
-    Breakdown.CAMPAIGN: ("campaigns", "Campaign"),
-    Breakdown.LANDING_PAGE: ("landing_pages", "Landing page"),
+    Breakdown.MEDIUM: ("mediums", "Medium", "Mediums", "Mediums of {}"),
+    Breakdown.CAMPAIGN: ("campaigns", "Campaign", "Campaigns", "Campaigns of {}"),
+    Breakdown.LANDING_PAGE: ("landing_pages", "Landing page", "Landing pages", "Landing pages of {}"),
+    Breakdown.TAGGED: ("tagged_as", "utm_source", "Tagged as", "utm_source values named {}"),
 }
 # What each column means, shown on hover (title) and to screen readers; the full text is docs/metrics.md.
 COLUMN_HELP = {
@@ -310,8 +312,9 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
     except UnknownSource:
         abort(404, description=f"No visitor or purchase came from {source!r}.")
     tables = [
-        (BREAKDOWN_LABELS[breakdown][1], BREAKDOWN_LABELS[breakdown][0], lines)
+        (heading, column, table, caption.format(detail.source), lines)
         for breakdown, lines in detail.tables.items()
+        for table, column, heading, caption in [BREAKDOWN_LABELS[breakdown]]
     ]
     return render_template(
         "dashboard/source.html",

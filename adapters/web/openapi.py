@@ -478,7 +478,10 @@ DOCUMENT: dict[str, Any] = {
         },
         "/api/v1/reports/sources/{source}": {
             "get": {
-                "summary": "One source's mediums, campaigns and landing pages, and the purchases credited to it",
+                "summary": (
+                    "One source's mediums, campaigns, landing pages and raw utm_source values, "
+                    "and the purchases credited to it"
+                ),
                 "security": _SECURITY,
                 "parameters": [
                     {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -510,6 +513,15 @@ DOCUMENT: dict[str, Any] = {
                                     "mediums": {"type": "array", "items": _BREAKDOWN_ROW},
                                     "campaigns": {"type": "array", "items": _BREAKDOWN_ROW},
                                     "landing_pages": {"type": "array", "items": _BREAKDOWN_ROW},
+                                    "tagged_as": {
+                                        "type": "array",
+                                        "items": _BREAKDOWN_ROW,
+                                        "description": (
+                                            "Tagged as: the utm_source values, as the links carried them "
+                                            "(yt, YouTube), that were named this source; "
+                                            "(not tagged) for arrivals without one."
+                                        ),
+                                    },
                                     "purchases": {"type": "array", "items": _PURCHASE},
                                 },
                             }
@@ -530,7 +542,10 @@ DOCUMENT: dict[str, Any] = {
                         "name": "table",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["mediums", "campaigns", "landing_pages", "purchases"]},
+                        "schema": {
+                            "type": "string",
+                            "enum": ["mediums", "campaigns", "landing_pages", "tagged_as", "purchases"],
+                        },
                     },
                     *_REPORT_PARAMETERS,
                     _SORT_PARAMETER,

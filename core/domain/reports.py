@@ -128,6 +128,7 @@ class Breakdown(StrEnum):
     MEDIUM = "medium"
     CAMPAIGN = "campaign"
     LANDING_PAGE = "landing_page"
+    TAGGED = "tagged"  # the raw utm_source values the source was named from ("yt", "YouTube")
 
 
 # What a row is called when the touches it groups carried no value (a link with no utm_campaign).
@@ -136,6 +137,7 @@ NO_VALUE_LABELS = {
     Breakdown.MEDIUM: "(no medium)",
     Breakdown.CAMPAIGN: "(no campaign)",
     Breakdown.LANDING_PAGE: "(unknown page)",
+    Breakdown.TAGGED: "(not tagged)",
 }
 
 UNMATCHED_LABEL = "Unmatched"

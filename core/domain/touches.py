@@ -60,6 +60,7 @@ class Touch:
     referrer_host: str | None = None
     landing_page: str | None = None
     click_id: str | None = None  # the parameter's name (gclid...), never its value
+    utm_source: str | None = None  # the utm_source value as the link carried it ("yt"), before naming it
 
     @property
     def is_direct(self) -> bool:
@@ -89,6 +90,12 @@ def strip_identifying_params(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))[:MAX_URL_LENGTH]
 
 
+def utm_values(url: str) -> dict[str, str | None]:
+    """The UTM parameters of a URL as the link carried them, trimmed (absent or blank: None)."""
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=False))
+    return {name: _clean(query.get(name)) for name in UTM_PARAMS}
+
+
 def touch_from_landing(*, url: str, referrer: str | None, occurred_at: datetime, own_domains: frozenset[str]) -> Touch:
     """Derive the touch of a page view from its URL and referrer.
 
@@ -97,7 +104,7 @@ def touch_from_landing(*, url: str, referrer: str | None, occurred_at: datetime,
     """
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=False))
-    utm = {name: _clean(query.get(name)) for name in UTM_PARAMS}
+    utm = utm_values(url)
     click_ids = frozenset(p for p in CLICK_ID_PARAMS if query.get(p))
     referrer_host: str | None = None
     android_app: str | None = None
@@ -128,4 +135,5 @@ def touch_from_landing(*, url: str, referrer: str | None, occurred_at: datetime,
         referrer_host=referrer_host or android_app,
         landing_page=strip_identifying_params(url),
         click_id=min(click_ids) if click_ids else None,
+        utm_source=utm["utm_source"],
     )

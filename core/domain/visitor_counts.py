@@ -29,6 +29,7 @@ class Dimension(StrEnum):
     SOURCE_MEDIUM = "source_medium"  # key: source and medium (a source's drill-down)
     SOURCE_CAMPAIGN = "source_campaign"  # key: source and campaign
     SOURCE_LANDING_PAGE = "source_landing"  # key: source and landing page (without its query)
+    SOURCE_TAGGED = "source_tagged"  # key: source and the raw utm_source value it was tagged with
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ def count_keys(touch: Touch) -> tuple[CountKey, ...]:
         CountKey(Dimension.SOURCE_MEDIUM, touch.source, value=touch.medium or ""),
         CountKey(Dimension.SOURCE_CAMPAIGN, touch.source, value=touch.campaign or ""),
         CountKey(Dimension.SOURCE_LANDING_PAGE, touch.source, value=landing_path(touch.landing_page)),
+        CountKey(Dimension.SOURCE_TAGGED, touch.source, value=touch.utm_source or ""),
     )
 
 

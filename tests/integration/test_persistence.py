@@ -160,3 +160,47 @@ def test_report_queries_count_visitors_revenue_net_of_refunds_and_unmatched(data
         == []
     )
     engine.dispose()
+
+
+def test_the_raw_utm_source_migration_fills_history_from_the_landing_pages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Sessions stored before 0020 kept the link's query in their landing page: the raw value comes from it,
+    and the visitor counts a source's "Tagged as" breakdown reads are rebuilt to include it."""
+    from sqlalchemy import insert, select
+
+    from adapters.persistence import tables as t
+    from adapters.persistence.migrate import upgrade
+
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0019_business_metrics")
+    with engine.begin() as c:
+        c.execute(insert(t.users).values(id=1, email="creator@example.com", created_at=T0))
+        c.execute(insert(t.sites).values(id=1, user_id=1, public_key="cs_old", allowed_domains=["example.com"]))
+        for n, landing in enumerate(["https://example.com/?utm_source=yt&utm_medium=video", "https://example.com/"]):
+            c.execute(
+                insert(t.visitors).values(id=n + 1, site_id=1, user_id=1, visitor_key=f"old{n}", first_seen_at=T0)
+            )
+            c.execute(
+                insert(t.sessions).values(
+                    visitor_id=n + 1,
+                    user_id=1,
+                    started_at=T0,
+                    last_seen_at=T0,
+                    source="YouTube",
+                    channel="Organic Video",
+                    landing_page=landing,
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as c:
+        assert sorted(c.execute(select(t.sessions.c.utm_source)).scalars(), key=str) == [None, "yt"]
+        v = t.visitor_counts.c
+        tagged = c.execute(
+            select(v.model, v.value, v.visitors).where(v.dimension == "source_tagged", v.source == "YouTube")
+        ).all()
+    engine.dispose()
+    assert sorted(tagged) == [
+        ("first_touch", "", 1),
+        ("first_touch", "yt", 1),
+        ("last_touch", "", 1),
+        ("last_touch", "yt", 1),
+    ]

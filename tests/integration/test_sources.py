@@ -4,6 +4,7 @@ see of where they came from."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,6 +162,8 @@ def test_creator_rules_rename_and_merge_sources_in_every_report_past_ones_includ
     assert detail.status_code == 200
     text = detail.get_data(as_text=True)
     assert "email" in text  # the medium of the visit recorded as Ck
+    tagged = client.get("/api/v1/reports/sources/ConvertKit?range=all").json["tagged_as"]
+    assert {r["name"]: (r["visitors"], r["revenue"]) for r in tagged} == {"ck": (1, 10000), "convertkit": (1, 5000)}
     assert client.get("/dashboard/sources/Ck?range=all").status_code == 404
     # Searching purchases by the name reports show finds those recorded under every merged source.
     found = client.get("/purchases?source=convertkit").get_data(as_text=True)
@@ -179,6 +182,41 @@ def test_creator_rules_rename_and_merge_sources_in_every_report_past_ones_includ
         "ConvertKit": ("Email", 1, 5000, 1),
         "Partner Blog": ("Affiliates", 2, 3000, 1),
     }
+
+
+def test_a_sources_drill_down_shows_the_raw_utm_source_values_it_was_named_from(
+    site: Site, client: Any, container: Any
+) -> None:
+    site.buyer("visitor-yt001", "a@example.com", 10000, query="utm_source=yt&utm_medium=video")
+    site.buyer("visitor-yt002", "b@example.com", 5000, query="utm_source=YouTube")
+    site.visit("visitor-yt003", query="utm_source=yt")
+    site.visit("visitor-yt004", referrer="https://www.youtube.com/")  # YouTube too, with no utm_source at all
+    site.idle()
+    sign_in(client, container, CREATOR)
+    assert set(_report(client)) == {"YouTube"}  # one source, however the links spelled it
+
+    detail = client.get("/api/v1/reports/sources/YouTube?range=all&model=first_touch").json
+    tagged = {r["name"]: (r["visitors"], r["revenue"], r["students"]) for r in detail["tagged_as"]}
+    assert tagged == {"yt": (2, 10000, 1), "YouTube": (1, 5000, 1), "(not tagged)": (1, 0, 0)}
+    last = client.get("/api/v1/reports/sources/YouTube?range=all&model=last_touch").json["tagged_as"]
+    assert {r["name"]: r["visitors"] for r in last} == {"yt": 2, "YouTube": 1, "(not tagged)": 1}
+
+    csv = client.get("/api/v1/reports/sources/YouTube/tagged_as.csv?range=all").get_data(as_text=True).splitlines()
+    assert csv[0].startswith("utm_source,Visitors,")
+    assert sorted(line.split(",")[:3] for line in csv[1:]) == [
+        ["(not tagged)", "1", "0.00"],
+        ["YouTube", "1", "50.00"],
+        ["yt", "2", "100.00"],
+    ]
+
+    page = client.get("/dashboard/sources/YouTube?range=all").get_data(as_text=True)
+    assert "Tagged as" in page
+    assert "/api/v1/reports/sources/YouTube/tagged_as.csv" in page
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Tagged as Download CSV" in text
+    assert "utm_source values named YouTube" in text  # the table's caption
+    assert "yt 2 $100.00" in text
+    assert "YouTube 1 $50.00" in text
 
 
 def test_one_accounts_rules_never_touch_another_accounts_reports(site: Site, client: Any, container: Any) -> None:

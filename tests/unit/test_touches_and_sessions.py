@@ -56,3 +56,45 @@ def test_emails_are_trimmed_lower_cased_and_checked() -> None:
     assert normalize_email("  Buyer@Example.COM ") == "buyer@example.com"
     assert normalize_email("not-an-email") is None
     assert normalize_email("a@b") is None
+
+
+def test_the_raw_utm_source_is_kept_next_to_the_source_it_names() -> None:
+    from adapters.persistence.revenue_lines import lines_for
+    from core.domain.visitor_counts import CountKey, Dimension, count_keys
+
+    for raw in ("yt", "youtube", "YT", "  YouTube "):
+        touch = landing(f"https://example.com/course?utm_source={raw}&utm_medium=video")
+        assert (touch.source, touch.utm_source) == ("YouTube", raw.strip())
+    untagged = landing("https://example.com/", "https://www.youtube.com/")
+    assert (untagged.source, untagged.utm_source) == ("YouTube", None)
+    # The per-day counts a source's "Tagged as" breakdown reads: one key per raw value of the source.
+    assert CountKey(Dimension.SOURCE_TAGGED, "YouTube", value="yt") in count_keys(
+        landing("https://example.com/?utm_source=yt")
+    )
+    assert CountKey(Dimension.SOURCE_TAGGED, "YouTube", value="") in count_keys(untagged)
+    # And the revenue lines a credited purchase adds up under.
+    purchase = {
+        "id": 1,
+        "user_id": 1,
+        "currency": "USD",
+        "purchased_at": T0,
+        "amount": 1000,
+        "email": "a@example.com",
+        "visitor_id": 1,
+        "attribution_status": "matched",
+    }
+    credit = {
+        "model": "first_touch",
+        "touch_source": "YouTube",
+        "touch_channel": "Organic Video",
+        "touch_medium": None,
+        "touch_campaign": None,
+        "touch_landing_page": "https://example.com/?utm_source=yt",
+        "touch_utm_source": "yt",
+    }
+    lines = lines_for(purchase, 0, [credit, {**credit, "model": "last_touch", "touch_utm_source": None}])
+    assert [(line["model"], line["utm_source"]) for line in lines] == [
+        ("purchase", None),
+        ("first_touch", "yt"),
+        ("last_touch", ""),
+    ]
