@@ -33,6 +33,7 @@ from core.services.connections import POLL_ALL_TASK
 from coursesignal.container import create_container
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.fakes.kajabi import FakeKajabi
+from tests.private_services import process_tree
 
 pytestmark = pytest.mark.redis
 
@@ -40,28 +41,8 @@ PURCHASES = 150
 KAJABI_PAGE_SIZE = 25  # the built-in adapter's page size
 
 
-def _descendants(pid: int) -> list[int]:
-    """The process and everything it started (the work horse, the scheduler), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, ()))
-    return found
-
-
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:
-    for pid in _descendants(process.pid):
+    for pid in process_tree(process.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait(timeout=10)
