@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,17 @@ class BrowserPlayer:
 
 def run_in_browser(name: str, *, seed: int, count: int, chromium: str, directory: Path) -> tuple[Score, Score]:
     """The first `count` sales' journeys of a scenario, played in chromium against the app and, for
-    comparison, through the model (the tracking service directly); returns (browser, model)."""
+    comparison, through the model (the tracking service directly); returns (browser, model).
+
+    It runs in a thread of its own: Playwright's sync API refuses a thread where an asyncio loop is running,
+    as it is in a caller that already drives a browser (a test session, a notebook)."""
+    with ThreadPoolExecutor(max_workers=1) as own_thread:
+        return own_thread.submit(
+            _play_in_browser, name, seed=seed, count=count, chromium=chromium, directory=directory
+        ).result()
+
+
+def _play_in_browser(name: str, *, seed: int, count: int, chromium: str, directory: Path) -> tuple[Score, Score]:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
