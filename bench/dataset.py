@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, insert, text
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories import touch_values
 from adapters.persistence.revenue_lines import lines_for
+from adapters.persistence.rows import touch_values
 from adapters.persistence.visitor_counts import store_net_counts
 from core.domain.attribution import RULES_VERSION, Model, credits_for
 from core.domain.touches import Touch, touch_from_landing

@@ -28,10 +28,10 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from adapters.persistence import tables as t
+from adapters.persistence.accounts import SqlSourceRules
 from adapters.persistence.database import create_database_engine
 from adapters.persistence.migrate import upgrade
 from adapters.persistence.queries import SqlReportQueries
-from adapters.persistence.repositories import SqlSourceRules
 from bench.dataset import END, generate, multiply
 from core.domain.attribution import Model
 from core.domain.reports import Grouping, ReportRange

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories import insert_ignoring_duplicates
+from adapters.persistence.rows import insert_ignoring_duplicates
 from core.domain.subscriptions import Subscription
 
 _S = t.billing_subscriptions

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories import touch_from
 from adapters.persistence.revenue_lines import EVERY_PURCHASE, UNMATCHED
+from adapters.persistence.rows import touch_from
 from core.domain.attribution import Model
 from core.domain.purchases import AttributionStatus
 from core.domain.reports import (

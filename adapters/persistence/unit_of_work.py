@@ -5,26 +5,27 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
-from adapters.persistence.billing import SqlBilling
-from adapters.persistence.database import WRITE_TRANSACTION
-from adapters.persistence.repositories import (
+from adapters.persistence.accounts import (
     SqlAccounts,
     SqlApiTokens,
     SqlAttributionSettings,
-    SqlBotVisits,
-    SqlConnections,
     SqlDisplaySettings,
+    SqlOnboarding,
+    SqlSourceRules,
+)
+from adapters.persistence.billing import SqlBilling
+from adapters.persistence.connections import SqlConnections, SqlWebhookDeliveries
+from adapters.persistence.database import WRITE_TRANSACTION
+from adapters.persistence.identities import SqlIdentities
+from adapters.persistence.inbound_events import SqlInboundEvents
+from adapters.persistence.purchases import SqlPurchases
+from adapters.persistence.tracking import (
+    SqlBotVisits,
     SqlEvents,
     SqlFingerprintSalts,
-    SqlIdentities,
-    SqlInboundEvents,
-    SqlOnboarding,
-    SqlPurchases,
     SqlSessions,
     SqlSites,
-    SqlSourceRules,
     SqlVisitors,
-    SqlWebhookDeliveries,
 )
 
 
