@@ -13,25 +13,33 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dependency_injector import providers
 from playwright.sync_api import expect
+from sqlalchemy import update
 
+from adapters.persistence.tables import users
 from core.domain.connections import DeliveryState
+from plugins import csv_import
 from tests.conftest import require
 from tests.e2e.conftest import DESKTOP_UA, SCREENSHOTS
 from tests.fakes.kajabi import FakeKajabi
 from tests.integration.test_reports_api import NOW, build_world
 from tests.live_app import Live, serve_app
 from tests.unit.fakes import FixedClock
+from tests.web_session import last_mail_to, links_in
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 EMAIL = "creator@example.com"
+# Creators caught at other points: in the setup wizard's steps, and after the free trial.
+WIZARD_CSV, WIZARD_CHOOSE, WIZARD_SYNC = "csv@example.com", "two-sites@example.com", "syncing@example.com"
+TRIAL_ENDED = "trial-ended@example.com"
 WIDTHS = {"375px": {"width": 375, "height": 812}, "1280px": {"width": 1280, "height": 900}}
 # The impacts that fail the test; "moderate" and "minor" findings are printed, not failed.
 FAILING_IMPACTS = ("serious", "critical")
@@ -75,8 +83,11 @@ def _open_the_menu(page: Any, world: World) -> None:
         expect(menu).to_be_hidden()
         for _ in range(3):
             page.keyboard.press("Tab")
-        expect(page.locator("#menu-toggle")).to_be_focused()
-        page.keyboard.press("Space")
+        button = page.get_by_role("button", name="Menu")
+        expect(button).to_be_focused()
+        expect(button).to_have_attribute("aria-expanded", "false")
+        page.keyboard.press("Enter")
+        expect(button).to_have_attribute("aria-expanded", "true")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing")).to_be_visible()
 
 
@@ -87,6 +98,7 @@ class Shown:
     signed_in: bool = True
     then: Callable[[Any, World], None] | None = None  # to reach a state of the page (an error, an open menu)
     status: int = 200
+    who: str = EMAIL  # the creator signed in (others are at other points of setup or billing)
 
 
 PAGES = (
@@ -94,6 +106,7 @@ PAGES = (
     Shown("login", "/login", signed_in=False),
     Shown("signup", "/signup", signed_in=False),
     Shown("forgot-password", "/reset", signed_in=False),
+    Shown("choose-new-password", "/reset/{reset_token}", signed_in=False),
     Shown("check-inbox", "/signup/check-inbox", signed_in=False),
     Shown("broken-link", "/verify/not-a-real-token", signed_in=False, status=400),
     Shown("opt-out", "/privacy/optout/{site_key}", signed_in=False),
@@ -106,11 +119,15 @@ PAGES = (
     Shown("connect-kajabi", "/connections/new/kajabi"),
     Shown("connect-kajabi-refused", "/connections/new/kajabi", then=_wrong_kajabi_secret),
     Shown("reconnect-kajabi", "/connections/{connection_id}/reconnect"),
+    Shown("connection-choose-site", "/connections/{choosing_id}/choose"),
     Shown("sites", "/sites/"),
     Shown("site-settings", "/sites/{site_id}/settings"),
     Shown("tracking-snippet", "/onboarding/snippet"),
     Shown("setup-platform", "/onboarding/platform"),
     Shown("setup-connect", "/onboarding/platform", then=_choose_kajabi_in_setup),
+    Shown("setup-csv-upload", "/onboarding/connect", who=WIZARD_CSV),
+    Shown("setup-choose-site", "/onboarding/choose", who=WIZARD_CHOOSE),
+    Shown("setup-sync", "/onboarding/sync", who=WIZARD_SYNC),
     Shown("privacy", "/privacy/"),
     Shown("sources", "/sources/"),
     Shown("sources-rule-added", "/sources/", then=_rename_a_source),
@@ -124,6 +141,7 @@ PAGES = (
     Shown("purchases", "/purchases"),
     Shown("purchases-search", "/purchases?source=youtube&from=2026-11-01"),
     Shown("billing", "/billing"),
+    Shown("trial-ended", "/dashboard", who=TRIAL_ENDED, status=402),
 )
 
 
@@ -135,7 +153,7 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     folder = tmp_path_factory.mktemp("pages")
     shutil.copy(sqlite_template, folder / "coursesignal.db")
     url = f"sqlite:///{folder / 'coursesignal.db'}"
-    with FakeKajabi() as fake, serve_app(url, folder, fake, retry_delays=(0.01,) * 4) as live:
+    with FakeKajabi() as fake, serve_app(url, folder, fake, retry_delays=(0.01,) * 4, plugins=(csv_import,)) as live:
         build_world(live.container)
         fake.add_site("Mindful Money Academy")
         _, account_id = live.client(EMAIL)
@@ -150,10 +168,41 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             time.sleep(0.05)
         fake.clear_faults()
         (site,) = live.container.services.accounts().sites(account_id)
+        values = {"connection_id": str(connection_id), "site_id": str(site.id), "site_key": site.public_key}
+        values.update(_others(live, account_id, folder))
         # The reports read "now" as the fixture's.
         live.container.gateways.clock.override(providers.Object(FixedClock(NOW)))
-        values = {"connection_id": str(connection_id), "site_id": str(site.id), "site_key": site.public_key}
         yield World(live, values)
+
+
+def _others(live: Live, account_id: int, folder: Path) -> dict[str, str]:
+    """The states the main creator is past: a second Kajabi site to choose from, the wizard's steps, a reset
+    link, an ended trial. Returns what their addresses are filled in with."""
+    connections, onboarding = live.container.services.connections(), live.container.services.onboarding()
+    live.fake.add_site("Second Academy")
+    choosing = connections.connect(account_id, "kajabi", live.credentials())
+    assert choosing.needs_choice
+    _, csv_account = live.client(WIZARD_CSV)
+    onboarding.choose_platform(csv_account, "csv")
+    for email in (WIZARD_CHOOSE, WIZARD_SYNC):
+        _, wizard_account = live.client(email)
+        onboarding.choose_platform(wizard_account, "kajabi")
+        result = connections.connect(wizard_account, "kajabi", live.credentials())
+        onboarding.record_connection(wizard_account, result.connection.id)
+        if email == WIZARD_SYNC:
+            choice = connections.choices(wizard_account, result.connection.id)[0]
+            connections.choose(wizard_account, result.connection.id, choice.id)
+    live.wait()
+    _, ended_account = live.client(TRIAL_ENDED)
+    with live.container.gateways.engine().begin() as connection:
+        connection.execute(
+            update(users).where(users.c.id == ended_account).values(trial_ends_at=NOW - timedelta(days=1))
+        )
+    live.container.services.accounts().request_password_reset(EMAIL)
+    (reset_link,) = [
+        link for link in links_in(last_mail_to(folder / "instance" / "outbox", EMAIL)) if "/reset/" in link
+    ]
+    return {"choosing_id": str(choosing.connection.id), "reset_token": reset_link.rsplit("/", 1)[1]}
 
 
 def _delivery_state(live: Live) -> DeliveryState | None:
@@ -197,7 +246,7 @@ def test_the_page_fits_the_window_and_passes_axe(browser: Any, world: World, sho
     context = browser.new_context(user_agent=DESKTOP_UA, viewport=WIDTHS[width], base_url=live.base_url)
     context.add_init_script(path=str(AXE))
     if shown.signed_in:
-        context.add_cookies([{"name": "session", "value": live.session_cookie(EMAIL), "url": live.base_url}])
+        context.add_cookies([{"name": "session", "value": live.session_cookie(shown.who), "url": live.base_url}])
     page = context.new_page()
     csp_violations: list[str] = []
     page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
@@ -222,3 +271,44 @@ def test_the_page_fits_the_window_and_passes_axe(browser: Any, world: World, sho
     assert problems["clippedCells"] == [], "table cells cut their text"
     assert [v["id"] for v in violations if v["impact"] in FAILING_IMPACTS] == []
     assert csp_violations == []
+
+
+def _phone(browser: Any, world: World, **options: Any) -> Any:
+    context = browser.new_context(
+        user_agent=DESKTOP_UA, viewport=WIDTHS["375px"], base_url=world.live.base_url, **options
+    )
+    context.add_cookies([{"name": "session", "value": world.live.session_cookie(EMAIL), "url": world.live.base_url}])
+    return context
+
+
+def test_escape_or_a_click_elsewhere_closes_the_phone_menu(browser: Any, world: World) -> None:
+    context = _phone(browser, world)
+    page = context.new_page()
+    try:
+        page.goto("/connections/")
+        button = page.get_by_role("button", name="Menu")
+        billing = page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing")
+        button.click()
+        expect(billing).to_be_visible()
+        billing.focus()
+        page.keyboard.press("Escape")
+        expect(button).to_have_attribute("aria-expanded", "false")
+        expect(billing).to_be_hidden()
+        expect(button).to_be_focused()
+        button.click()
+        expect(billing).to_be_visible()
+        page.locator("main h1").click()
+        expect(billing).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_with_scripts_off_the_phone_menu_is_shown_open(browser: Any, world: World) -> None:
+    context = _phone(browser, world, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/connections/")
+        expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing")).to_be_visible()
+        expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    finally:
+        context.close()
