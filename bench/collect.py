@@ -1,106 +1,200 @@
-"""The collect path, on SQLite and, when reachable, PostgreSQL, through the real Flask app (in-process WSGI,
-no network):
+"""The collect endpoint in the production setup, against a no-op endpoint under the same server settings.
 
-- request path: server time of POST /t/e (validation, bot and rate checks, the site-key cache, the insert
-  into inbound_events), median and p95 over N page views, with the pipeline job held back so it does not
-  compete for the database;
-- pipeline: the job processing those N waiting events (visitor, session, rollups, identity facts), events/s;
-- together: the request path again with the embedded default's in-process worker draining meanwhile.
+Two gunicorn servers run side by side with production's settings (gthread, 2 workers x 8 threads, no
+gunicorn access log, one trusted proxy): the app (`coursesignal.container:build_app()`) on PostgreSQL and
+a Redis of the bench's own, with `coursesignal worker` running, and a Flask app whose POST /t/e only answers
+204. One load generator (this process, asyncio, keep-alive connections) sends tracker page views to one,
+then the other, A B A B, for `--pairs` pairs of `--seconds` each, and prints req/s, p50 and p99 of both,
+their ratio per pair and the median ratio. Every event is unique and sent from one of many addresses (in
+X-Forwarded-For, as the proxy would) to one of `SITES` sites of as many accounts, so neither the per-sender
+nor the per-site limit throttles the run. At the end the worker drains what is waiting, and the bench checks
+that every event answered 204 is stored exactly once.
 
-Usage: python bench/collect.py [--events 2000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+Usage: python -m bench.collect [--pairs 6] [--seconds 8] [--connections 32]
+       [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dependency_injector import providers
-from sqlalchemy import Engine, create_engine, event, text
+from cryptography.fernet import Fernet
+from flask import Flask, Response
+from sqlalchemy import create_engine, func, select, text
 
+from adapters.persistence import tables as t
 from adapters.persistence.migrate import upgrade
-from coursesignal.container import build_app, create_container
+from coursesignal.container import create_container
 from coursesignal.settings import Settings
+from tests.private_services import PrivateRedis, free_port
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"
 SOURCES = ["utm_source=youtube&utm_medium=video", "utm_source=ig", "utm_source=newsletter&utm_medium=email", ""]
+SITES = 8
+REPO = Path(__file__).resolve().parent.parent
+# Production's server settings (docs/operations.md): the same for the app and the no-op.
+GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "8", "--timeout", "60"]
 
 
-class HeldJobs:
-    """A job queue that keeps what it is given, so the request path is timed on its own."""
+def noop_app() -> Flask:
+    """The baseline: Flask under the same gunicorn, answering the tracker's request with nothing done."""
+    app = Flask("noop")
 
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, tuple[int | str, ...]]] = []
+    @app.post("/t/e")
+    def collect() -> Response:
+        return Response(status=204)
 
-    def enqueue(self, task: str, *args: int | str) -> None:
-        self.jobs.append((task, args))
+    return app
 
 
 @dataclass
-class Timings:
-    wall_ms: list[float] = field(default_factory=list)
-    # This process's CPU time per request: much less sensitive than the wall clock to a busy machine.
-    cpu_ms: list[float] = field(default_factory=list)
+class Run:
+    name: str
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    accepted: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def post_events(client, site_key: str, events: int, offset: int) -> Timings:  # type: ignore[no-untyped-def]
-    timings = Timings()
-    for n in range(offset, offset + events):
-        visitor = f"visitor{n % (events // 4 or 1):06d}"
+class Load:
+    """Page views for a few sites, each unique, from many addresses."""
+
+    def __init__(self, site_keys: list[str]) -> None:
+        self.site_keys = site_keys
+        self.sent = 0
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def next_request(self, port: int) -> tuple[str, bytes]:
+        n = self.sent
+        self.sent += 1
+        event_id = f"b{self.run_id}{n:09d}"
         body = json.dumps(
             {
-                "s": site_key,
+                "s": self.site_keys[n % len(self.site_keys)],
                 "n": "pageview",
-                "i": uuid.uuid4().hex,
-                "v": visitor,
+                "i": event_id,
+                "v": f"visitor{n % 5000:06d}",
                 "u": f"https://example.com/p{n % 7}?{SOURCES[n % 4]}",
                 "r": None,
-                "t": "Page",
             }
+        ).encode()
+        address = f"198.51.{100 + (n // 250) % 2}.{n % 250}"  # documentation range: reaches nobody
+        head = (
+            f"POST /t/e HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {BROWSER}\r\n"
+            f"Content-Type: text/plain\r\nX-Forwarded-For: {address}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
-        started, cpu_started = time.perf_counter(), time.process_time()
-        # One documentation-range address per visitor (only in the WSGI environ; nothing is sent anywhere),
-        # as real traffic arrives, so the per-sender rate limit sees many senders.
-        address = f"198.51.{100 + (n // 250) % 2}.{n % 250}"
-        response = client.post(
-            "/t/e",
-            data=body,
-            content_type="text/plain",
-            headers={"User-Agent": BROWSER},
-            environ_base={"REMOTE_ADDR": address},
-        )
-        timings.wall_ms.append((time.perf_counter() - started) * 1000)
-        timings.cpu_ms.append((time.process_time() - cpu_started) * 1000)
-        assert response.status_code == 204, response.data
-    return timings
+        return event_id, head.encode() + body
 
 
-@dataclass
-class Figures:
-    request_path: Timings
-    statements_per_request: float
-    throughput: float
-    together: Timings
+async def _connection(port: int, load: Load, run: Run, deadline: float) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            event_id, request = load.next_request(port)
+            started = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            if not status_line:  # the server closed the keep-alive connection: open another
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            if length:
+                await reader.readexactly(length)
+            run.latencies_ms.append((time.perf_counter() - started) * 1000)
+            status = int(status_line.split()[1])
+            run.statuses[status] = run.statuses.get(status, 0) + 1
+            if status == 204:
+                run.accepted.append(event_id)
+    finally:
+        writer.close()
 
 
-def _count_statements(engine: Engine, counter: list[int]) -> None:
-    def count(*_: object) -> None:
-        counter[0] += 1
+def drive(name: str, port: int, load: Load, seconds: float, connections: int) -> Run:
+    run = Run(name, seconds)
 
-    event.listen(engine, "before_cursor_execute", count)
+    async def main() -> None:
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*(_connection(port, load, run, deadline) for _ in range(connections)))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    run.seconds = time.perf_counter() - started
+    return run
 
 
-def run(database_url: str, events: int, instance: Path) -> Figures:
-    """Request-path timings, pipeline throughput (events/s), request timings with the worker running."""
+@contextmanager
+def _server(command: list[str], environment: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=environment, stdout=out, stderr=out, cwd=REPO)  # noqa: S603 - our own servers
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1))
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nothing serves on {port}:\n{log.read_text(errors='replace')[-3000:]}") from None
+            time.sleep(0.2)
+
+
+def _line(run: Run) -> str:
+    other = {s: c for s, c in run.statuses.items() if s != 204}
+    return (
+        f"{run.name:<7} {run.rate:7.0f} req/s  p50 {run.percentile(0.5):6.1f} ms  p99 {run.percentile(0.99):6.1f} ms"
+        + (f"  non-204: {other}" if other else "")
+    )
+
+
+def _medians(runs: list[Run]) -> str:
+    rate = statistics.median(r.rate for r in runs)
+    p50 = statistics.median(r.percentile(0.5) for r in runs)
+    p99 = statistics.median(r.percentile(0.99) for r in runs)
+    return f"{rate:.0f} req/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)"
+
+
+def _prepare(database_url: str, redis_url: str, instance: Path) -> list[str]:
+    """The schema and `SITES` accounts with a site each; their public keys."""
     settings = Settings(
         database_url=database_url,
-        redis_url=None,
+        redis_url=redis_url,
         base_url="http://bench",
         instance_path=instance,
         environment="test",
@@ -109,75 +203,109 @@ def run(database_url: str, events: int, instance: Path) -> Figures:
     container = create_container(settings)
     upgrade(container.gateways.engine())
     accounts = container.services.accounts()
-    account = accounts.ensure_account("bench@example.com")
-    site = accounts.add_site("bench@example.com", ["example.com"])
-    worker = container.gateways.job_queue()
-    held = HeldJobs()
-    container.gateways.job_queue.override(providers.Object(held))
-    container.services.tracking.reset()  # built again, with the held queue
-    client = build_app(settings, container).test_client()
-    post_events(client, site.public_key, 10, 0)  # the site-key cache and the connection pools warm up
-    statements = [0]
-    for engine in {container.gateways.engine(), container.gateways.collect_engine()}:
-        _count_statements(engine, statements)
-    request_path = post_events(client, site.public_key, events, 10)
-    per_request = statements[0] / events
-    assert len(held.jobs) == events + 10
-
-    tracking = container.services.tracking()
-    started = time.perf_counter()
-    processed = tracking.process_pending(account.id)
-    throughput = processed / (time.perf_counter() - started)
-    assert processed == events + 10, processed
-
-    container.gateways.job_queue.reset_override()
-    container.services.tracking.reset()
-    together = post_events(client, site.public_key, events, events + 10)
-    worker.wait_until_idle()
-    assert tracking.backlog() == 0
-    worker.stop()
-    container.gateways.collect_engine().dispose()
+    keys = []
+    for n in range(SITES):
+        accounts.ensure_account(f"bench{n}@example.com")
+        keys.append(accounts.add_site(f"bench{n}@example.com", ["example.com"]).public_key)
     container.gateways.engine().dispose()
-    return Figures(request_path, per_request, throughput, together)
+    return keys
 
 
-def _timing(timings: Timings) -> str:
-    ordered = sorted(timings.wall_ms)
-    p95 = ordered[int(len(ordered) * 0.95) - 1]
-    cpu = statistics.median(timings.cpu_ms)
-    return f"median={statistics.median(ordered):.2f} ms p95={p95:.2f} ms (cpu median {cpu:.2f} ms)"
-
-
-def report(name: str, figures: Figures) -> None:
-    print(
-        f"collect {name:<10} request path    events={len(figures.request_path.wall_ms)} "
-        f"{_timing(figures.request_path)}, {figures.statements_per_request:.1f} SQL statements per request"
-    )
-    print(f"collect {name:<10} pipeline job    {figures.throughput:.0f} events/s")
-    print(f"collect {name:<10} with the worker events={len(figures.together.wall_ms)} {_timing(figures.together)}")
+def _stored(database_url: str, accepted: set[str], timeout: float) -> tuple[int, int, float]:
+    """Once nothing waits: how many accepted events are in `events`, how many rows in all, and the wait."""
+    engine = create_engine(database_url)
+    started = time.monotonic()
+    try:
+        with engine.connect() as connection:
+            while True:
+                waiting = connection.execute(
+                    select(func.count()).select_from(t.inbound_events).where(t.inbound_events.c.processed_at.is_(None))
+                ).scalar_one()
+                connection.commit()
+                if not waiting or time.monotonic() - started > timeout:
+                    break
+                time.sleep(1)
+            ids = connection.execute(select(t.events.c.client_event_id)).scalars().all()
+    finally:
+        engine.dispose()
+    return len(accepted.intersection(ids)), len(ids), time.monotonic() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=2000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        report("sqlite", run(f"sqlite:///{folder}/bench.db", args.events, Path(folder)))
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        name = f"coursesignal_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as error:  # a missing server only skips that line
-            print(f"collect postgresql skipped: {error.__class__.__name__}")
-            return
-        try:
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-            report("postgresql", run(url, args.events, Path(folder)))
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+    name = f"coursesignal_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database_url = admin.url.set(database=name).render_as_string(hide_password=False)
+    folder = Path(tempfile.mkdtemp(prefix="collect-bench-"))
+    redis = PrivateRedis(folder / "redis")
+    redis.start()
+    log = folder / "servers.log"
+    app_port, noop_port = free_port(), free_port()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "COURSESIGNAL_ENV": "production",
+        "COURSESIGNAL_DATABASE_URL": database_url,
+        "COURSESIGNAL_REDIS_URL": redis.url,
+        "COURSESIGNAL_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "COURSESIGNAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "COURSESIGNAL_BASE_URL": f"http://127.0.0.1:{app_port}",
+        "COURSESIGNAL_INSTANCE_PATH": str(folder / "instance"),
+        "COURSESIGNAL_TRUSTED_PROXIES": "1",
+        "COURSESIGNAL_LOG_LEVEL": "INFO",
+    }
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN]
+    try:
+        site_keys = _prepare(database_url, redis.url, folder / "instance")
+        with (
+            _server([*gunicorn, "--bind", f"127.0.0.1:{app_port}", "coursesignal.container:build_app()"],
+                    environment, log) as app,
+            _server([*gunicorn, "--bind", f"127.0.0.1:{noop_port}", "bench.collect:noop_app()"],
+                    environment, log) as noop,
+            _server([str(Path(sys.executable).parent / "coursesignal"), "worker"], environment, log),
+        ):  # fmt: skip
+            _wait_for_port(app_port, app, log)
+            _wait_for_port(noop_port, noop, log)
+            load = Load(site_keys)
+            accepted = set(drive("warm-up", app_port, load, 2, args.connections).accepted)
+            drive("warm-up", noop_port, load, 2, args.connections)
+            load_average = os.getloadavg()
+            print(
+                f"collect vs no-op, {args.pairs} pairs of {args.seconds:.0f} s, {args.connections} connections, "
+                f"load average before {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
+            )
+            ratios, collects, noops = [], [], []
+            for pair in range(1, args.pairs + 1):
+                collect = drive("collect", app_port, load, args.seconds, args.connections)
+                baseline = drive("no-op", noop_port, load, args.seconds, args.connections)
+                accepted.update(collect.accepted)
+                ratios.append(collect.rate / baseline.rate)
+                collects.append(collect)
+                noops.append(baseline)
+                print(f"pair {pair}: {_line(collect)} | {_line(baseline)} | ratio {ratios[-1]:.3f}")
+            load_average = os.getloadavg()
+            print(
+                f"median ratio {statistics.median(ratios):.3f}; collect {_medians(collects)}, no-op {_medians(noops)}; "
+                f"load average after {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
+            )
+            stored, rows, waited = _stored(database_url, accepted, timeout=600)
+            print(
+                f"rows stored: {len(accepted)} events answered 204, {stored} of them in `events` "
+                f"({rows} rows in all; drained {waited:.0f} s after the last pair): "
+                + ("every event stored exactly once" if stored == rows == len(accepted) else "MISMATCH")
+            )
+    finally:
+        redis.close()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 if __name__ == "__main__":
