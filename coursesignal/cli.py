@@ -427,6 +427,31 @@ def operator_revoke(ctx: _Context, email: str) -> None:
     click.echo(f"{email} is no longer an operator." if revoked else f"{email} was not an operator; nothing changed.")
 
 
+@main.group()
+def beta() -> None:
+    """The beta program (docs/beta.md): 60 days free, setup help, weekly feedback."""
+
+
+@beta.command("invite")
+@click.argument("email")
+@pass_context
+def beta_invite(ctx: _Context, email: str) -> None:
+    """Invite an address before it signs up, or mark the account that has it as beta; mails them."""
+    try:
+        invited = ctx.container.services.beta().invite(email)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    address = invited.member.email
+    if not invited.new:
+        click.echo(f"{address} is in the beta already; nothing changed.")
+    elif invited.account is None:
+        click.echo(f"{address} is invited: their trial is 60 days once they sign up with this address.")
+    else:
+        ends = invited.account.trial_ends_at
+        until = f" (free until {ends:%Y-%m-%d})" if ends else " (60 days free once the address is confirmed)"
+        click.echo(f"{address} is now a beta member{until}.")
+
+
 @main.command()
 @click.option(
     "--since",

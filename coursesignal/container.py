@@ -35,7 +35,9 @@ from adapters.web.health import Readiness
 from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
+from core.services.beta import Beta
 from core.services.connections import DELIVERY_SWEEP_SECONDS, DELIVERY_SWEEP_TASK, POLL_ALL_TASK, Connections
+from core.services.feature_usage import FeatureUsage
 from core.services.fingerprints import FingerprintSalts
 from core.services.metrics import Metrics
 from core.services.onboarding import Onboarding
@@ -159,7 +161,17 @@ class Services(containers.DeclarativeContainer):
     )
     reports = providers.Singleton(Reports, queries=gateways.report_queries, clock=gateways.clock)
     source_rules = providers.Singleton(SourceRules, uow=gateways.unit_of_work.provider)
-    metrics = providers.Singleton(Metrics, queries=gateways.metrics_queries, clock=gateways.clock)
+    metrics = providers.Singleton(
+        Metrics, queries=gateways.metrics_queries, clock=gateways.clock, uow=gateways.unit_of_work.provider
+    )
+    beta = providers.Singleton(
+        Beta,
+        uow=gateways.unit_of_work.provider,
+        clock=gateways.clock,
+        mailer=gateways.mailer,
+        signup_url=providers.Callable("{}/signup".format, config.base_url),
+    )
+    feature_usage = providers.Singleton(FeatureUsage, uow=gateways.unit_of_work.provider, clock=gateways.clock)
     subscriptions = providers.Singleton(
         Subscriptions,
         uow=gateways.unit_of_work.provider,

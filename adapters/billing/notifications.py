@@ -45,6 +45,14 @@ def billing_message(notice: BillingNotice) -> tuple[str, str]:
                 f"courses; your first payment is taken when the trial ends. {_KEEPS_RUNNING} if you do not."
             )
         return subject, f"Hello,\n\n{body}\n\nBilling: {notice.billing_url}{_SIGNATURE}"
+    if notice.kind is NoticeKind.BETA_ENDING:
+        ends = _day(notice.trial_ends_at) if notice.trial_ends_at else "soon"
+        body = (
+            f"Your 60 free days in the CourseSignal beta end on {ends}. Thank you for your feedback along the way. "
+            f"Subscribe ({price}) to keep seeing which channels sell your courses; your first payment is taken "
+            f"when the beta ends. {_KEEPS_RUNNING} if you do not."
+        )
+        return "Your CourseSignal beta ends in 3 days", f"Hello,\n\n{body}\n\nBilling: {notice.billing_url}{_SIGNATURE}"
     if notice.kind is NoticeKind.TRIAL_ENDED:
         body = (
             f"Your free trial has ended. {_KEEPS_RUNNING}: every visit and purchase is still counted, and your "

@@ -138,6 +138,10 @@ class SqlPersonalDataReader:
                     c, t.billing_status_changes, t.billing_status_changes.c.user_id == account_id
                 ),
                 "connection_attempts": _rows(c, t.connection_attempts, t.connection_attempts.c.user_id == account_id),
+                "beta_members": _rows(c, t.beta_members, t.beta_members.c.user_id == account_id),
+                "beta_setup_help": _rows(c, t.beta_setup_help, t.beta_setup_help.c.user_id == account_id),
+                "beta_feedback": _rows(c, t.beta_feedback, t.beta_feedback.c.user_id == account_id),
+                "feature_usage": _rows(c, t.feature_usage, t.feature_usage.c.user_id == account_id),
                 "platform_integrations": _rows(
                     c, t.platform_integrations, t.platform_integrations.c.user_id == account_id
                 ),

@@ -486,3 +486,55 @@ source_rules = Table(
     Column("source", String(200), nullable=False),
     Column("channel", String(40)),
 )
+
+# The beta program (docs/beta.md): an address an operator invited, and the account once it joined (signed up
+# with that address and confirmed it, or was marked as beta). A row without user_id is an invitation waiting.
+beta_members = Table(
+    "beta_members",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), unique=True),
+    Column("invited_at", UtcDateTime, nullable=False),
+    Column("joined_at", UtcDateTime),
+    Column("feedback_prompt_closed_at", UtcDateTime),  # the weekly prompt last answered or dismissed
+    Column("testimonial_consent_at", UtcDateTime),
+    Column("testimonial_withdrawn_at", UtcDateTime),
+)
+
+# A beta member's "book setup help" request; the operator closes it once the call is done.
+beta_setup_help = Table(
+    "beta_setup_help",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime),
+    Index("ix_beta_setup_help_user", "user_id", "requested_at"),
+)
+
+# A beta member's answer to the weekly feedback prompt.
+beta_feedback = Table(
+    "beta_feedback",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("confusing", Text, nullable=False),
+    Column("missing_report", Text, nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Index("ix_beta_feedback_user", "user_id", "submitted_at"),
+)
+
+# How often each account used a dashboard view, export or drill-down, per UTC day: counted by the request
+# that served it, nothing about the account's visitors (core/domain/feature_usage.py).
+feature_usage = Table(
+    "feature_usage",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("feature", String(60), nullable=False),
+    Column("uses", Integer, nullable=False),
+    UniqueConstraint("user_id", "day", "feature"),
+)

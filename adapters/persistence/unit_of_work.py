@@ -13,6 +13,7 @@ from adapters.persistence.accounts import (
     SqlOnboarding,
     SqlSourceRules,
 )
+from adapters.persistence.beta import SqlBeta, SqlFeatureUsage
 from adapters.persistence.billing import SqlBilling
 from adapters.persistence.connections import SqlConnections, SqlWebhookDeliveries
 from adapters.persistence.database import WRITE_TRANSACTION
@@ -58,6 +59,8 @@ class SqlUnitOfWork:
         self.fingerprint_salts = SqlFingerprintSalts(connection)
         self.source_rules = SqlSourceRules(connection)
         self.bot_visits = SqlBotVisits(connection)
+        self.beta = SqlBeta(connection)
+        self.feature_usage = SqlFeatureUsage(connection)
         return self
 
     def __exit__(

@@ -203,10 +203,15 @@ def paid_accounts(accounts: list[AccountFacts]) -> int:
     return sum(1 for account in accounts if account.stripe_status in CHARGED)
 
 
+def ever_charged(changes: list[StatusChange]) -> set[int]:
+    """The accounts ever charged: a Stripe status of "active" at least once."""
+    return {c.account_id for c in changes if c.stripe_status == "active"}
+
+
 def trial_to_paid(accounts: list[AccountFacts], changes: list[StatusChange], since: datetime) -> list[Cohort]:
     """Per signup month from `since`: accounts whose trial started, and those of them ever charged (a Stripe
     status of "active" at least once)."""
-    ever_paid = {c.account_id for c in changes if c.stripe_status == "active"}
+    ever_paid = ever_charged(changes)
     trials: Counter[str] = Counter()
     paid: Counter[str] = Counter()
     for account in accounts:

@@ -19,6 +19,7 @@ from core.domain.sites import Account, Site
 from core.domain.source_rules import SourceRule
 from core.domain.touches import Touch
 from core.domain.visitors import Session, Visitor
+from core.ports.beta import BetaRepository, FeatureUsageRepository
 from core.ports.billing import BillingRepository
 
 
@@ -337,6 +338,8 @@ class UnitOfWork(Protocol):
     fingerprint_salts: FingerprintSaltRepository
     source_rules: SourceRuleRepository
     bot_visits: BotVisitRepository
+    beta: BetaRepository
+    feature_usage: FeatureUsageRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

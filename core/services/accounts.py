@@ -28,6 +28,7 @@ from core.ports.mailer import Mail, Mailer
 from core.ports.passwords import PasswordHasher
 from core.ports.tokens import AccountLinks, BadToken, ExpiredToken, SignedTokens
 from core.ports.uow import UnitOfWork
+from core.services.beta import start_trial
 
 API_TOKEN_PREFIX = "cs_pat_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
 
@@ -226,7 +227,7 @@ class Accounts:
                 raise InvalidLink("This confirmation link is no longer valid. Sign up again or request a new link.")
             if account.is_verified:
                 raise InvalidLink("This link has already been used: your address is confirmed, so sign in.")
-            account.verify_email(self._clock.now())
+            start_trial(uow, account, self._clock.now())
             uow.accounts.update(account)
             uow.commit()
             return account
@@ -310,9 +311,9 @@ class Accounts:
         old_hash = account.password_hash
         account.password_hash = self._hasher.hash(new_password)
         account.session_version += 1
-        if not account.is_verified:
-            account.verify_email(self._clock.now())  # the link reached the inbox: the address is proven
         with self._uow() as uow:
+            if not account.is_verified:
+                start_trial(uow, account, self._clock.now())  # the link reached the inbox: the address is proven
             # The link is single-use because it names the password it replaces: a second use of it, even
             # one racing this one, finds that password gone and changes nothing.
             if not uow.accounts.update_if_password_is(account, old_hash):
@@ -455,9 +456,11 @@ class Accounts:
         with self._uow() as uow:
             if uow.accounts.get_by_email(address) is not None:
                 raise ValueError(f"{address} already has an account")
-            account = Account(email=address, created_at=self._clock.now(), password_hash=password_hash)
-            account.verify_email(self._clock.now())
-            account = uow.accounts.add(account)
+            account = uow.accounts.add(
+                Account(email=address, created_at=self._clock.now(), password_hash=password_hash)
+            )
+            start_trial(uow, account, self._clock.now())
+            uow.accounts.update(account)
             uow.commit()
             return account
 

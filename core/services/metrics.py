@@ -5,9 +5,12 @@ Each figure's exact definition is in docs/metrics.md ("Business metrics"), and l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from core.domain.beta import BetaFigures, beta_figures
+from core.domain.feature_usage import FeatureTotal
 from core.domain.metrics import (
     GOAL_CONNECTION_SUCCESS,
     GOAL_MONTHLY_CHURN,
@@ -24,6 +27,7 @@ from core.domain.metrics import (
     account_lines,
     accounts_by_state,
     connections_by_platform,
+    ever_charged,
     median_hours_to_first_sale,
     monthly_churn,
     paid_accounts,
@@ -36,6 +40,7 @@ from core.domain.money import Money
 from core.domain.subscriptions import PLAN_PRICE
 from core.ports.clock import Clock
 from core.ports.metrics import MetricsQueries
+from core.ports.uow import UnitOfWork
 
 DEFAULT_DAYS = 90  # without --since: the last 90 days, today included
 
@@ -56,6 +61,8 @@ class MetricsReport:
     median_hours_to_first_sale: float | None
     days: list[DayCount]
     failed_deliveries: FailedDeliveries
+    beta: BetaFigures
+    feature_usage: list[FeatureTotal]
 
     @property
     def trial_to_paid_rate(self) -> float | None:
@@ -131,6 +138,19 @@ class MetricsReport:
                 "accounts": self.failed_deliveries.accounts,
                 "since": self.failed_deliveries.since,
             },
+            "beta": {
+                "invited": self.beta.invited,
+                "joined": self.beta.joined,
+                "paid": self.beta.paid,
+                "paid_rate": rounded(self.beta.paid_rate),
+                "setup_help": {"open": self.beta.setup_help_open, "closed": self.beta.setup_help_closed},
+                "feedback": {"answers": self.beta.feedback_answers, "accounts": self.beta.feedback_accounts},
+                "testimonial_consents": self.beta.testimonial_consents,
+            },
+            "feature_usage": [
+                {"feature": f.feature, "accounts": f.accounts, "uses": f.uses, "account_days": f.account_days}
+                for f in self.feature_usage
+            ],
             "goals": [
                 {
                     "goal": name,
@@ -155,9 +175,10 @@ class MetricsReport:
 
 
 class Metrics:
-    def __init__(self, queries: MetricsQueries, clock: Clock) -> None:
+    def __init__(self, queries: MetricsQueries, clock: Clock, uow: Callable[[], UnitOfWork]) -> None:
         self._queries = queries
         self._clock = clock
+        self._uow = uow
 
     def report(self, since: date | None = None) -> MetricsReport:
         now = self._clock.now()
@@ -170,6 +191,14 @@ class Metrics:
         changes = self._queries.status_changes()
         quick, settled = script_within_24h(accounts, self._queries.first_events(), start, now)
         paid = paid_accounts(accounts)
+        with self._uow() as uow:
+            beta = beta_figures(
+                uow.beta.members(),
+                ever_charged(changes),
+                uow.beta.setup_help_requests(),
+                uow.beta.feedback(),
+            )
+            usage = list(uow.feature_usage.totals(first_day))
         return MetricsReport(
             as_of=now,
             since=first_day,
@@ -189,4 +218,6 @@ class Metrics:
                 self._queries.events_per_day(start), self._queries.purchases_per_day(start), first_day, now.date()
             ),
             failed_deliveries=self._queries.failed_deliveries(start),
+            beta=beta,
+            feature_usage=usage,
         )

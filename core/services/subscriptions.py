@@ -48,6 +48,7 @@ class NoticeKind(StrEnum):
 
     TRIAL_ENDING = "trial_ending"  # three days before the free trial (or a paid plan's trial) ends
     TRIAL_ENDED = "trial_ended"  # the free trial ended without a subscription
+    BETA_ENDING = "beta_ending"  # instead of TRIAL_ENDING for a beta member: the 60 free days end in three
     PAYMENT_FAILED = "payment_failed"  # each failed attempt, with the next one's date (or the end)
     PAYMENT_ACTION_REQUIRED = "payment_action_required"  # the bank wants the cardholder to confirm the payment
     PAYMENT_RECOVERED = "payment_recovered"  # a payment went through after failures
@@ -268,8 +269,8 @@ class Subscriptions:
     # --- the free trial's reminders (a periodic job) ---------------------------------------------
 
     def send_trial_notices(self) -> int:
-        """Email each creator whose free trial ends within three days, or has just ended without a
-        subscription; once per trial. A creator who subscribed during the trial hears from Stripe's
+        """Email each creator whose free trial (a beta member's 60 days) ends within three days, or has just
+        ended without a subscription; once per trial. A creator who subscribed during the trial hears from Stripe's
         trial_will_end event instead, in words that fit a paid plan. Returns how many were sent."""
         now = self._clock.now()
         with self._uow() as uow:
@@ -288,6 +289,8 @@ class Subscriptions:
                     notice = replace(notice, kind=NoticeKind.TRIAL_ENDED)
                 elif notice.state.status is not BillingStatus.TRIALING:
                     continue  # subscribed (Stripe's trial_will_end speaks for a paid plan) or a plan ended
+                elif uow.beta.for_account(account_id) is not None:
+                    notice = replace(notice, kind=NoticeKind.BETA_ENDING)  # the 60 free days of the beta
                 if self._send_once(uow, account_id, _trial_key(trial_ends_at), notice):
                     sent += 1
                 uow.commit()

@@ -11,11 +11,13 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from core.domain.attribution import DEFAULT_LOOKBACK, Credit
+from core.domain.beta import BetaMember, FeedbackAnswer, SetupHelpRequest
 from core.domain.checkout import CheckoutReach
 from core.domain.connections import Connection, ConnectionStatus, StoredDelivery, SyncState
 from core.domain.delivery_privacy import erase_from_body, mentions
 from core.domain.display import DisplaySettings
 from core.domain.events import InboundEvent, RateLimit, TrackerEvent
+from core.domain.feature_usage import FeatureTotal
 from core.domain.identities import EmailClaim, Handoff, IdentityTouch
 from core.domain.money import Money
 from core.domain.onboarding import OnboardingProgress
@@ -93,6 +95,10 @@ class Store:
     salts: dict[datetime, bytes] = field(default_factory=dict)
     source_rules: dict[int, list[SourceRule]] = field(default_factory=dict)
     bot_visits: dict[tuple[int, date], int] = field(default_factory=dict)
+    beta_members: dict[int, BetaMember] = field(default_factory=dict)
+    setup_help: dict[int, SetupHelpRequest] = field(default_factory=dict)
+    feedback: list[FeedbackAnswer] = field(default_factory=list)
+    feature_usage: dict[tuple[int, date, str], int] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -286,6 +292,68 @@ class FakeDisplaySettings(_Repo):
 class FakeBotVisits(_Repo):
     def add(self, site_id: int, day: date) -> None:
         self._s.bot_visits[(site_id, day)] = self._s.bot_visits.get((site_id, day), 0) + 1
+
+
+class FakeBeta(_Repo):
+    def get_by_email(self, email: str) -> BetaMember | None:
+        return next((_copy(m) for m in self._s.beta_members.values() if m.email == email), None)
+
+    def for_account(self, account_id: int) -> BetaMember | None:
+        return next((_copy(m) for m in self._s.beta_members.values() if m.account_id == account_id), None)
+
+    def save(self, member: BetaMember) -> BetaMember:
+        if member.id is None:
+            member.id = next(self._s.ids)
+        self._s.beta_members[member.id] = _copy(member)
+        return member
+
+    def members(self) -> list[BetaMember]:
+        return sorted(self._s.beta_members.values(), key=lambda m: (m.invited_at, m.id or 0), reverse=True)
+
+    def add_setup_help(self, account_id: int, message: str, requested_at: datetime) -> int:
+        request_id = next(self._s.ids)
+        email = self._s.accounts[account_id].email
+        self._s.setup_help[request_id] = SetupHelpRequest(request_id, account_id, email, message, requested_at, None)
+        return request_id
+
+    def open_setup_help(self, account_id: int) -> SetupHelpRequest | None:
+        return next((r for r in self._s.setup_help.values() if r.account_id == account_id and r.is_open), None)
+
+    def setup_help_requests(self) -> list[SetupHelpRequest]:
+        return sorted(self._s.setup_help.values(), key=lambda r: (not r.is_open, -r.requested_at.timestamp()))
+
+    def close_setup_help(self, request_id: int, closed_at: datetime) -> bool:
+        request = self._s.setup_help.get(request_id)
+        if request is None or not request.is_open:
+            return False
+        self._s.setup_help[request_id] = replace(request, closed_at=closed_at)
+        return True
+
+    def add_feedback(self, account_id: int, confusing: str, missing_report: str, submitted_at: datetime) -> None:
+        email = self._s.accounts[account_id].email
+        self._s.feedback.append(FeedbackAnswer(account_id, email, confusing, missing_report, submitted_at))
+
+    def feedback(self) -> list[FeedbackAnswer]:
+        return sorted(self._s.feedback, key=lambda f: f.submitted_at, reverse=True)
+
+
+class FakeFeatureUsage(_Repo):
+    def count(self, account_id: int, day: date, feature: str) -> None:
+        key = (account_id, day, feature)
+        self._s.feature_usage[key] = self._s.feature_usage.get(key, 0) + 1
+
+    def totals(self, since: date) -> list[FeatureTotal]:
+        features = sorted({f for (_, d, f) in self._s.feature_usage if d >= since})
+        totals = [
+            FeatureTotal(
+                feature,
+                len({a for (a, d, f) in self._s.feature_usage if f == feature and d >= since}),
+                sum(n for (a, d, f), n in self._s.feature_usage.items() if f == feature and d >= since),
+                sum(1 for (a, d, f) in self._s.feature_usage if f == feature and d >= since),
+            )
+            for feature in features
+        ]
+        return sorted(totals, key=lambda t: -t.uses)
 
 
 class FakeSourceRules(_Repo):
@@ -697,6 +765,8 @@ class FakeUnitOfWork:
         self.fingerprint_salts = FakeFingerprintSalts(self._working)
         self.source_rules = FakeSourceRules(self._working)
         self.bot_visits = FakeBotVisits(self._working)
+        self.beta = FakeBeta(self._working)
+        self.feature_usage = FakeFeatureUsage(self._working)
         return self
 
     def __exit__(
@@ -735,6 +805,8 @@ class FakeUnitOfWork:
             self.fingerprint_salts,
             self.source_rules,
             self.bot_visits,
+            self.beta,
+            self.feature_usage,
         ):
             repo._s = self._working
 
@@ -768,6 +840,10 @@ def _snapshot(store: Store) -> Store:
         salts=dict(store.salts),
         source_rules={k: list(v) for k, v in store.source_rules.items()},
         bot_visits=dict(store.bot_visits),
+        beta_members={k: _copy(v) for k, v in store.beta_members.items()},
+        setup_help=dict(store.setup_help),
+        feedback=list(store.feedback),
+        feature_usage=dict(store.feature_usage),
         ids=store.ids,
     )
 
