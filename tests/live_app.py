@@ -123,8 +123,10 @@ def serve_app(
     sleep: Callable[[float], None] = lambda _: None,
     retry_delays: Sequence[float] | None = None,
     plugins: tuple[object, ...] = (),
+    smtp_url: str | None = None,
 ) -> Iterator[Live]:
-    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake)."""
+    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake); `smtp_url`:
+    where mail goes (tests/fakes/smtp_server.py), instead of the instance folder's outbox."""
     port = _free_port()
     settings = Settings(
         database_url=database_url,
@@ -135,6 +137,7 @@ def serve_app(
         secret_key="test-secret-key",
         encryption_keys=(TEST_ENCRYPTION_KEY,),
         platform_api_urls={"kajabi": fake.base_url},
+        smtp_url=smtp_url,
     )
     container = create_container(settings)
     manager = build_plugin_manager(load_entry_points=False)

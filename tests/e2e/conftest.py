@@ -36,6 +36,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test run in several engines (through a `driver` fixture of tests/e2e/engines/drivers.py): a failed
+    assertion's message starts with the engine's name, e.g. `[webkit] ...`."""
+    engine = getattr(getattr(item, "funcargs", {}).get("driver"), "engine", None)
+    try:
+        return (yield)
+    except AssertionError as e:
+        message = str(e)
+        if engine is None or message.startswith(f"[{engine}]"):
+            raise
+        raise AssertionError(f"[{engine}] {message}") from e
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     require(Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM} (apt-get install chromium)")

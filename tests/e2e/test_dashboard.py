@@ -42,6 +42,25 @@ CLIPPED_CELLS = """[...document.querySelectorAll('table th, table td')]
   .map(c => c.textContent.trim())"""
 
 
+CSV_HEADER = ["Source", "Visitors", "Revenue", "Students", "Conversion %", "Avg Order Value", "Revenue/Visitor"]
+
+
+def csv_beside_table(lines: list[list[str]], table: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """The sources CSV's lines written as the table shows them, beside the table's rows (each cell's text,
+    its whitespace collapsed) with the source's name alone: equal when the CSV is the table."""
+
+    def as_table(line: list[str]) -> list[str]:
+        label, visitors, revenue, students, rate, aov, rpv = line
+        if label == "Unmatched":
+            return [label, NO_VALUE, f"${revenue}", "1 purchase"]
+        money = [f"${v}" if v else NO_VALUE for v in (revenue, aov, rpv)]
+        percent = f"{float(rate):.1f}%" if rate else NO_VALUE
+        return [label, visitors, money[0], students, percent, money[1], money[2]]
+
+    # The table shows a source's channel under its name; the CSV has the name alone.
+    return [as_table(line) for line in lines], [[row[0].split(" ")[0], *row[1:]] for row in table]
+
+
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
     with FakeKajabi() as fake, serve_app(database_url, tmp_path, fake) as live:
@@ -205,18 +224,9 @@ def test_the_downloaded_csv_is_the_table_on_the_page(windows: dict[str, Browser]
     assert download.value.suggested_filename == "coursesignal-sources-source-7d-last_touch-USD-2026-11-20.csv"
     with open(download.value.path(), newline="") as file:
         header, *lines = list(csv.reader(file))
-    assert header == ["Source", "Visitors", "Revenue", "Students", "Conversion %", "Avg Order Value", "Revenue/Visitor"]
-
-    def as_table(line: list[str]) -> list[str]:
-        label, visitors, revenue, students, rate, aov, rpv = line
-        if label == "Unmatched":
-            return [label, NO_VALUE, f"${revenue}", "1 purchase"]
-        money = [f"${v}" if v else NO_VALUE for v in (revenue, aov, rpv)]
-        percent = f"{float(rate):.1f}%" if rate else NO_VALUE
-        return [label, visitors, money[0], students, percent, money[1], money[2]]
-
-    # The table shows a source's channel under its name; the CSV has the name alone.
-    assert [[row[0].split(" ")[0], *row[1:]] for row in table] == [as_table(line) for line in lines]
+    assert header == CSV_HEADER
+    from_csv, shown = csv_beside_table(lines, table)
+    assert from_csv == shown
     assert len(lines) == 5
 
 

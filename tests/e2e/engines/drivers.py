@@ -18,11 +18,15 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import pytest
 
 from tests.conftest import CHROMIUM, require
 from tests.e2e.conftest import CHROMIUM_ARGS, DESKTOP_UA
@@ -64,6 +68,15 @@ class Driver(Protocol):
 
     def clear_cookies(self) -> None: ...
 
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        """A cookie for `url`'s host (a signed-in creator's session, say)."""
+
+    def resize(self, width: int, height: int) -> None:
+        """The page's viewport (innerWidth x innerHeight) in CSS pixels."""
+
+    def download(self, css: str) -> Path:
+        """Click the link that downloads a file; the file as the browser saved it (under the name it chose)."""
+
     def close(self) -> None: ...
 
 
@@ -92,6 +105,24 @@ def wait_url(driver: Driver, predicate: Callable[[str], bool], timeout: float = 
     raise AssertionError(f"[{driver.engine}] never reached the expected URL (at {url})")
 
 
+PARTIAL = (".part", ".wkdownload", ".crdownload")  # what engines write while a download is under way
+
+
+def await_download(engine: str, folder: Path, click: Callable[[], None], timeout: float = 10.0) -> Path:
+    """Click, then wait for one new complete file in the folder the engine saves downloads to."""
+    before = set(folder.iterdir())
+    click()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = set(folder.iterdir()) - before
+        done = [f for f in new if f.suffix not in PARTIAL and f.stat().st_size]
+        if done and not [f for f in new if f.suffix in PARTIAL]:
+            assert len(done) == 1, f"[{engine}] one click saved {len(done)} files: {done}"
+            return done[0]
+        time.sleep(0.05)
+    raise AssertionError(f"[{engine}] no download arrived in {folder} after {timeout}s")
+
+
 # --------------------------------------------------------------------------------- chromium
 
 
@@ -111,6 +142,7 @@ class ChromiumDriver:
         )
         self._context: Any = None
         self._page: Any = None
+        self._downloads = Path(tempfile.mkdtemp(prefix="chromium-downloads-"))
 
     def fresh(self) -> None:
         if self._context:
@@ -150,10 +182,24 @@ class ChromiumDriver:
     def clear_cookies(self) -> None:
         self._context.clear_cookies()
 
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        self._context.add_cookies([{"name": name, "value": value, "url": url}])
+
+    def resize(self, width: int, height: int) -> None:
+        self._page.set_viewport_size({"width": width, "height": height})
+
+    def download(self, css: str) -> Path:
+        with self._page.expect_download() as started:
+            self._page.click(css)
+        saved = self._downloads / started.value.suggested_filename
+        started.value.save_as(saved)
+        return saved
+
     def close(self) -> None:
         if self._context:
             self._context.close()
         self.browser.close()
+        shutil.rmtree(self._downloads, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------- firefox
@@ -167,7 +213,13 @@ class FirefoxDriver:
         require(PUPPETEER.exists(), f"no puppeteer-core in {PUPPETEER.parent} (make browser-deps: npm ci in {HERE})")
         node = shutil.which("node")
         require(node is not None, "no node on PATH for the puppeteer helper")
-        prefs: dict[str, Any] = {}
+        self._downloads = Path(tempfile.mkdtemp(prefix="firefox-downloads-"))
+        prefs: dict[str, Any] = {  # save every download in that folder, without asking
+            "browser.download.folderList": 2,
+            "browser.download.dir": str(self._downloads),
+            "browser.download.useDownloadDir": True,
+            "browser.download.always_ask_before_handling_new_types": False,
+        }
         self._proc = subprocess.Popen(
             [str(node), str(HERE / "firefox.mjs"), FIREFOX, json.dumps(prefs)],
             stdin=subprocess.PIPE,
@@ -223,6 +275,15 @@ class FirefoxDriver:
     def clear_cookies(self) -> None:
         self._call("clearCookies")
 
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        self._call("setCookie", url=url, name=name, value=value)
+
+    def resize(self, width: int, height: int) -> None:
+        self._call("viewport", width=width, height=height)
+
+    def download(self, css: str) -> Path:
+        return await_download(self.engine, self._downloads, lambda: self.click(css))
+
     def close(self) -> None:
         with suppress(Exception):
             assert self._proc.stdin
@@ -233,6 +294,7 @@ class FirefoxDriver:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        shutil.rmtree(self._downloads, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------- webkit
@@ -261,6 +323,12 @@ def xvfb() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# MiniBrowser's toolbar (the window WebKitWebDriver opens) is wider than a phone: its GTK theme is shrunk so
+# the window, and with it the page's viewport, can be 375 px wide. GTK's CSS styles the browser's own widgets,
+# never the page.
+NARROW_CHROME = "* { padding: 0; margin: 0; min-width: 0; min-height: 0; border-width: 0; font-size: 1px; }\n"
+
+
 class WebKitDriver:
     engine = "webkit"
 
@@ -272,9 +340,18 @@ class WebKitDriver:
         from selenium.webdriver.webkitgtk.service import Service
 
         self._origins = origins
+        # a home of its own: the narrow toolbar's theme, and a Downloads folder the tests read
+        self._home = Path(tempfile.mkdtemp(prefix="webkit-home-"))
+        (self._home / ".config" / "gtk-3.0").mkdir(parents=True)
+        (self._home / ".config" / "gtk-3.0" / "gtk.css").write_text(NARROW_CHROME)
+        (self._home / ".config" / "user-dirs.dirs").write_text('XDG_DOWNLOAD_DIR="$HOME/Downloads"\n')
+        self._downloads = self._home / "Downloads"
+        self._downloads.mkdir()
         options = webdriver.WebKitGTKOptions()
         options.page_load_strategy = "normal"
-        service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
+        env = {**os.environ, "DISPLAY": display, "HOME": str(self._home)}
+        env.pop("XDG_CONFIG_HOME", None)
+        service = Service(executable_path=WEBKIT_DRIVER, env=env)
         self._driver = webdriver.WebKitGTK(options=options, service=service)
         self._driver.set_page_load_timeout(10)
         self._driver.set_script_timeout(5)
@@ -328,5 +405,40 @@ class WebKitDriver:
     def clear_cookies(self) -> None:
         self._driver.delete_all_cookies()
 
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        # WebDriver sets a cookie for the page's own host: be on `url`'s origin first
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        if not self.url().startswith(origin + "/"):
+            self.goto(origin + "/")
+        self._driver.add_cookie({"name": name, "value": value, "path": "/"})
+
+    def resize(self, width: int, height: int) -> None:
+        # the window holds the toolbar too: size it, then add what the toolbar takes from the height
+        self._driver.set_window_size(width, height)
+        self._driver.set_window_size(width, 2 * height - int(self.eval("innerHeight")))
+
+    def download(self, css: str) -> Path:
+        return await_download(self.engine, self._downloads, lambda: self.click(css))
+
     def close(self) -> None:
         self._driver.quit()
+        shutil.rmtree(self._home, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------- one way to start each
+
+
+@contextmanager
+def launch(engine: str, request: pytest.FixtureRequest, origins: list[str]) -> Iterator[Driver]:
+    """One engine's browser for a fixture (a module's or the session's). `origins`: the servers the tests
+    visit, whose storage a fresh WebKit profile wipes."""
+    with ExitStack() as stack:
+        driver: Driver
+        if engine == "chromium":  # from the session's one Playwright (the `browser` fixture's)
+            driver = ChromiumDriver(request.getfixturevalue("browser").browser_type)
+        elif engine == "firefox":
+            driver = FirefoxDriver()
+        else:
+            driver = WebKitDriver(stack.enter_context(xvfb()), lambda: origins)
+        stack.callback(driver.close)
+        yield driver

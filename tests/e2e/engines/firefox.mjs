@@ -28,6 +28,9 @@ const ops = {
   type: ({ css, text }) => page.type(css, text).then(() => null),
   reload: () => page.reload({ waitUntil: 'load' }).then(() => null),
   cookies: () => page.cookies(),
+  setCookie: ({ url, name, value }) =>
+    context.setCookie({ domain: new URL(url).hostname, path: '/', name, value }).then(() => null),
+  viewport: ({ width, height }) => page.setViewport({ width, height }).then(() => null),
   async clearCookies() {
     const all = await context.cookies();
     if (all.length) await context.deleteCookie(...all);

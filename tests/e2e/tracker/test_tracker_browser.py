@@ -2,7 +2,8 @@
 
 Each case runs in Chromium (Playwright), Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK
 (Selenium's WebKitGTK driver under Xvfb) through the small driver interface of tests/e2e/engines/drivers.py;
-a failure is reported as e.g. `test_tracker[firefox-spa_navigation]`, and its message starts with the engine.
+a failure is reported as e.g. `test_tracker[firefox-spa_navigation]`, and its message starts with the engine
+(tests/e2e/conftest.py).
 
 Self-contained: a threaded http.server on 127.0.0.1 serves fixture pages, the built t.js and a `POST /t/e`
 collector that records every body and answers 204; every other path is "somewhere else" (a checkout, another
@@ -36,13 +37,10 @@ from core.domain.checkout import is_checkout_url
 from tests.e2e.conftest import DESKTOP_UA
 from tests.e2e.engines.drivers import (
     ENGINES,
-    ChromiumDriver,
     Driver,
-    FirefoxDriver,
-    WebKitDriver,
+    launch,
     wait_until,
     wait_url,
-    xvfb,
 )
 
 pytestmark = pytest.mark.browser
@@ -282,19 +280,8 @@ def server() -> Iterator[tuple[int, Collector]]:
 def driver(request: pytest.FixtureRequest, server: tuple[int, Collector]) -> Iterator[Driver]:
     """One browser per engine for the whole run."""
     port = server[0]
-    if request.param == "chromium":
-        engine: Driver = ChromiumDriver(request.getfixturevalue("browser").browser_type)
+    with launch(request.param, request, [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]) as engine:
         yield engine
-        engine.close()
-    elif request.param == "firefox":
-        engine = FirefoxDriver()
-        yield engine
-        engine.close()
-    else:
-        with xvfb() as display:
-            engine = WebKitDriver(display, lambda: [f"http://127.0.0.1:{port}", f"http://localhost:{port}"])
-            yield engine
-            engine.close()
 
 
 @dataclass
@@ -708,11 +695,7 @@ CASES = [value for name, value in list(globals().items()) if name.startswith("ca
 def test_tracker(driver: Driver, server: tuple[int, Collector], case: Callable[[Tab], None]) -> None:
     driver.fresh()
     tab = Tab(driver, server[0], server[1], "site_" + uuid.uuid4().hex[:12])
-    try:
-        case(tab)
-    except AssertionError as e:
-        message = str(e)
-        raise AssertionError(message if message.startswith("[") else f"[{driver.engine}] {message}") from e
+    case(tab)
 
 
 # --------------------------------------------------------------------------------- Chromium only
