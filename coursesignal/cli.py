@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
+from adapters.simulator.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from adapters.structured_logs import configure_logging
 from core.domain.passwords import WeakPassword
 from core.domain.sites import tracking_snippet
 from core.ports.platforms import PlatformError
-from core.services.demo import DEMO_DAYS, DEMO_EMAIL, DEMO_PASSWORD
 from coursesignal.container import DEFAULT_QUEUE, Container, build_app, create_container
 from coursesignal.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, SettingsError
 
@@ -312,7 +312,7 @@ def simulate(
 
     Runs on a throwaway SQLite database; nothing touches your own data.
     """
-    from core.services.simulation import SCENARIOS
+    from adapters.simulator.scenarios import SCENARIOS
 
     if list_only:
         for scenario in SCENARIOS.values():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.clock import SystemClock
-from core.services.demo import DEMO_PEOPLE, DemoOutcome, fill_demo_account
-from core.services.simulation import SimulatedClock
+from adapters.simulator.demo import DEMO_PEOPLE, DemoOutcome, fill_demo_account
+from adapters.simulator.playing import SimulatedClock
 from coursesignal.settings import Settings
 from coursesignal.simulator import simulation_container, simulation_services
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from adapters.simulator.browser import agreement
 from coursesignal.cli import main
-from coursesignal.simulator import agreement, run_in_browser
+from coursesignal.simulator import run_in_browser
 from tests.conftest import CHROMIUM, require
 
 pytestmark = pytest.mark.browser

@@ -15,10 +15,11 @@ from sqlalchemy import create_engine, func, insert, select, update
 from adapters.jobs.synchronous import SynchronousJobQueue
 from adapters.persistence import tables
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.simulator.playing import SimulatedClock, SimulationServices, simulate
+from adapters.simulator.scenarios import SCENARIOS
 from core.domain.attribution import RULES_VERSION, Model
 from core.domain.reports import ReportRange
 from core.services.fingerprints import FingerprintSalts
-from core.services.simulation import SCENARIOS, SimulatedClock, SimulationServices, simulate
 from coursesignal.cli import main
 
 BROWSER = {

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from adapters.persistence.tables import purchases, users
-from core.services.demo import DEMO_EMAIL
+from adapters.simulator.demo import DEMO_EMAIL
 from coursesignal.cli import main
 from coursesignal.demo import seed_demo
 from tests.web_session import post_form

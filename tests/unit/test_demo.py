@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from adapters.simulator.demo import DEMO_EMAIL, DEMO_PLATFORM, fill_demo_account
+from adapters.simulator.playing import SimulatedClock, SimulationServices
 from core.domain.purchases import AttributionStatus
 from core.domain.subscriptions import trial_days_left
 from core.ports.platforms import PlatformAdapter
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
-from core.services.demo import DEMO_EMAIL, DEMO_PLATFORM, fill_demo_account
 from core.services.fingerprints import FingerprintSalts
 from core.services.onboarding import Onboarding
 from core.services.purchases import Purchases
-from core.services.simulation import SimulatedClock, SimulationServices
 from core.services.tracking import Tracking
 from plugins.csv_import import CsvPlatform
 from tests.unit.attribution_world import RunningJobQueue

@@ -7,24 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.simulator.playing import collect_body
+from adapters.simulator.scenarios import CHANNELS, SCENARIOS, START, expected_source
+from adapters.simulator.scoring import knowable_tied
+from adapters.simulator.traffic import Hit, Person, Traffic, Truth, Visit, _truth_of, generate
 from core.domain.events import EventKind
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord
-from core.services.simulation import (
-    CHANNELS,
-    SCENARIOS,
-    START,
-    Hit,
-    Person,
-    Traffic,
-    Truth,
-    Visit,
-    _truth_of,
-    collect_body,
-    expected_source,
-    generate,
-    knowable_tied,
-)
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS))

@@ -8,9 +8,11 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from adapters.simulator.playing import collect_body
+from adapters.simulator.scenarios import SCENARIOS
+from adapters.simulator.traffic import Hit, generate
 from core.domain.checkout import is_checkout_url
 from core.domain.identities import HANDOFF_PARAM
-from core.services.simulation import SCENARIOS, Hit, collect_body, generate
 
 BUNDLE = Path(__file__).resolve().parents[2] / "adapters" / "web" / "static" / "t.js"
 

@@ -11,17 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from adapters.simulator.playing import SimulatedClock, SimulationServices, run, tracker_delivery
+from adapters.simulator.scenarios import SCENARIOS, site_domains
+from adapters.simulator.traffic import generate
 from core.domain.purchases import PurchaseRecord
 from core.services.onboarding import Onboarding
-from core.services.simulation import (
-    SCENARIOS,
-    SimulatedClock,
-    SimulationServices,
-    generate,
-    run,
-    site_domains,
-    tracker_delivery,
-)
 
 DEMO_EMAIL = "demo@coursesignal.localhost"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on the console: the demo holds made-up data only  # nosec B105
