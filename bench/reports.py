@@ -34,9 +34,9 @@ from adapters.persistence.migrate import upgrade
 from adapters.persistence.queries import SqlReportQueries
 from bench.dataset import END, generate, multiply
 from core.domain.attribution import Model
+from core.domain.channels import Channel
 from core.domain.reports import Grouping, ReportRange
 from core.domain.source_rules import SourceRule
-from core.domain.sources import Channel
 from core.services.reports import Reports
 
 POSTGRES_URL = os.environ.get(

@@ -11,11 +11,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from adapters.persistence import tables as t
 from core.domain.attribution import DEFAULT_LOOKBACK
+from core.domain.channels import Channel
 from core.domain.display import DisplaySettings
 from core.domain.onboarding import OnboardingProgress
 from core.domain.sites import Account
 from core.domain.source_rules import SourceRule
-from core.domain.sources import Channel
 
 
 class SqlAccounts:

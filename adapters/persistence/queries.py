@@ -20,6 +20,7 @@ from adapters.persistence import tables as t
 from adapters.persistence.revenue_lines import EVERY_PURCHASE, UNMATCHED
 from adapters.persistence.rows import touch_from
 from core.domain.attribution import Model
+from core.domain.channels import Channel
 from core.domain.purchases import AttributionStatus
 from core.domain.reports import (
     Breakdown,
@@ -33,7 +34,6 @@ from core.domain.reports import (
     UnmatchedTotals,
 )
 from core.domain.source_rules import SourceRule, recorded_as
-from core.domain.sources import Channel
 from core.domain.touches import Touch
 from core.domain.visitor_counts import Dimension
 

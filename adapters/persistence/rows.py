@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
-from core.domain.sources import Channel
+from core.domain.channels import Channel
 from core.domain.touches import Touch
 
 TOUCH_FIELDS = (

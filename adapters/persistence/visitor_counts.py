@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from adapters.persistence import tables as t
 from adapters.persistence.revenue_lines import raw_source_stored
 from core.domain.attribution import Model
-from core.domain.sources import Channel
+from core.domain.channels import Channel
 from core.domain.touches import Touch
 from core.domain.visitor_counts import CountKey, VisitorCountChange, net_changes, replay_visitor
 

@@ -13,8 +13,8 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from core.domain.channels import Channel
 from core.domain.source_rules import MAX_NAME, InvalidRule
-from core.domain.sources import Channel
 from core.services.reports import BOT_VISIT_DAYS, Reports
 from core.services.source_rules import SourceRules
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from core.domain.sources import Channel
+from core.domain.channels import Channel
 
 MAX_NAME = 200
 MAX_RULES = 200

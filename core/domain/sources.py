@@ -10,8 +10,8 @@ bench/update_source_data.py (versions and licences in docs/tracking.md):
 - the Public Suffix List (MPL-2.0) says where a host's registrable domain starts, so country domains fold
   into their network (pinterest.de is Pinterest) and a host on a shared suffix (google.blogspot.com) is
   nobody's subdomain;
-- the tables below are ours: what the lists lack or get wrong for course creators (podcast apps,
-  newsletters, webmail, ad click hosts, Google's products that are not its search), and the names.
+- our own tables, in core/domain/source_tables.py: what the lists lack or get wrong for course creators
+  (podcast apps, newsletters, webmail, ad click hosts, Google's products that are not its search), and the names.
 
 Subdomains are matched deliberately: a search engine's host matches exactly (google.com is search,
 docs.google.com is not), a social network, AI assistant, newsletter or podcast app matches with every
@@ -24,40 +24,33 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 
-
-class Channel(StrEnum):
-    PAID_SEARCH = "Paid Search"
-    PAID_SOCIAL = "Paid Social"
-    PAID_VIDEO = "Paid Video"
-    DISPLAY = "Display"
-    ORGANIC_SEARCH = "Organic Search"
-    ORGANIC_SOCIAL = "Organic Social"
-    ORGANIC_VIDEO = "Organic Video"
-    AI_ASSISTANTS = "AI Assistants"
-    EMAIL = "Email"
-    PODCAST = "Podcast"
-    REFERRAL = "Referral"
-    AFFILIATES = "Affiliates"
-    DIRECT = "Direct"
-
-
-class Kind(StrEnum):
-    """What sort of place a known source is; with the medium, it decides the channel."""
-
-    SEARCH = "search"
-    SOCIAL = "social"
-    VIDEO = "video"
-    AI = "ai"
-    EMAIL = "email"
-    PODCAST = "podcast"
-    PAID_SEARCH = "paid search"  # an ad click host: the visit was paid whatever the tags say
-    DISPLAY = "display"
-    WEBSITE = "website"  # a known name that is still a referral (Google Docs, Wikipedia)
-
+from core.domain.channels import Channel, Kind
+from core.domain.source_tables import (
+    AFFILIATE_MEDIUMS,
+    AI_MEDIUMS,
+    ANDROID_APPS,
+    CLICK_IDS,
+    COUNTRY,
+    DISPLAY_MEDIUMS,
+    DROPPED_NAMES,
+    EMAIL_MEDIUMS,
+    EXACT_HOSTS,
+    GENERIC_SOURCES,
+    NOT_SEARCH_HOSTS,
+    ORGANIC_BY_KIND,
+    OUR_HOSTS,
+    PAID_MEDIUMS,
+    PAID_UTM_ALIASES,
+    PODCAST_MEDIUMS,
+    RENAMED,
+    SOCIAL_MEDIUMS,
+    UTM_ALIASES,
+    VIDEO_MEDIUMS,
+    VIDEO_NAMES,
+)
 
 DIRECT = "Direct"
 
@@ -79,371 +72,6 @@ class Place:
     source: str
     kind: Kind
     subdomains: bool  # whether every subdomain of the host is the same place
-
-
-# --- our own tables ---------------------------------------------------------------------------------------
-
-# Hosts the maintained lists lack or that we name differently; they win over the lists. Every one matches its
-# subdomains too, except where the host itself is a subdomain of a search engine (see `_EXACT_HOSTS`).
-_OUR_HOSTS: dict[Kind, dict[str, tuple[str, ...]]] = {
-    Kind.PODCAST: {
-        "Apple Podcasts": ("podcasts.apple.com", "itunes.apple.com"),
-        "Spotify": ("spotify.com", "spotify.link", "spoti.fi"),
-        "Overcast": ("overcast.fm",),
-        "Pocket Casts": ("pocketcasts.com", "pca.st"),
-        "Castbox": ("castbox.fm",),
-        "Castro": ("castro.fm",),
-        "Podcast Addict": ("podcastaddict.com",),
-        "Podbean": ("podbean.com",),
-        "Player FM": ("player.fm",),
-        "Google Podcasts": ("podcasts.google.com",),
-        "iHeartRadio": ("iheart.com",),
-        "Amazon Music": ("music.amazon.com",),
-        "Pandora": ("pandora.com",),
-        "Deezer": ("deezer.com",),
-        "Audible": ("audible.com",),
-    },
-    Kind.EMAIL: {
-        # Webmail: the newsletter's name is not in the referrer, only that it was read in a mailbox.
-        "Email": (
-            "mail.google.com",
-            "inbox.google.com",
-            "outlook.live.com",
-            "outlook.office.com",
-            "outlook.office365.com",
-            "outlook.com",
-            "mail.yahoo.com",
-            "mail.yandex.com",
-            "mail.proton.me",
-            "mail.protonmail.com",
-            "mail.aol.com",
-            "mail.zoho.com",
-            "e.mail.ru",
-            "mail.gmx.net",
-            "navigator.gmx.net",
-            "mail.web.de",
-            "webmail.orange.fr",
-            "mail.163.com",
-            "mail.qq.com",
-            "www.icloud.com",
-            "fastmail.com",
-            "app.hey.com",
-        ),
-        # Newsletters: the platform's links and every publication on it are the one platform.
-        "Substack": ("substack.com", "substackcdn.com"),
-        "Beehiiv": ("beehiiv.com", "mail.beehiiv.com"),
-        "ConvertKit": (
-            "convertkit.com",
-            "convertkit-mail.com",
-            "convertkit-mail2.com",
-            "convertkit-mail3.com",
-            "convertkit-mail4.com",
-            "ck.page",
-            "kit.com",
-            "kit.co",
-        ),
-        "Mailchimp": ("mailchimp.com", "mailchi.mp", "list-manage.com", "eepurl.com"),
-        "MailerLite": ("mailerlite.com", "mlsend.com", "mailerlite.io"),
-        "Klaviyo": ("klaviyo.com", "klclick.com", "klclick1.com", "klclick2.com", "klclick3.com"),
-        "ActiveCampaign": ("activehosted.com", "activecampaign.com"),
-        "Flodesk": ("flodesk.com",),
-        "Ghost": ("ghost.io",),
-        "Buttondown": ("buttondown.email", "buttondown.com"),
-        "Constant Contact": ("constantcontact.com", "rs6.net"),
-        "Brevo": ("brevo.com", "sendibt3.com", "sendinblue.com"),
-        "AWeber": ("aweber.com",),
-        "Drip": ("getdrip.com", "drip.com"),
-    },
-    Kind.SOCIAL: {
-        "X": ("twitter.com", "x.com", "t.co", "tweetdeck.com"),
-        "Facebook": ("facebook.com", "fb.com", "fb.me", "messenger.com", "m.me"),
-        "Instagram": ("instagram.com",),
-        "LinkedIn": ("linkedin.com", "lnkd.in"),
-        "Pinterest": ("pinterest.com", "pin.it"),
-        "Reddit": ("reddit.com", "redd.it"),
-        "Threads": ("threads.net", "threads.com"),
-        "Bluesky": ("bsky.app",),
-        "Quora": ("quora.com",),
-        "Telegram": ("t.me", "telegram.org", "telegram.me"),
-        "WhatsApp": ("whatsapp.com", "wa.me"),
-        "Linktree": ("linktr.ee",),
-        "Stan": ("stan.store",),
-        "Beacons": ("beacons.ai",),
-        "Medium": ("medium.com",),
-        "Tumblr": ("tumblr.com",),
-        "Snapchat": ("snapchat.com",),
-        "Skool": ("skool.com",),
-        "Circle": ("circle.so",),
-        "Product Hunt": ("producthunt.com",),
-        "Hacker News": ("news.ycombinator.com",),
-        "Slack": ("slack.com",),
-        "TikTok": ("tiktok.com",),
-    },
-    Kind.VIDEO: {
-        "YouTube": ("youtube.com", "youtu.be", "youtube-nocookie.com"),
-        "Vimeo": ("vimeo.com",),
-        "Twitch": ("twitch.tv",),
-        "Dailymotion": ("dailymotion.com",),
-        "Rumble": ("rumble.com",),
-        "Wistia": ("wistia.com",),
-        "Loom": ("loom.com",),
-    },
-    Kind.AI: {
-        "ChatGPT": ("chatgpt.com", "chat.openai.com", "openai.com"),
-        "Perplexity": ("perplexity.ai",),
-        "Gemini": ("gemini.google.com", "bard.google.com", "aistudio.google.com"),
-        "Claude": ("claude.ai",),
-        "Copilot": ("copilot.microsoft.com", "copilot.cloud.microsoft"),
-        "Meta AI": ("meta.ai",),
-        "Grok": ("grok.com",),
-        "DeepSeek": ("chat.deepseek.com",),
-        "Mistral Le Chat": ("chat.mistral.ai",),
-        "Phind": ("phind.com",),
-        "Poe": ("poe.com",),
-    },
-    Kind.PAID_SEARCH: {
-        "Google": ("googleadservices.com", "syndicatedsearch.goog"),
-    },
-    Kind.DISPLAY: {
-        "Google": ("doubleclick.net", "googlesyndication.com", "safeframe.googlesyndication.com"),
-        "Taboola": ("taboola.com",),
-        "Outbrain": ("outbrain.com",),
-    },
-    Kind.WEBSITE: {
-        # Google's products that are not its search: a link from a shared doc is a referral from that doc.
-        "Google Docs": ("docs.google.com",),
-        "Google Drive": ("drive.google.com",),
-        "Google Classroom": ("classroom.google.com",),
-        "Google Sites": ("sites.google.com",),
-        "Google Groups": ("groups.google.com",),
-        "Google Calendar": ("calendar.google.com",),
-        "Google Meet": ("meet.google.com",),
-        "Google Forms": ("forms.gle",),
-        "Google Chat": ("chat.google.com",),
-        "Google Translate": ("translate.google.com", "translate.goog"),
-        "Google Play": ("play.google.com",),
-        "Google Accounts": ("accounts.google.com",),
-        "Wikipedia": ("wikipedia.org",),
-        "Notion": ("notion.so", "notion.site"),
-        "Teachable": ("teachable.com",),
-        "Kajabi": ("mykajabi.com",),
-        "Gumroad": ("gumroad.com",),
-        "Udemy": ("udemy.com",),
-        "Skillshare": ("skillshare.com",),
-        "Eventbrite": ("eventbrite.com",),
-        "Zoom": ("zoom.us",),
-        "Microsoft Teams": ("teams.microsoft.com", "teams.live.com"),
-    },
-    Kind.SEARCH: {
-        "Google": ("google.com", "google.{}", "news.google.com", "news.google.{}", "images.google.com"),
-        "Bing": ("bing.com", "cn.bing.com"),
-        "DuckDuckGo": ("duckduckgo.com",),
-        "Brave": ("search.brave.com",),
-        "Ecosia": ("ecosia.org",),
-        "Kagi": ("kagi.com",),
-        "Startpage": ("startpage.com",),
-        "Qwant": ("qwant.com",),
-        "Yahoo": ("search.yahoo.com", "{}.search.yahoo.com", "yahoo.com"),
-    },
-}
-
-# Hosts of our tables that are subdomains of a search engine's domain or a shared one: they match exactly.
-_EXACT_HOSTS = frozenset(
-    {
-        "yahoo.com",
-        "google.com",
-        "google.{}",
-        "images.google.com",
-        "bing.com",
-        "cn.bing.com",
-        "outlook.com",
-        "www.icloud.com",
-        "openai.com",
-        "itunes.apple.com",
-        "music.amazon.com",
-    }
-)
-
-# Names in the maintained lists that creators know differently, and entries that are not places for them.
-_RENAMED = {
-    "Twitter": "X",
-    "Yahoo!": "Yahoo",
-    "Yahoo! Japan": "Yahoo Japan",
-    "Vkontakte": "VK",
-    "StackOverflow": "Stack Overflow",
-    "Deepseek": "DeepSeek",
-    "Le Chat": "Mistral Le Chat",
-    "You": "You.com",
-}
-_DROPPED_NAMES = frozenset({"Google%2B", "Crawler", "mozbot"})
-# Hosts some list calls a search engine only when the referrer carries a search keyword in its path, which a
-# browser no longer sends across sites: from these hosts, a visit is a link in an article.
-_NOT_SEARCH_HOSTS = frozenset({"www.cnn.com", "cnn.com", "wow.com", "{}.wow.com"})
-# Matomo calls these social networks; for a creator they are video platforms (GA4 agrees).
-_VIDEO_NAMES = frozenset({"YouTube", "Vimeo", "bilibili", "Niconico", "Twitcast", "Huya"})
-
-# Android apps that open links report `android-app://<package>` as the referrer.
-_ANDROID_APPS: dict[str, str] = {
-    "com.google.android.youtube": "YouTube",
-    "com.instagram.android": "Instagram",
-    "com.facebook.katana": "Facebook",
-    "com.facebook.orca": "Facebook",
-    "com.facebook.lite": "Facebook",
-    "com.zhiliaoapp.musically": "TikTok",
-    "com.ss.android.ugc.trill": "TikTok",
-    "com.twitter.android": "X",
-    "com.linkedin.android": "LinkedIn",
-    "com.pinterest": "Pinterest",
-    "com.reddit.frontpage": "Reddit",
-    "com.google.android.gm": "Email",
-    "com.microsoft.office.outlook": "Email",
-    "com.yahoo.mobile.client.android.mail": "Email",
-    "com.google.android.googlequicksearchbox": "Google",
-    "org.telegram.messenger": "Telegram",
-    "com.whatsapp": "WhatsApp",
-    "com.openai.chatgpt": "ChatGPT",
-    "ai.perplexity.app.android": "Perplexity",
-    "com.google.android.apps.bard": "Gemini",
-    "com.anthropic.claude": "Claude",
-    "com.spotify.music": "Spotify",
-    "au.com.shiftyjelly.pocketcasts": "Pocket Casts",
-    "com.bambuna.podcastaddict": "Podcast Addict",
-    "fm.castbox.audiobook.radio.podcast": "Castbox",
-    "com.substack.app": "Substack",
-    "com.discord": "Discord",
-    "com.Slack": "Slack",
-}
-
-# utm_source spellings that name a source some other way than its name or host (lower case).
-_UTM_ALIASES: dict[str, str] = {
-    "yt": "YouTube",
-    "ig": "Instagram",
-    "insta": "Instagram",
-    "fb": "Facebook",
-    "fcb": "Facebook",
-    "meta": "Facebook",
-    "tw": "X",
-    "twitter": "X",
-    "tt": "TikTok",
-    "tik.tok": "TikTok",
-    "li": "LinkedIn",
-    "pin": "Pinterest",
-    "bsky": "Bluesky",
-    "googlesearch": "Google",
-    "microsoft": "Bing",
-    "email": "Email",
-    "e-mail": "Email",
-    "mail": "Email",
-    "newsletter": "Email",
-    "kit": "ConvertKit",
-    "convert kit": "ConvertKit",
-    "gpt": "ChatGPT",
-    "openai": "ChatGPT",
-    "chat.openai": "ChatGPT",
-    "copilot": "Copilot",
-    "bard": "Gemini",
-    "apple podcasts": "Apple Podcasts",
-    "itunes": "Apple Podcasts",
-    "podcast": "Podcast",
-    "podcasts": "Podcast",
-}
-# Spellings that themselves say the click was paid, with the network they name (lower case).
-_PAID_UTM_ALIASES: dict[str, str] = {
-    **dict.fromkeys(("google_ads", "google-ads", "googleads", "gads", "adwords"), "Google"),
-    **dict.fromkeys(("bing_ads", "bing-ads", "bingads", "microsoft_ads", "msads"), "Bing"),
-    **dict.fromkeys(("youtube_ads", "youtube-ads", "yt-ads", "yt_ads"), "YouTube"),
-    **dict.fromkeys(("instagram_ads", "instagram-ads", "ig_ads"), "Instagram"),
-    **dict.fromkeys(
-        (
-            "facebook-ads",
-            "facebook_ads",
-            "fb-ads",
-            "fb_ads",
-            "fbads",
-            "fbad",
-            "facebook_ad",
-            "facebook_feed_ad",
-            "meta_ads",
-            "meta-ads",
-        ),
-        "Facebook",
-    ),
-    **dict.fromkeys(("tiktok_ads", "tiktok-ads", "tiktokads"), "TikTok"),
-    **dict.fromkeys(("twitter-ads", "twitter_ads", "x-ads"), "X"),
-    **dict.fromkeys(("linkedin_ads", "linkedin-ads"), "LinkedIn"),
-    **dict.fromkeys(("pinterest_ads", "pinterest-ads"), "Pinterest"),
-    **dict.fromkeys(("reddit-ads", "reddit_ads"), "Reddit"),
-}
-# A generic utm_source naming a channel rather than a place.
-_GENERIC_SOURCES: dict[str, Kind] = {"Email": Kind.EMAIL, "Podcast": Kind.PODCAST}
-
-_PAID_MEDIUMS = frozenset(
-    {
-        "cpc",
-        "ppc",
-        "paid",
-        "paidsearch",
-        "paid_search",
-        "paid-search",
-        "paidsocial",
-        "paid_social",
-        "paid-social",
-        "paid-video",
-        "paid_video",
-        "cpv",
-        "cpa",
-        "cpm_social",
-        "ads",
-        "ad",
-        "sponsored",
-    }
-)
-_DISPLAY_MEDIUMS = frozenset({"display", "banner", "cpm", "expandable", "interstitial"})
-_EMAIL_MEDIUMS = frozenset({"email", "e-mail", "e_mail", "e mail", "newsletter"})
-_AFFILIATE_MEDIUMS = frozenset({"affiliate", "affiliates", "partner"})
-_SOCIAL_MEDIUMS = frozenset({"social", "social-network", "social-media", "sm", "social network", "organic_social"})
-_VIDEO_MEDIUMS = frozenset({"video"})
-_PODCAST_MEDIUMS = frozenset({"podcast", "podcasts", "audio"})
-_AI_MEDIUMS = frozenset({"ai", "ai-assistant", "ai_assistant", "llm", "chatbot"})
-
-
-@dataclass(frozen=True, slots=True)
-class ClickId:
-    network: str
-    channel: Channel | None  # None: the network adds it to organic links too, so it only names the network
-
-
-# Ad click ids: which network issued them and, when they prove a paid click, the channel.
-CLICK_IDS: dict[str, ClickId] = {
-    "gclid": ClickId("Google", Channel.PAID_SEARCH),
-    "gbraid": ClickId("Google", Channel.PAID_SEARCH),
-    "wbraid": ClickId("Google", Channel.PAID_SEARCH),
-    "dclid": ClickId("Google", Channel.DISPLAY),
-    "msclkid": ClickId("Bing", Channel.PAID_SEARCH),
-    "yclid": ClickId("Yandex", Channel.PAID_SEARCH),
-    "twclid": ClickId("X", Channel.PAID_SOCIAL),
-    "ScCid": ClickId("Snapchat", Channel.PAID_SOCIAL),
-    "epik": ClickId("Pinterest", Channel.PAID_SOCIAL),
-    "rdt_cid": ClickId("Reddit", Channel.PAID_SOCIAL),
-    "fbclid": ClickId("Facebook", None),
-    "ttclid": ClickId("TikTok", None),
-    "li_fat_id": ClickId("LinkedIn", None),
-}
-CLICK_ID_PARAMS = tuple(CLICK_IDS)
-
-_ORGANIC_BY_KIND = {
-    Kind.SEARCH: Channel.ORGANIC_SEARCH,
-    Kind.SOCIAL: Channel.ORGANIC_SOCIAL,
-    Kind.VIDEO: Channel.ORGANIC_VIDEO,
-    Kind.AI: Channel.AI_ASSISTANTS,
-    Kind.EMAIL: Channel.EMAIL,
-    Kind.PODCAST: Channel.PODCAST,
-    Kind.PAID_SEARCH: Channel.PAID_SEARCH,
-    Kind.DISPLAY: Channel.DISPLAY,
-    Kind.WEBSITE: Channel.REFERRAL,
-}
-
-COUNTRY = "{}"  # stands for a country code or a country's second-level suffix (co.uk, com.au) in a host
 
 
 # --- the data ---------------------------------------------------------------------------------------------
@@ -552,32 +180,32 @@ def _table() -> _Table:
     # Lowest precedence first: a later list overrides an earlier one for the same host.
     for list_kind, kind in (("search", Kind.SEARCH), ("social", Kind.SOCIAL), ("ai", Kind.AI)):
         for name, hosts in listed[list_kind].items():
-            if name in _DROPPED_NAMES:
+            if name in DROPPED_NAMES:
                 continue
-            source = _display_name(_RENAMED.get(name, name))
+            source = _display_name(RENAMED.get(name, name))
             if kind is Kind.SEARCH:
                 # Google Images, Yandex Images, Seznam Videa...: the engine's own name.
                 source = re.sub(r" (Images|Videos?|Videa)$", "", source)
                 source = "Google" if source.startswith("Google ") else source
-            source_kind = Kind.VIDEO if name in _VIDEO_NAMES else kind
+            source_kind = Kind.VIDEO if name in VIDEO_NAMES else kind
             for host in hosts:
-                if kind is Kind.SEARCH and host in _NOT_SEARCH_HOSTS:
+                if kind is Kind.SEARCH and host in NOT_SEARCH_HOSTS:
                     continue
                 add(host, source, source_kind, subdomains=kind is not Kind.SEARCH)
-    for kind, sources in _OUR_HOSTS.items():
+    for kind, sources in OUR_HOSTS.items():
         for source, hosts in sources.items():
             for host in hosts:
-                exact = kind is Kind.SEARCH or host in _EXACT_HOSTS
+                exact = kind is Kind.SEARCH or host in EXACT_HOSTS
                 add(host, source, kind, subdomains=not exact)
-    kinds.update(_GENERIC_SOURCES)
-    for kind, sources in _OUR_HOSTS.items():  # our word on what a source usually is, over the lists'
+    kinds.update(GENERIC_SOURCES)
+    for kind, sources in OUR_HOSTS.items():  # our word on what a source usually is, over the lists'
         for source in sources:
             if kind in (Kind.PAID_SEARCH, Kind.DISPLAY):
                 kinds.setdefault(source, kind)  # Google's ad hosts do not make Google an ad network
             else:
                 kinds[source] = kind
     names = {_squeeze(source): source for source in kinds}
-    for source in _ANDROID_APPS.values():
+    for source in ANDROID_APPS.values():
         names.setdefault(_squeeze(source), source)
     return _Table(places, kinds, names)
 
@@ -641,7 +269,7 @@ def referral_source(host: str) -> str:
 
 
 def source_for_android_app(package: str) -> str | None:
-    return _ANDROID_APPS.get(package.strip()) or _ANDROID_APPS.get(package.strip().lower())
+    return ANDROID_APPS.get(package.strip()) or ANDROID_APPS.get(package.strip().lower())
 
 
 def title_case(value: str) -> str:
@@ -655,10 +283,10 @@ def canonical_utm_source(utm_source: str) -> tuple[str, bool]:
     """(display name, whether the spelling itself says paid) for a utm_source value: `yt`, `youtube` and
     `YouTube` are all YouTube; a value naming nothing known is title-cased."""
     key = utm_source.strip().lower()
-    if key in _PAID_UTM_ALIASES:
-        return _PAID_UTM_ALIASES[key], True
-    if key in _UTM_ALIASES:
-        return _UTM_ALIASES[key], False
+    if key in PAID_UTM_ALIASES:
+        return PAID_UTM_ALIASES[key], True
+    if key in UTM_ALIASES:
+        return UTM_ALIASES[key], False
     known = _table().names.get(_squeeze(key))
     if known:
         return known, False
@@ -675,13 +303,13 @@ def kind_of(source: str) -> Kind | None:
 
 
 def _channel_for(kind: Kind | None, medium: str, paid: Channel | None) -> Channel:
-    if medium in _DISPLAY_MEDIUMS:
+    if medium in DISPLAY_MEDIUMS:
         return Channel.DISPLAY
-    if medium in _AFFILIATE_MEDIUMS:
+    if medium in AFFILIATE_MEDIUMS:
         return Channel.AFFILIATES
-    if medium in _EMAIL_MEDIUMS:
+    if medium in EMAIL_MEDIUMS:
         return Channel.EMAIL
-    if paid is not None or medium in _PAID_MEDIUMS or medium.startswith(("paid", "cp")):
+    if paid is not None or medium in PAID_MEDIUMS or medium.startswith(("paid", "cp")):
         if paid is not None and paid is not Channel.PAID_SEARCH:
             return paid
         if kind is Kind.VIDEO or "video" in medium:
@@ -689,18 +317,18 @@ def _channel_for(kind: Kind | None, medium: str, paid: Channel | None) -> Channe
         if kind is Kind.SOCIAL or "social" in medium:
             return Channel.PAID_SOCIAL
         return Channel.DISPLAY if kind is Kind.DISPLAY else Channel.PAID_SEARCH
-    if medium in _PODCAST_MEDIUMS:
+    if medium in PODCAST_MEDIUMS:
         return Channel.PODCAST
-    if medium in _AI_MEDIUMS:
+    if medium in AI_MEDIUMS:
         return Channel.AI_ASSISTANTS
-    if medium in _SOCIAL_MEDIUMS:
+    if medium in SOCIAL_MEDIUMS:
         return Channel.ORGANIC_SOCIAL
-    if medium in _VIDEO_MEDIUMS:
+    if medium in VIDEO_MEDIUMS:
         return Channel.ORGANIC_VIDEO
     if medium == "organic" and kind in (None, Kind.SEARCH, Kind.WEBSITE):
         return Channel.ORGANIC_SEARCH
     if kind is not None:
-        return _ORGANIC_BY_KIND[kind]
+        return ORGANIC_BY_KIND[kind]
     return Channel.REFERRAL
 
 

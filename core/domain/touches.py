@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from core.domain.sources import CLICK_ID_PARAMS, Channel, classify
+from core.domain.channels import Channel
+from core.domain.source_tables import CLICK_ID_PARAMS
+from core.domain.sources import classify
 
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_URL_LENGTH = 2000

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.domain.attribution import Model
+from core.domain.channels import Channel
 from core.domain.reports import (
     DEFAULT_SORT,
     Breakdown,
@@ -23,7 +24,7 @@ from core.domain.reports import (
     source_lines,
     summarize,
 )
-from core.domain.sources import Channel, Classification, classify, registrable_domain
+from core.domain.sources import Classification, classify, registrable_domain
 from core.ports.clock import Clock
 from core.ports.reports import ReportQueries
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.domain.attribution import Model, attribute, credited_touch, lookback_from_days
+from core.domain.channels import Channel
 from core.domain.checkout import TIE, CheckoutReach, checkout_candidate, is_checkout_url
 from core.domain.fingerprints import fingerprint, network_of, salt_day
 from core.domain.identities import (
@@ -19,7 +20,6 @@ from core.domain.identities import (
     segments_of,
 )
 from core.domain.purchases import MatchMethod
-from core.domain.sources import Channel
 from core.domain.touches import Touch
 
 T0 = datetime(2026, 10, 1, 12, tzinfo=UTC)

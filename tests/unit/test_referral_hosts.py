@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
+from core.domain.channels import Channel
 from core.domain.reports import ReferrerHost
-from core.domain.sources import Channel
 from core.services.reports import Reports
 from tests.unit.fakes import FixedClock
 

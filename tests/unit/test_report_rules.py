@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.attribution import Model
+from core.domain.channels import Channel
 from core.domain.reports import (
     DailyRevenue,
     Grouping,
@@ -20,7 +21,6 @@ from core.domain.reports import (
     summarize,
     trend_percent,
 )
-from core.domain.sources import Channel
 from core.domain.touches import Touch
 from core.domain.visitor_counts import CountKey, Dimension, net_changes, replay_visitor, visitor_count_changes
 

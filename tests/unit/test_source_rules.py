@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.channels import Channel
 from core.domain.source_rules import (
     InvalidRule,
     SourceRule,
@@ -15,7 +16,6 @@ from core.domain.source_rules import (
     with_rule,
     without_rule,
 )
-from core.domain.sources import Channel
 from core.services.source_rules import SourceRules
 from tests.unit.fakes import FakeUnitOfWork, Store
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.domain.bots import is_bot
-from core.domain.sources import Channel
+from core.domain.channels import Channel
 from core.domain.touches import touch_from_landing
 
 SITE = "https://mycourse.com/"

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.sources import Channel, canonical_utm_source, classify, kind_of, source_for_host
+from core.domain.channels import Channel
+from core.domain.sources import canonical_utm_source, classify, kind_of, source_for_host
 
 
 @pytest.fixture(autouse=True, scope="module")

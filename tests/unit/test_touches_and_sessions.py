@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from core.domain.sources import Channel
+from core.domain.channels import Channel
 from core.domain.touches import touch_from_landing
 from core.domain.visitors import Session, Visitor, normalize_email
 
