@@ -129,7 +129,7 @@ def await_download(engine: str, folder: Path, click: Callable[[], None], timeout
 class ChromiumDriver:
     engine = "chromium"
 
-    def __init__(self, browser_type: Any) -> None:
+    def __init__(self, browser_type: Any, proxy: str | None = None) -> None:
         """`browser_type`: Playwright's chromium of the session (one Playwright per process: the `browser`
         fixture's), which launches a browser of its own here with the back-forward cache left on (Playwright
         turns it off by default; the tracker's case table needs it as users have it)."""
@@ -139,6 +139,7 @@ class ChromiumDriver:
             headless=True,
             args=CHROMIUM_ARGS,
             ignore_default_args=["--disable-back-forward-cache"],
+            proxy={"server": f"http://{proxy}"} if proxy else None,
         )
         self._context: Any = None
         self._page: Any = None
@@ -208,7 +209,7 @@ class ChromiumDriver:
 class FirefoxDriver:
     engine = "firefox"
 
-    def __init__(self) -> None:
+    def __init__(self, proxy: str | None = None) -> None:
         require(Path(FIREFOX).exists(), f"no firefox-esr at {FIREFOX} (apt-get install firefox-esr)")
         require(PUPPETEER.exists(), f"no puppeteer-core in {PUPPETEER.parent} (make browser-deps: npm ci in {HERE})")
         node = shutil.which("node")
@@ -220,6 +221,9 @@ class FirefoxDriver:
             "browser.download.useDownloadDir": True,
             "browser.download.always_ask_before_handling_new_types": False,
         }
+        if proxy:
+            host, port = proxy.rsplit(":", 1)
+            prefs |= {"network.proxy.type": 1, "network.proxy.http": host, "network.proxy.http_port": int(port)}
         self._proc = subprocess.Popen(
             [str(node), str(HERE / "firefox.mjs"), FIREFOX, json.dumps(prefs)],
             stdin=subprocess.PIPE,
@@ -332,7 +336,7 @@ NARROW_CHROME = "* { padding: 0; margin: 0; min-width: 0; min-height: 0; border-
 class WebKitDriver:
     engine = "webkit"
 
-    def __init__(self, display: str, origins: Callable[[], list[str]]) -> None:
+    def __init__(self, display: str, origins: Callable[[], list[str]], proxy: str | None = None) -> None:
         require(
             Path(WEBKIT_DRIVER).exists(), f"no WebKitWebDriver at {WEBKIT_DRIVER} (apt-get install webkit2gtk-driver)"
         )
@@ -349,6 +353,10 @@ class WebKitDriver:
         self._downloads.mkdir()
         options = webdriver.WebKitGTKOptions()
         options.page_load_strategy = "normal"
+        if proxy:
+            from selenium.webdriver.common.proxy import Proxy, ProxyType
+
+            options.proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": proxy})
         env = {**os.environ, "DISPLAY": display, "HOME": str(self._home)}
         env.pop("XDG_CONFIG_HOME", None)
         service = Service(executable_path=WEBKIT_DRIVER, env=env)
@@ -429,16 +437,20 @@ class WebKitDriver:
 
 
 @contextmanager
-def launch(engine: str, request: pytest.FixtureRequest, origins: list[str]) -> Iterator[Driver]:
+def launch(
+    engine: str, request: pytest.FixtureRequest, origins: list[str], proxy: str | None = None
+) -> Iterator[Driver]:
     """One engine's browser for a fixture (a module's or the session's). `origins`: the servers the tests
-    visit, whose storage a fresh WebKit profile wipes."""
+    visit, whose storage a fresh WebKit profile wipes. `proxy`: 'host:port' of an HTTP proxy every engine
+    sends plain-HTTP requests to (loopback addresses may go direct): how made-up host names reach a test
+    server the same way in each engine."""
     with ExitStack() as stack:
         driver: Driver
         if engine == "chromium":  # from the session's one Playwright (the `browser` fixture's)
-            driver = ChromiumDriver(request.getfixturevalue("browser").browser_type)
+            driver = ChromiumDriver(request.getfixturevalue("browser").browser_type, proxy)
         elif engine == "firefox":
-            driver = FirefoxDriver()
+            driver = FirefoxDriver(proxy)
         else:
-            driver = WebKitDriver(stack.enter_context(xvfb()), lambda: origins)
+            driver = WebKitDriver(stack.enter_context(xvfb()), lambda: origins, proxy)
         stack.callback(driver.close)
         yield driver

@@ -27,7 +27,14 @@ const ops = {
   click: ({ css }) => page.click(css).then(() => null),
   type: ({ css, text }) => page.type(css, text).then(() => null),
   reload: () => page.reload({ waitUntil: 'load' }).then(() => null),
-  cookies: () => page.cookies(),
+  // The page's cookies by domain (RFC 6265 domain-match): page.cookies() misses a cookie whose Domain is the
+  // page's own host (".my-course.herokuapp.com" on my-course.herokuapp.com).
+  async cookies() {
+    const host = new URL(page.url()).hostname;
+    return (await context.cookies()).filter(
+      (c) => c.domain === host || (c.domain.startsWith('.') && `.${host}`.endsWith(c.domain)),
+    );
+  },
   setCookie: ({ url, name, value }) =>
     context.setCookie({ domain: new URL(url).hostname, path: '/', name, value }).then(() => null),
   viewport: ({ width, height }) => page.setViewport({ width, height }).then(() => null),

@@ -8,7 +8,8 @@ a failure is reported as e.g. `test_tracker[firefox-spa_navigation]`, and its me
 Self-contained: a threaded http.server on 127.0.0.1 serves fixture pages, the built t.js and a `POST /t/e`
 collector that records every body and answers 204; every other path is "somewhere else" (a checkout, another
 site) and is recorded as visited. The same server reached as `127.0.0.1:PORT` and as `localhost:PORT` gives two
-origins (separate cookies and storage) for the cross-domain hand-off. Every case uses its own site key.
+origins (separate cookies and storage) for the cross-domain hand-off; made-up hosts (MADE_UP_HOSTS) reach it
+too, as each engine's HTTP proxy. Every case uses its own site key.
 What a case needs a page to do before the tracker runs (storage that throws, GPC on, no fetch, no sendBeacon)
 is an inline script the server puts in the page ahead of the tag (`?pre=`), the same in every engine; every
 page also records its uncaught errors and unhandled rejections in `window.__errors`.
@@ -34,7 +35,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from core.domain.checkout import is_checkout_url
-from tests.e2e.conftest import DESKTOP_UA
 from tests.e2e.engines.drivers import (
     ENGINES,
     Driver,
@@ -76,6 +76,8 @@ CHECKOUT_TABLE = (
     "mailto:checkout@creator.example",
 )
 OWN_CHECKOUT_PATH = "/order-now"
+# Hosts under a registrable domain and under a hosting suffix on the Public Suffix List, for the cookie domain.
+MADE_UP_HOSTS = ("www.creator.test", "shop.creator.test", "my-course.herokuapp.com")
 
 # --------------------------------------------------------------------------------- fixture pages
 
@@ -187,6 +189,13 @@ def make_handler(collector: Collector, script: bytes) -> type[BaseHTTPRequestHan
         def log_message(self, *args: Any) -> None:  # keep pytest output quiet
             pass
 
+        def parse_request(self) -> bool:
+            ok = super().parse_request()
+            if ok and not self.path.startswith("/"):  # an absolute URI: asked as the browser's proxy
+                url = urlsplit(self.path)
+                self.path = url.path + (f"?{url.query}" if url.query else "")
+            return ok
+
         def _send(self, status: int, body: bytes = b"", content_type: str = "text/html; charset=utf-8") -> None:
             self.send_response(status)
             if body:
@@ -278,9 +287,11 @@ def server() -> Iterator[tuple[int, Collector]]:
 
 @pytest.fixture(scope="session", params=ENGINES)
 def driver(request: pytest.FixtureRequest, server: tuple[int, Collector]) -> Iterator[Driver]:
-    """One browser per engine for the whole run."""
+    """One browser per engine for the whole run, with the test server as its HTTP proxy: the made-up hosts
+    (MADE_UP_HOSTS) reach it like any other."""
     port = server[0]
-    with launch(request.param, request, [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]) as engine:
+    origins = [f"http://{host}:{port}" for host in ("127.0.0.1", "localhost", *MADE_UP_HOSTS)]
+    with launch(request.param, request, origins, proxy=f"127.0.0.1:{port}") as engine:
         yield engine
 
 
@@ -688,6 +699,23 @@ def case_broken_page_and_blocked_endpoint_keep_working(t: Tab) -> None:
     assert t.collector.for_site(t.site) == []
 
 
+def case_cookie_goes_on_the_registrable_domain_but_never_a_platform_suffix(t: Tab) -> None:
+    # made-up hosts, sent through the test server as the engine's HTTP proxy (see the `driver` fixture)
+    t.d.goto(t.url("basic", host="www.creator.test"))
+    vid = t.pageviews(1)[0]["v"]
+    cookie = t.cookie()
+    assert cookie is not None
+    assert (cookie["domain"], cookie["value"]) == (".creator.test", vid)
+    assert not [c for c in t.d.cookies() if c["name"].startswith("_cs_p")], "the domain probe was left behind"
+    # a sibling subdomain reads the same cookie
+    t.d.goto(t.url("basic", host="shop.creator.test"))
+    assert t.pageviews(2)[1]["v"] == vid
+
+    t.d.goto(t.url("basic", host="my-course.herokuapp.com"))
+    t.pageviews(3)
+    assert {c["domain"] for c in t.d.cookies() if c["name"] == "_csv"} == {".my-course.herokuapp.com"}
+
+
 CASES = [value for name, value in list(globals().items()) if name.startswith("case_")]
 
 
@@ -696,43 +724,3 @@ def test_tracker(driver: Driver, server: tuple[int, Collector], case: Callable[[
     driver.fresh()
     tab = Tab(driver, server[0], server[1], "site_" + uuid.uuid4().hex[:12])
     case(tab)
-
-
-# --------------------------------------------------------------------------------- Chromium only
-
-
-@pytest.mark.parametrize("driver", ["chromium"], indirect=True)
-def test_cookie_goes_on_the_registrable_domain_but_never_a_platform_suffix(driver, server):
-    """Needs hosts under a real-looking domain that resolve to the loopback: Chromium's --host-resolver-rules
-    (tests/e2e/conftest.py) give that; the other two engines have no such switch, so this case is not in the
-    table."""
-    port, collector = server
-    site = "site_" + uuid.uuid4().hex[:12]
-    ctx = driver.browser.new_context(user_agent=DESKTOP_UA)
-    page = ctx.new_page()
-
-    def pageviews(count: int) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + 5
-        while len(views := [e for e in collector.for_site(site) if e["n"] == "pageview"]) < count:
-            assert time.monotonic() < deadline, views
-            time.sleep(0.05)
-        return views
-
-    try:
-        page.goto(f"http://www.creator.test:{port}/p/basic?site={site}")
-        vid = pageviews(1)[0]["v"]
-        c = next(c for c in ctx.cookies() if c["name"] == "_csv")
-        assert c["domain"] == ".creator.test"
-        assert c["value"] == vid
-        assert not [c for c in ctx.cookies() if c["name"].startswith("_cs_p")]  # probe cleaned up
-        # a sibling subdomain reads the same cookie
-        page.goto(f"http://shop.creator.test:{port}/p/basic?site={site}")
-        assert pageviews(2)[1]["v"] == vid
-
-        page.goto(f"http://my-course.herokuapp.com:{port}/p/basic?site={site}")
-        pageviews(3)
-        domains = {c["domain"] for c in ctx.cookies() if c["name"] == "_csv"}
-        assert ".herokuapp.com" not in domains
-        assert domains == {".creator.test", ".my-course.herokuapp.com"}
-    finally:
-        ctx.close()
