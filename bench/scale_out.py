@@ -47,7 +47,7 @@ from coursesignal.container import DEFAULT_QUEUE, create_container
 from coursesignal.settings import Settings
 from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.stripe import FakeStripe
-from tests.production import Deployment, deployment
+from tests.production import Deployment, deployment, migrated_database
 
 BROWSERS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15",
@@ -390,19 +390,32 @@ def fakes() -> Iterator[tuple[FakeKajabi, FakeStripe]]:
 
 
 def run(
-    instances: int, visits: list[Visit], creators: int, *, admin_url: str, redis_url: str, senders: int, seed: int
+    instances: int,
+    visits: list[Visit],
+    creators: int,
+    *,
+    admin_url: str,
+    redis_url: str,
+    senders: int,
+    seed: int,
+    template: str | None = None,
 ) -> Run:
-    """The traffic against `instances` app instances and as many workers, on a fresh database and Redis."""
+    """The traffic against `instances` app instances and as many workers, on a fresh database (migrated, or a
+    copy of `template`) and Redis number."""
     with (
         tempfile.TemporaryDirectory(prefix="coursesignal-scale-") as folder,
         fakes() as (kajabi, stripe),
         deployment(
-            admin_url, redis_url, Path(folder), {"kajabi": kajabi.base_url, "stripe": stripe.base_url}
+            admin_url,
+            redis_url,
+            Path(folder),
+            {"kajabi": kajabi.base_url, "stripe": stripe.base_url},
+            template=template,
         ) as deployed,
     ):
         for _ in range(instances):
-            deployed.start_app()
             deployed.start_worker()
+        deployed.start_apps(instances)
         world = World(deployed, kajabi, stripe, creators)
         try:
             outcome = world.play(visits, senders, seed)
@@ -450,11 +463,12 @@ def main() -> None:
         f"{sum(len(v.hits) for v in visits)} events, {sum(1 for v in visits if v.buys)} sales",
         flush=True,
     )
-    options = {"admin_url": args.postgres, "redis_url": args.redis, "senders": args.senders, "seed": args.seed}
-    many = run(args.instances, visits, args.creators, **options)
-    print(describe(many), flush=True)
-    one = run(1, visits, args.creators, **options)
-    print(describe(one), flush=True)
+    with migrated_database(args.postgres) as template:
+        options = {"admin_url": args.postgres, "redis_url": args.redis, "senders": args.senders, "seed": args.seed}
+        many = run(args.instances, visits, args.creators, template=template, **options)
+        print(describe(many), flush=True)
+        one = run(1, visits, args.creators, template=template, **options)
+        print(describe(one), flush=True)
     if differences := compare(many, one):
         raise SystemExit("reports differ:\n" + "\n".join(differences))
     print(f"the same reports: {len(many.reports)} figures of {args.creators} creators equal the single instance's")

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from redis import Redis
@@ -173,13 +174,25 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-class Started:
-    """A `coursesignal` command the test started (a worker, the app), its output in `log`."""
+COURSESIGNAL = (sys.executable, "-c", "from coursesignal.cli import main; main()")
 
-    def __init__(self, args: list[str], environment: dict[str, str], log: Path, cwd: Path) -> None:
+
+class Started:
+    """A `coursesignal` command the test started (a worker, the app), or another `program` (gunicorn), its
+    output in `log`."""
+
+    def __init__(
+        self,
+        args: list[str],
+        environment: dict[str, str],
+        log: Path,
+        cwd: Path,
+        *,
+        program: Sequence[str] = COURSESIGNAL,
+    ) -> None:
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from coursesignal.cli import main; main()", *args],
+                [*program, *args],
                 env=environment,
                 cwd=cwd,
                 stdout=out,

@@ -1,5 +1,5 @@
 """The production setup as separate processes on the machine's shared PostgreSQL and Redis: any number of app
-instances (`coursesignal run`: gunicorn) and workers (`coursesignal worker`), with production settings.
+instances (gunicorn serving `build_app()`) and workers (`coursesignal worker`), with production settings.
 
 Nothing shared is flushed, stopped or reconfigured: the deployment gets a database of its own on the shared
 PostgreSQL (created here, dropped at the end) and a Redis database number of its own (claimed here with a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import requests
 from redis import Redis
 from sqlalchemy import create_engine, make_url, text
 
+from bench.collect import GUNICORN
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.private_services import Started, free_port
 
@@ -30,18 +32,34 @@ REDIS_DATABASES = range(1, 16)  # Redis's default 16 numbers; 0 is the one every
 
 
 @contextmanager
-def own_postgres_database(admin_url: str, prefix: str = "coursesignal_scale") -> Iterator[str]:
-    """A new, empty database on the PostgreSQL at `admin_url`; its URL. Dropped (connections cut) at the end."""
+def own_postgres_database(admin_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the PostgreSQL at `admin_url`, empty or a copy of the database at URL `template`;
+    its URL. Dropped (connections cut) at the end."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = f"coursesignal_scale_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_database(admin_url: str) -> Iterator[str]:
+    """A database of its own with the schema up to date, and no connection left open: a template for
+    `own_postgres_database`, so several deployments skip the migrations."""
+    from adapters.persistence.database import create_database_engine
+    from adapters.persistence.migrate import upgrade
+
+    with own_postgres_database(admin_url) as url:
+        engine = create_database_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @contextmanager
@@ -110,14 +128,25 @@ class Deployment:
         if process.process.wait(timeout=300) != 0:
             raise RuntimeError(f"coursesignal db upgrade failed:\n{self.tail()}")
 
-    def start_app(self) -> str:
-        """One more app instance (gunicorn, as `coursesignal run` serves); its address, once it answers."""
-        port = free_port()
-        self.command("run", "--host", "127.0.0.1", "--port", str(port))
-        base_url = f"http://127.0.0.1:{port}"
-        self._wait_until_ready(base_url)
-        self.base_urls.append(base_url)
-        return base_url
+    def start_apps(self, count: int) -> list[str]:
+        """`count` more app instances, served as docs/operations.md says production is (gunicorn, gthread, the
+        server settings bench/collect.py measures), started together; their addresses, once they answer."""
+        started = []
+        for _ in range(count):
+            port = free_port()
+            process = Started(
+                [*GUNICORN, "--bind", f"127.0.0.1:{port}", "coursesignal.container:build_app()"],
+                self.environment,
+                self.log,
+                self.folder,
+                program=[str(Path(sys.executable).parent / "gunicorn")],
+            )
+            self.processes.append(process)
+            started.append(f"http://127.0.0.1:{port}")
+        for base_url in started:
+            self._wait_until_ready(base_url)
+        self.base_urls.extend(started)
+        return started
 
     def start_worker(self) -> Started:
         return self.command("worker")
@@ -143,13 +172,23 @@ class Deployment:
 
 @contextmanager
 def deployment(
-    admin_url: str, redis_server_url: str, folder: Path, platform_api_urls: dict[str, str] | None = None
+    admin_url: str,
+    redis_server_url: str,
+    folder: Path,
+    platform_api_urls: dict[str, str] | None = None,
+    *,
+    template: str | None = None,
 ) -> Iterator[Deployment]:
-    """A migrated database and a Redis number of their own, and no process yet: the caller starts them."""
-    with own_postgres_database(admin_url) as database_url, own_redis_database(redis_server_url) as redis_url:
+    """A migrated database (`coursesignal db upgrade`, or a copy of the `template` database) and a Redis
+    number of their own, and no process yet: the caller starts them."""
+    with (
+        own_postgres_database(admin_url, template) as database_url,
+        own_redis_database(redis_server_url) as redis_url,
+    ):
         deployed = Deployment(database_url, redis_url, folder, dict(platform_api_urls or {}))
         try:
-            deployed.upgrade()
+            if template is None:
+                deployed.upgrade()
             yield deployed
         finally:
             deployed.stop()

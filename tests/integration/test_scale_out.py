@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 
 from bench.scale_out import compare, plan, run
 from tests.conftest import POSTGRES_ADMIN_URL, record_figure, require
+from tests.production import migrated_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -33,8 +34,9 @@ def test_two_instances_and_two_workers_store_everything_once_and_report_like_one
     assert sum(1 for visit in visits if visit.buys) >= 4  # sales on both platforms, not only page views
     options = {"admin_url": POSTGRES_ADMIN_URL, "redis_url": redis_url, "senders": 4, "seed": 7}
 
-    many = run(2, visits, CREATORS, **options)  # raises on an event or sale lost or stored twice
-    one = run(1, visits, CREATORS, **options)
+    with migrated_database(POSTGRES_ADMIN_URL) as template:
+        many = run(2, visits, CREATORS, template=template, **options)  # raises on anything lost or stored twice
+        one = run(1, visits, CREATORS, template=template, **options)
 
     assert {platform for sales in many.outcome.sales.values() for platform, _ in sales} == {"kajabi", "stripe"}
     assert many.outcome.repeats > 0  # repeated webhooks were sent, answered 200 and not stored again
