@@ -15,7 +15,9 @@ from flask import Blueprint, Response, abort, g, jsonify, request, stream_with_c
 from flask_login import current_user
 
 from adapters.web.billing import requires_reports_access
+from adapters.web.usage import count_use
 from core.domain.attribution import Model
+from core.domain.feature_usage import Feature
 from core.domain.money import Money
 from core.domain.reports import (
     UNMATCHED_LABEL,
@@ -218,6 +220,7 @@ def _csv_response(
 @requires_reports_access
 def sources_csv() -> Response:
     report = _source_report()
+    count_use(g.account_id, Feature.SOURCES_CSV)
 
     def rows() -> Iterator[list[Any]]:
         yield [FIRST_COLUMN[report.group], *LINE_COLUMNS]
@@ -313,6 +316,7 @@ def _source_detail_csv(source: str, table: str) -> Response:
     if table not in (*tables, "purchases"):
         abort(404, description=f"A source's tables are {', '.join([*tables, 'purchases'])}.")
     detail = _source_detail(source)
+    count_use(g.account_id, Feature.SOURCE_DETAIL_CSV)
 
     def rows() -> Iterator[list[Any]]:
         if table == "purchases":

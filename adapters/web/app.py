@@ -20,6 +20,7 @@ from adapters.structured_logs import redact_path
 from adapters.web import (
     api,
     auth,
+    beta,
     billing,
     collect,
     connections,
@@ -134,6 +135,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         sites.blueprint,
         sources.blueprint,
         operator.blueprint,
+        beta.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.extensions["coursesignal.limiter"] = init_rate_limits(app)

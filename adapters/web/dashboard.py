@@ -22,9 +22,11 @@ from wtforms import SelectField
 
 from adapters.web.charts import daily_revenue_svg
 from adapters.web.display import CURRENCIES, NO_VALUE, Display, locale_choices, time_zone_choices
+from adapters.web.usage import count_use
 from core.domain.attribution import Model
 from core.domain.connections import ConnectionStatus
 from core.domain.display import DisplaySettings, InvalidDisplaySettings
+from core.domain.feature_usage import Feature
 from core.domain.reports import (
     Breakdown,
     CustomRange,
@@ -52,6 +54,11 @@ blueprint = Blueprint("dashboard", __name__)
 RANGE_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "all": "All time"}
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch"}
 GROUP_LABELS = {"source": "Source", "channel": "Channel", "campaign": "Campaign"}
+GROUP_FEATURES = {
+    Grouping.SOURCE: Feature.DASHBOARD,
+    Grouping.CHANNEL: Feature.DASHBOARD_BY_CHANNEL,
+    Grouping.CAMPAIGN: Feature.DASHBOARD_BY_CAMPAIGN,
+}
 # A drill-down table: its CSV name, its first column, its heading and its caption ({} is the source).
 BREAKDOWN_LABELS = {
     Breakdown.MEDIUM: ("mediums", "Medium", "Mediums", "Mediums of {}"),
@@ -258,6 +265,7 @@ def index(
     report_range = _period()
     model = _choice("model", Model, Model.FIRST_TOUCH)
     group = _choice("group", Grouping, Grouping.SOURCE)
+    count_use(account_id, GROUP_FEATURES[group])
     order = _sort()
     currency = display.settings.currency
     with reports.reading():
@@ -311,6 +319,7 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
         )
     except UnknownSource:
         abort(404, description=f"No visitor or purchase came from {source!r}.")
+    count_use(int(current_user.id), Feature.SOURCE_DRILL_DOWN)
     tables = [
         (heading, column, table, caption.format(detail.source), lines)
         for breakdown, lines in detail.tables.items()
@@ -357,6 +366,7 @@ def purchases(reports: Reports = Provide["services.reports"]) -> str:
         since=_local_midnight(first, display) if first else None,
         until=_local_midnight(last + timedelta(days=1), display) if last else None,
     )
+    count_use(account_id, Feature.PURCHASES_LIST)
     page_number = request.args.get("page", "1")
     found = reports.find_purchases(account_id, search, int(page_number) if page_number.isdigit() else 1)
     return render_template(
@@ -431,4 +441,5 @@ def purchase(purchase_id: int, reports: Reports = Provide["services.reports"]) -
     detail = reports.purchase(int(current_user.id), purchase_id)
     if detail is None:
         abort(404, description="No purchase with this id in your account.")
+    count_use(int(current_user.id), Feature.PURCHASE_DRILL_DOWN)
     return render_template("dashboard/purchase.html", detail=detail, **_helpers(_display(int(current_user.id))))

@@ -10,11 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from markupsafe import Markup
+from wtforms import EmailField, IntegerField
+from wtforms.validators import DataRequired, Length
 
 from adapters.web.charts import labelled_bars_svg
+from core.domain.feature_usage import Feature
+from core.services.beta import Beta
 from core.services.metrics import Metrics, MetricsReport
 
 blueprint = Blueprint("operator", __name__, url_prefix="/operator")
@@ -32,7 +37,68 @@ def _operators_only() -> None:
 @inject
 def index(metrics: Metrics = Provide["services.metrics"]) -> Any:
     report = metrics.report()
-    return render_template("operator/index.html", report=report, charts=_charts(report), percent=_percent)
+    return render_template(
+        "operator/index.html", report=report, charts=_charts(report), percent=_percent, feature_label=_feature_label
+    )
+
+
+def _feature_label(feature: str) -> str:
+    return Feature(feature).label if feature in Feature else feature
+
+
+class InviteForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        "Email address",
+        description="Before they sign up (their trial is then 60 days), or of a creator who has an account.",
+        validators=[DataRequired("Give the address to invite."), Length(max=320)],
+    )
+
+
+class CloseForm(FlaskForm):  # type: ignore[misc]
+    request_id = IntegerField(validators=[DataRequired()])
+
+
+@inject
+def _beta_page(form: InviteForm | None = None, status: int = 200, beta: Beta = Provide["services.beta"]) -> Any:
+    return render_template(
+        "operator/beta.html", overview=beta.overview(), form=form or InviteForm(), close_form=CloseForm()
+    ), status
+
+
+@blueprint.get("/beta")
+def beta_page() -> Any:
+    return _beta_page()
+
+
+@blueprint.post("/beta/invite")
+@inject
+def beta_invite(beta: Beta = Provide["services.beta"]) -> Any:
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _beta_page(form, 400)
+    try:
+        invited = beta.invite(form.email.data)
+    except ValueError as error:
+        form.email.errors.append(str(error))
+        return _beta_page(form, 400)
+    if not invited.new:
+        flash(f"{invited.member.email} is in the beta already; nothing changed.")
+    elif invited.account is None:
+        flash(f"{invited.member.email} is invited: 60 days free once they sign up with this address.")
+    else:
+        flash(f"{invited.member.email} is now a beta member.")
+    return redirect(url_for("operator.beta_page"))
+
+
+@blueprint.post("/beta/setup-help/close")
+@inject
+def close_setup_help(beta: Beta = Provide["services.beta"]) -> Any:
+    form = CloseForm()
+    if form.validate_on_submit() and beta.close_setup_help(form.request_id.data):
+        flash("Setup help request closed.")
+    else:
+        flash("That request was closed already, or does not exist.", "error")
+    return redirect(url_for("operator.beta_page") + "#setup-help")
 
 
 def _percent(value: float | None) -> str:

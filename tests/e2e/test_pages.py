@@ -22,7 +22,7 @@ from dependency_injector import providers
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from adapters.persistence.tables import users
+from adapters.persistence.tables import beta_members, users
 from core.domain.connections import DeliveryState
 from plugins import csv_import
 from tests.conftest import require
@@ -40,6 +40,8 @@ EMAIL = "creator@example.com"
 # Creators caught at other points: in the setup wizard's steps, and after the free trial.
 WIZARD_CSV, WIZARD_CHOOSE, WIZARD_SYNC = "csv@example.com", "two-sites@example.com", "syncing@example.com"
 TRIAL_ENDED = "trial-ended@example.com"
+BETA = "beta@example.com"  # a beta member, with a setup-help request and feedback sent
+OPERATOR = "olga@example.com"
 WIDTHS = {"375px": {"width": 375, "height": 812}, "1280px": {"width": 1280, "height": 900}}
 # The impacts that fail the test; "moderate" and "minor" findings are printed, not failed.
 FAILING_IMPACTS = ("serious", "critical")
@@ -89,6 +91,11 @@ def _open_the_menu(page: Any, world: World) -> None:
         page.keyboard.press("Enter")
         expect(button).to_have_attribute("aria-expanded", "true")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing")).to_be_visible()
+
+
+def _feedback_prompt_shown(page: Any, world: World) -> None:
+    """The beta member's weekly feedback prompt is on the dashboard (a week after their last answer)."""
+    expect(page.get_by_role("heading", name="Your weekly beta feedback")).to_be_visible()
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,9 @@ PAGES = (
     Shown("purchases-search", "/purchases?source=youtube&from=2026-11-01"),
     Shown("billing", "/billing"),
     Shown("trial-ended", "/dashboard", who=TRIAL_ENDED, status=402),
+    Shown("beta", "/beta", who=BETA),
+    Shown("dashboard-beta-feedback-prompt", "/dashboard", who=BETA, then=_feedback_prompt_shown),
+    Shown("operator-beta", "/operator/beta", who=OPERATOR),
 )
 
 
@@ -198,6 +208,20 @@ def _others(live: Live, account_id: int, folder: Path) -> dict[str, str]:
         connection.execute(
             update(users).where(users.c.id == ended_account).values(trial_ends_at=NOW - timedelta(days=1))
         )
+    _, beta_account = live.client(BETA)
+    beta = live.container.services.beta()
+    beta.invite(BETA)
+    beta.request_setup_help(beta_account, "Our Kajabi checkout is on a subdomain of a subdomain: help us check it.")
+    beta.send_feedback(beta_account, "Whether first touch counts a visit from before the trial started.", "")
+    with live.container.gateways.engine().begin() as connection:
+        # A week after the last answer as the pages' clock reads it: the weekly prompt is due on the dashboard.
+        connection.execute(
+            update(beta_members)
+            .where(beta_members.c.user_id == beta_account)
+            .values(feedback_prompt_closed_at=NOW - timedelta(days=8))
+        )
+    live.client(OPERATOR)
+    live.container.services.accounts().grant_operator(OPERATOR)
     live.container.services.accounts().request_password_reset(EMAIL)
     (reset_link,) = [
         link for link in links_in(last_mail_to(folder / "instance" / "outbox", EMAIL)) if "/reset/" in link
