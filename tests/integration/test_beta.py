@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from adapters.persistence import tables as t
-from coursesignal.cli import _Context, main
+from coursesignal.cli import main
+from coursesignal.cli_context import CliContext
 from tests.fakes.stripe import FakeStripe
 from tests.integration.billing_world import Creator, billed_settings
 from tests.web_session import last_mail_to, links_in, mail_body, outbox_messages, path_of, sign_up_and_verify
@@ -25,7 +26,7 @@ def settings(settings, fake_stripe: FakeStripe):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def cli(settings, container):  # type: ignore[no-untyped-def]
-    context = _Context()
+    context = CliContext()
     context._settings, context._container = settings, container
     runner = CliRunner()
     return lambda *args: runner.invoke(main, list(args), obj=context)

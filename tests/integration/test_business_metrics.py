@@ -29,7 +29,8 @@ from core.ports.platforms import (
     WebhookDelivery,
 )
 from core.services.connections import ConnectionFailed
-from coursesignal.cli import _Context, main
+from coursesignal.cli import main
+from coursesignal.cli_context import CliContext
 from tests.conftest import sign_in
 from tests.unit.fakes import FixedClock
 
@@ -252,7 +253,7 @@ def test_cohorts_walked_on_the_clock_give_the_exact_figures_on_the_page_and_in_j
     world = _World(app, container, clock, tmp_path)
     _walk(world)
 
-    context = _Context()
+    context = CliContext()
     context._settings, context._container = settings, container
     result = CliRunner().invoke(main, ["metrics", "--since", "2026-09-01", "--json"], obj=context)
     assert result.exit_code == 0, result.output

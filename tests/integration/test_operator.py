@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from coursesignal.cli import _Context, main
+from coursesignal.cli import main
+from coursesignal.cli_context import CliContext
 from tests.conftest import sign_in
 
 
 def _cli(settings, container):  # type: ignore[no-untyped-def]
     """The `coursesignal` command on the test's own container (its database and clock)."""
-    context = _Context()
+    context = CliContext()
     context._settings = settings
     context._container = container
     runner = CliRunner()
