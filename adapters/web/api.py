@@ -5,38 +5,37 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
-from enum import StrEnum
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, abort, g, jsonify, request, stream_with_context
 from flask_login import current_user
+from marshmallow import Schema, fields, validate
 
+from adapters.web.api_schemas import (
+    AUTH_ERRORS,
+    CSV,
+    UNAUTHORIZED,
+    PurchaseDetailSchema,
+    PurchaseListSchema,
+    PurchasesQuery,
+    RangeQuery,
+    ReportQuery,
+    SourceDetailSchema,
+    SourcesQuery,
+    SourcesReportSchema,
+    SummarySchema,
+)
 from adapters.web.billing import requires_reports_access
+from adapters.web.contract import TEXT, TOKEN_OR_SESSION, Answer, ErrorSchema, also_documented, operation
 from adapters.web.usage import count_use
-from core.domain.attribution import Model
 from core.domain.feature_usage import Feature
 from core.domain.money import Money
-from core.domain.reports import (
-    UNMATCHED_LABEL,
-    Breakdown,
-    CustomRange,
-    Grouping,
-    Period,
-    PurchaseRow,
-    ReportRange,
-    SessionRow,
-    SortColumn,
-    SortOrder,
-    SourceLine,
-    parse_period,
-)
-from core.domain.touches import Touch
+from core.domain.reports import UNMATCHED_LABEL, Breakdown, CustomRange, Grouping, Period, PurchaseRow, SourceLine
 from core.ports.clock import Clock
 from core.services.accounts import Accounts
-from core.services.reports import Reports, SourceDetail, SourceReport, SummaryReport, UnknownSource
+from core.services.reports import Reports, SourceDetail, SourceReport, UnknownSource
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -72,40 +71,11 @@ def requires_account(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _choice(name: str, enum: type[E], default: E) -> E:
-    value = request.args.get(name, default.value)
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        abort(400, description=f"{name} must be one of {allowed}")
-
-
-def _currency() -> str | None:
-    value = request.args.get("currency")
-    if value is not None and not (len(value) == 3 and value.isalpha()):
-        abort(400, description="currency must be a three-letter ISO 4217 code")
-    return value.upper() if value else None
-
-
-def _sort() -> SortOrder:
-    try:
-        return SortOrder.parse(request.args.get("sort", "-revenue"))
-    except ValueError:
-        allowed = ", ".join(column.value for column in SortColumn)
-        abort(400, description=f"sort must be one of {allowed}, with a leading '-' for descending")
-
-
-def _range() -> Period:
-    try:
-        return parse_period(
-            request.args.get("range", ReportRange.LAST_30_DAYS.value), request.args.get("from"), request.args.get("to")
-        )
-    except ValueError as error:
-        abort(400, description=str(error))
+@inject
+def _source_report(query: dict[str, Any], reports: Reports = Provide["services.reports"]) -> SourceReport:
+    return reports.sources(
+        g.account_id, query["period"], query["model"], query["currency"], group=query["group"], sort=query["sort"]
+    )
 
 
 def _range_name(period: Period) -> str:
@@ -115,57 +85,17 @@ def _range_name(period: Period) -> str:
     return period.value
 
 
-def _range_json(period: Period) -> dict[str, Any]:
-    """The range as the response names it: a custom one also says its first and last day."""
-    if isinstance(period, CustomRange):
-        return {"range": period.value, "from": period.first.isoformat(), "to": period.last.isoformat()}
-    return {"range": period.value}
-
-
-def _model() -> Model:
-    return _choice("model", Model, Model.FIRST_TOUCH)
-
-
-@inject
-def _source_report(reports: Reports = Provide["services.reports"]) -> SourceReport:
-    return reports.sources(
-        g.account_id,
-        _range(),
-        _model(),
-        _currency(),
-        group=_choice("group", Grouping, Grouping.SOURCE),
-        sort=_sort(),
-    )
-
-
-def _line_json(line: SourceLine, key: str = "source") -> dict[str, Any]:
-    return {
-        key: line.label,
-        **({"channel": line.totals.channel} if key == "source" else {}),
-        "visitors": line.totals.visitors,
-        "revenue": line.totals.revenue,
-        "students": line.totals.students,
-        "purchases": line.totals.purchases,
-        "conversion_rate": line.conversion_rate,
-        "avg_order_value": line.avg_order_value,
-        "revenue_per_visitor": line.revenue_per_visitor,
-    }
-
-
 @blueprint.get("/reports/sources")
 @requires_account
 @requires_reports_access
-def sources() -> Any:
-    report = _source_report()
-    return jsonify(
-        **_range_json(report.range),
-        model=report.model.value,
-        currency=report.currency,
-        group=report.group.value,
-        sort=str(report.sort),
-        rows=[_line_json(line) for line in report.lines],
-        unmatched={"revenue": report.unmatched.revenue, "purchases": report.unmatched.purchases},
-    )
+@operation(
+    "Revenue by source",
+    {200: Answer("The report.", SourcesReportSchema), **AUTH_ERRORS},
+    query=SourcesQuery,
+    security=TOKEN_OR_SESSION,
+)
+def sources(query: dict[str, Any]) -> Any:
+    return jsonify(SourcesReportSchema().dump(_source_report(query)))
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
@@ -218,8 +148,23 @@ def _csv_response(
 @blueprint.get("/reports/sources.csv")
 @requires_account
 @requires_reports_access
-def sources_csv() -> Response:
-    report = _source_report()
+@operation(
+    "Revenue by source as CSV, in human units",
+    {
+        200: Answer(
+            "Streamed CSV with header Source,Visitors,Revenue,Students,Conversion %,Avg Order Value,Revenue/Visitor "
+            "(Channel or Campaign first when grouped so), then an Unmatched row when purchases were not matched. "
+            "The file name ends with the ISO date.",
+            TEXT,
+            CSV,
+        ),
+        **AUTH_ERRORS,
+    },
+    query=SourcesQuery,
+    security=TOKEN_OR_SESSION,
+)
+def sources_csv(query: dict[str, Any]) -> Response:
+    report = _source_report(query)
     count_use(g.account_id, Feature.SOURCES_CSV)
 
     def rows() -> Iterator[list[Any]]:
@@ -236,31 +181,25 @@ def sources_csv() -> Response:
 # --- summary --------------------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
 @blueprint.get("/reports/summary")
 @requires_account
 @requires_reports_access
+@operation(
+    "Revenue, its trend, average order value, match rate and revenue per day",
+    {
+        200: Answer(
+            "Ranges are whole UTC days ending today; the trend compares with the period of equal length just before "
+            "(null for all time or when that period had no revenue).",
+            SummarySchema,
+        ),
+        **AUTH_ERRORS,
+    },
+    query=RangeQuery,
+    security=TOKEN_OR_SESSION,
+)
 @inject
-def summary(reports: Reports = Provide["services.reports"]) -> Any:
-    report: SummaryReport = reports.summary(g.account_id, _range(), _currency())
-    s = report.summary
-    return jsonify(
-        **_range_json(report.range),
-        currency=report.currency,
-        since=_iso(report.since),
-        until=_iso(report.until),
-        revenue=s.revenue,
-        previous_revenue=s.previous_revenue,
-        trend_percent=s.trend_percent,
-        purchases=s.purchases,
-        matched_purchases=s.matched_purchases,
-        match_rate=s.match_rate,
-        avg_order_value=s.avg_order_value,
-        daily=[{"date": d.day.isoformat(), "revenue": d.revenue, "purchases": d.purchases} for d in s.daily],
-    )
+def summary(query: dict[str, Any], reports: Reports = Provide["services.reports"]) -> Any:
+    return jsonify(SummarySchema().dump(reports.summary(g.account_id, query["period"], query["currency"])))
 
 
 # --- drill-down -----------------------------------------------------------------------------------------
@@ -277,14 +216,22 @@ BREAKDOWN_COLUMNS = {
     Breakdown.LANDING_PAGE: "Landing Page",
     Breakdown.TAGGED: "utm_source",
 }
+SOURCE_TABLES = [*BREAKDOWN_TABLES.values(), "purchases"]
+
+
+class _TablePath(Schema):
+    source = fields.String(required=True)
+    table = fields.String(required=True, validate=validate.OneOf(SOURCE_TABLES))
 
 
 @inject
-def _source_detail(source: str, reports: Reports = Provide["services.reports"]) -> SourceDetail:
+def _source_detail(source: str, query: dict[str, Any], reports: Reports = Provide["services.reports"]) -> SourceDetail:
     if "\x00" in source:  # no source is named with a NUL, and PostgreSQL text cannot even be compared with one
         abort(404, description="No source has that name. Pick a source from the report.")
     try:
-        return reports.source_detail(g.account_id, source, _range(), _model(), _currency(), sort=_sort())
+        return reports.source_detail(
+            g.account_id, source, query["period"], query["model"], query["currency"], sort=query["sort"]
+        )
     except UnknownSource:
         abort(404, description=f"No visitor or purchase came from {source!r}. Pick a source from the report.")
 
@@ -292,30 +239,40 @@ def _source_detail(source: str, reports: Reports = Provide["services.reports"]) 
 @blueprint.get("/reports/sources/<path:source>")
 @requires_account
 @requires_reports_access
-def source_detail(source: str) -> Any:
+@also_documented(
+    "One table of a source's drill-down as CSV, in human units",
+    {
+        200: Answer("Streamed CSV; the file name ends with the ISO date.", TEXT, CSV),
+        **AUTH_ERRORS,
+        404: Answer("Unknown source or table.", ErrorSchema),
+    },
+    query=ReportQuery,
+    path="/api/v1/reports/sources/{source}/{table}.csv",
+    path_parameters=_TablePath,
+    security=TOKEN_OR_SESSION,
+)
+@operation(
+    "One source's mediums, campaigns, landing pages and raw utm_source values, and the purchases credited to it",
+    {
+        200: Answer("The drill-down; purchases are the 50 newest credited in the range.", SourceDetailSchema),
+        **AUTH_ERRORS,
+        404: Answer("No visitor or purchase of yours came from it.", ErrorSchema),
+    },
+    query=ReportQuery,
+    security=TOKEN_OR_SESSION,
+)
+def source_detail(source: str, query: dict[str, Any]) -> Any:
     if source.endswith(".csv") and "/" in source:
-        return _source_detail_csv(*source[: -len(".csv")].rsplit("/", 1))
-    detail = _source_detail(source)
-    return jsonify(
-        source=detail.source,
-        **_range_json(detail.range),
-        model=detail.model.value,
-        currency=detail.currency,
-        sort=str(detail.sort),
-        **{
-            BREAKDOWN_TABLES[breakdown]: [_line_json(line, "name") for line in lines]
-            for breakdown, lines in detail.tables.items()
-        },
-        purchases=[_purchase_json(row) for row in detail.purchases],
-    )
+        return _source_detail_csv(*source[: -len(".csv")].rsplit("/", 1), query)
+    return jsonify(SourceDetailSchema().dump(_source_detail(source, query)))
 
 
-def _source_detail_csv(source: str, table: str) -> Response:
+def _source_detail_csv(source: str, table: str, query: dict[str, Any]) -> Response:
     """/reports/sources/<source>/<table>.csv: one table of the drill-down, as the creator sees it."""
     tables = {name: breakdown for breakdown, name in BREAKDOWN_TABLES.items()}
-    if table not in (*tables, "purchases"):
-        abort(404, description=f"A source's tables are {', '.join([*tables, 'purchases'])}.")
-    detail = _source_detail(source)
+    if table not in SOURCE_TABLES:
+        abort(404, description=f"A source's tables are {', '.join(SOURCE_TABLES)}.")
+    detail = _source_detail(source, query)
     count_use(g.account_id, Feature.SOURCE_DETAIL_CSV)
 
     def rows() -> Iterator[list[Any]]:
@@ -335,45 +292,6 @@ def _source_detail_csv(source: str, table: str) -> Response:
 
 # --- purchases ------------------------------------------------------------------------------------------
 
-
-def _touch_json(touch: Touch | None) -> dict[str, Any] | None:
-    if touch is None:
-        return None
-    return {
-        "source": touch.source,
-        "channel": touch.channel.value,
-        "medium": touch.medium,
-        "campaign": touch.campaign,
-        "term": touch.term,
-        "content": touch.content,
-        "referrer_host": touch.referrer_host,
-        "landing_page": touch.landing_page,
-        "at": _iso(touch.occurred_at),
-    }
-
-
-def _purchase_json(row: PurchaseRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "platform": row.platform,
-        "platform_purchase_id": row.platform_purchase_id,
-        "email": row.email,
-        "course_name": row.course_name,
-        "amount": row.amount,
-        "refunded": row.refunded,
-        "net_amount": row.net_amount,
-        "net_amount_major": Money(row.net_amount, row.currency).format_major(),
-        "currency": row.currency,
-        "purchased_at": _iso(row.purchased_at),
-        "status": row.status,
-        "match_method": row.match_method,
-        "unmatched_reason": row.unmatched_reason,
-        "match_confidence": row.match_confidence,
-        "first_touch": _touch_json(row.first_touch),
-        "last_touch": _touch_json(row.last_touch),
-    }
-
-
 PURCHASE_COLUMNS = [
     "Purchased At",
     "Email",
@@ -390,7 +308,7 @@ PURCHASE_COLUMNS = [
 
 def _purchase_csv(row: PurchaseRow) -> list[Any]:
     return [
-        _iso(row.purchased_at),
+        row.purchased_at.isoformat().replace("+00:00", "Z"),
         row.email or "",
         row.course_name or "",
         _major(row.amount, row.currency),
@@ -403,34 +321,40 @@ def _purchase_csv(row: PurchaseRow) -> list[Any]:
     ]
 
 
-def _session_json(session: SessionRow) -> dict[str, Any]:
-    touch = _touch_json(session.touch) or {}
-    touch.pop("at", None)
-    return {
-        "visitor_key": session.visitor_key,
-        "started_at": _iso(session.started_at),
-        "last_seen_at": _iso(session.last_seen_at),
-        **touch,
-    }
-
-
 @blueprint.get("/purchases")
 @requires_account
 @requires_reports_access
+@operation(
+    "The newest purchases, with attribution status, how each was matched and both touches",
+    {200: Answer("Every currency, each purchase in its own.", PurchaseListSchema), **AUTH_ERRORS},
+    query=PurchasesQuery,
+    security=TOKEN_OR_SESSION,
+)
 @inject
-def recent_purchases(reports: Reports = Provide["services.reports"]) -> Any:
-    limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
-        abort(400, description="limit must be a whole number from 1 to 200")
-    return jsonify(purchases=[_purchase_json(row) for row in reports.recent_purchases(g.account_id, int(limit))])
+def recent_purchases(query: dict[str, Any], reports: Reports = Provide["services.reports"]) -> Any:
+    return jsonify(PurchaseListSchema().dump({"purchases": reports.recent_purchases(g.account_id, query["limit"])}))
 
 
-@blueprint.get("/purchases/<int:purchase_id>")
+@blueprint.get("/purchases/<int:id>")
 @requires_account
 @requires_reports_access
+@operation(
+    "One purchase with the buyer's whole session history",
+    {
+        200: Answer(
+            "The purchase, and every session of the browser it was matched to and of every browser that identified "
+            "with the buyer's email, oldest first.",
+            PurchaseDetailSchema,
+        ),
+        401: UNAUTHORIZED,
+        402: AUTH_ERRORS[402],
+        404: Answer("No purchase with this id in your account.", ErrorSchema),
+    },
+    security=TOKEN_OR_SESSION,
+)
 @inject
-def purchase_detail(purchase_id: int, reports: Reports = Provide["services.reports"]) -> Any:
-    detail = reports.purchase(g.account_id, purchase_id)
+def purchase_detail(id: int, reports: Reports = Provide["services.reports"]) -> Any:  # the path names it `id`
+    detail = reports.purchase(g.account_id, id)
     if detail is None:
         abort(404, description="No purchase with this id in your account.")
-    return jsonify(**_purchase_json(detail.purchase), sessions=[_session_json(s) for s in detail.sessions])
+    return jsonify(PurchaseDetailSchema().dump(detail))

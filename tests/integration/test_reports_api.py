@@ -214,10 +214,22 @@ def test_bad_parameters_are_refused_with_what_is_allowed(client, world) -> None:
         ("range=1y", "range must be one of"),
         ("model=linear", "model must be one of"),
         ("currency=dollars", "currency must be"),
+        ("range=custom&from=2026-13-01", "from and to are days written YYYY-MM-DD"),
+        ("range=7d&range=30d", "range may be given only once"),
     ]:
         response = get(client, world, f"/api/v1/reports/sources?{query}")
         assert response.status_code == 400
         assert word in response.json["error"]
+
+
+def test_a_parameter_given_twice_is_refused_not_half_read(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = get(client, world, "/api/v1/purchases?limit=1&limit=200")
+    assert (response.status_code, response.json) == (400, {"error": "limit may be given only once"})
+    for limit in ("0", "201", "ten", "2.5"):
+        response = get(client, world, f"/api/v1/purchases?limit={limit}")
+        assert (response.status_code, response.json) == (400, {"error": "limit must be a whole number from 1 to 200"})
+    # A parameter no operation reads (a tag on a shared link) is ignored, as before.
+    assert get(client, world, "/api/v1/purchases?limit=2&utm_source=x").status_code == 200
 
 
 def test_group_by_channel_and_by_campaign(client, world) -> None:  # type: ignore[no-untyped-def]
