@@ -36,6 +36,7 @@ from adapters.web.links import WebAccountLinks
 from core.services.accounts import Accounts
 from core.services.attribution import Attribution
 from core.services.beta import Beta
+from core.services.billing_notices import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK
 from core.services.connections import DELIVERY_SWEEP_SECONDS, DELIVERY_SWEEP_TASK, POLL_ALL_TASK, Connections
 from core.services.feature_usage import FeatureUsage
 from core.services.fingerprints import FingerprintSalts
@@ -45,7 +46,7 @@ from core.services.privacy import RETENTION_EVERY_SECONDS, RETENTION_TASK, Priva
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.source_rules import SourceRules
-from core.services.subscriptions import TRIAL_NOTICES_EVERY_SECONDS, TRIAL_NOTICES_TASK, Subscriptions
+from core.services.subscriptions import Subscriptions
 from core.services.tracking import SWEEP_SECONDS, SWEEP_TASK, Tracking
 from coursesignal.settings import Settings
 

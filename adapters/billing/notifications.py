@@ -8,7 +8,7 @@ from datetime import datetime
 from core.domain.money import Money
 from core.domain.subscriptions import BillingStatus
 from core.ports.mailer import Mail, Mailer
-from core.services.subscriptions import BillingNotice, DuplicateSubscriptionReport, NoticeKind
+from core.services.billing_notices import BillingNotice, DuplicateSubscriptionReport, NoticeKind
 
 log = logging.getLogger(__name__)
 

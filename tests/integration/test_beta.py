@@ -115,7 +115,7 @@ def test_the_beta_ending_email_goes_once_where_others_get_the_trial_reminder(
     app, container, fake_stripe: FakeStripe, settings, cli
 ) -> None:  # type: ignore[no-untyped-def]
     from adapters.jobs.tasks import task_function
-    from core.services.subscriptions import TRIAL_NOTICES_TASK
+    from core.services.billing_notices import TRIAL_NOTICES_TASK
 
     member = Creator(app.test_client(), container, fake_stripe, "member@example.com")
     other = Creator(app.test_client(), container, fake_stripe, "other@example.com")

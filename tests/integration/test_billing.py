@@ -440,7 +440,7 @@ def test_a_canceled_plan_ending_is_told_once_and_says_the_trial_goes_on(creator:
 
 def test_the_trial_job_reminds_then_tells_the_end_and_a_paid_trial_hears_from_stripe(creator: Creator) -> None:
     from adapters.jobs.tasks import task_function
-    from core.services.subscriptions import TRIAL_NOTICES_TASK
+    from core.services.billing_notices import TRIAL_NOTICES_TASK
 
     jobs = creator.container.gateways.job_queue()
     creator.trial_ends(datetime.now(UTC) + timedelta(days=2, hours=12))
@@ -519,7 +519,7 @@ def test_a_second_subscription_seen_only_in_an_invoice_event_is_canceled_and_ref
 
 def test_the_embedded_default_runs_the_trial_reminders_periodically(app) -> None:  # type: ignore[no-untyped-def]
     from adapters.jobs.in_process import InProcessJobQueue
-    from core.services.subscriptions import TRIAL_NOTICES_TASK
+    from core.services.billing_notices import TRIAL_NOTICES_TASK
 
     job_queue = app.extensions["coursesignal.container"].gateways.job_queue()
     assert isinstance(job_queue, InProcessJobQueue)

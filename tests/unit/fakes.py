@@ -30,7 +30,7 @@ from core.domain.visitors import Session, Visitor
 from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent
 from core.ports.mailer import Mail
 from core.ports.tokens import BadToken, ExpiredToken
-from core.services.subscriptions import BillingNotice, DuplicateSubscriptionReport
+from core.services.billing_notices import BillingNotice, DuplicateSubscriptionReport
 
 
 class FixedClock:

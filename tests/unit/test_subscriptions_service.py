@@ -18,7 +18,9 @@ from core.domain.subscriptions import (
 )
 from core.ports.billing import BillingUnavailable, ForgedBillingEvent
 from core.services.accounts import Accounts
-from core.services.subscriptions import BillingActionRefused, EventOutcome, NoticeKind, Subscriptions
+from core.services.billing_notices import NoticeKind
+from core.services.stripe_events import EventOutcome
+from core.services.subscriptions import BillingActionRefused, Subscriptions
 from tests.unit.fakes import FakeBillingGateway, FakeUnitOfWork, FixedClock, RecordingBillingNotifier, Store
 
 BILLING_PAGE = "https://app.coursesignal.test/billing"
