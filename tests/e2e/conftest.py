@@ -45,9 +45,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     except AssertionError as e:
         message = str(e)
-        if engine is None or message.startswith(f"[{engine}]"):
-            raise
-        raise AssertionError(f"[{engine}] {message}") from e
+        if engine is not None and not message.startswith(f"[{engine}]"):
+            e.args = (f"[{engine}] {message}",)  # the same exception, so its traceback still ends in the test
+        raise
 
 
 @pytest.fixture(scope="session")

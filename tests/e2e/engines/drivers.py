@@ -9,7 +9,8 @@
 Each engine is started once per test session; `fresh()` gives a case a clean profile (a new Playwright context,
 a new BiDi user context, and for WebKit, whose WebDriver session is one profile, every cookie and the
 storage of the test origins cleared). Everything a case needs beyond these few calls (requests, beacons) is
-read server-side, never through an engine-specific hook.
+read server-side, never through an engine-specific hook. `launch()` is the one way a test module starts an
+engine; a download lands in a folder of the driver's own, whatever the engine.
 """
 
 from __future__ import annotations
