@@ -36,6 +36,8 @@ pytestmark = pytest.mark.browser
 CREATOR = "creator@example.com"  # the reports fixture's creator
 WIDTHS = {"phone": (375, 812), "laptop": (1280, 900)}
 DASHBOARD_PAGES = ("/dashboard?range=7d", "/dashboard/sources/YouTube", "/purchases")
+# How long a step may take: a form that asks the fake Kajabi, on a loaded 2-core machine, can take seconds.
+STEP = 15.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def d(driver: Driver) -> Driver:
     return driver
 
 
-def shows(d: Driver, css: str, text: str, timeout: float = 5.0) -> None:
+def shows(d: Driver, css: str, text: str, timeout: float = STEP) -> None:
     """Wait until the first element matching `css` contains `text`."""
     wait_until(
         d, f"(document.querySelector({json.dumps(css)})?.textContent ?? '').includes({json.dumps(text)})", timeout
@@ -106,7 +108,7 @@ def test_sign_up_and_confirm(d: Driver, world: World) -> None:
     d.type("#email", email)
     d.type("#password", "five quiet lanterns drifting")
     d.click("form button[type=submit]")
-    wait_url(d, lambda url: url.endswith("/signup/check-inbox"))
+    wait_url(d, lambda url: url.endswith("/signup/check-inbox"), STEP)
     shows(d, "h1", "Check your inbox")
     assert d.eval("document.documentElement.scrollWidth") <= 375
 
@@ -131,11 +133,11 @@ def test_connect_kajabi_through_its_form(d: Driver, world: World) -> None:
 
     d.type("#field-client_secret", fake.client_secret)
     d.click(".connect-form button[type=submit]")
-    wait_url(d, lambda url: re.search(r"/connections/\d+/choose$", url) is not None)
+    wait_url(d, lambda url: re.search(r"/connections/\d+/choose$", url) is not None, STEP)
     d.click(f"input[value='{world.site_id}']")
     d.click(".choices + button[type=submit]")
-    wait_url(d, lambda url: re.search(r"/connections/\d+$", url) is not None)
-    shows(d, "#connection-status", "Connected", timeout=30)
+    wait_url(d, lambda url: re.search(r"/connections/\d+$", url) is not None, STEP)
+    shows(d, "#connection-status", "Connected", timeout=2 * STEP)
     shows(d, "#connection-synced", "30 purchases in the last full sync")
 
 
