@@ -240,6 +240,16 @@ def metrics(ctx: CliContext, since: datetime | None, as_json: bool) -> None:
     )
     failed = report.failed_deliveries
     click.echo(f"Failed deliveries waiting: {failed.waiting} on {failed.accounts} accounts ({failed.since} since)")
+    beta = report.beta
+    click.echo(
+        f"Beta: {beta.invited} invited, {beta.joined} joined, {beta.paid} paid; setup help {beta.setup_help_open} "
+        f"open, {beta.setup_help_closed} closed; {beta.feedback_answers} feedback answers from "
+        f"{beta.feedback_accounts} members; {beta.testimonial_consents} testimonial consents"
+    )
+    for used in report.feature_usage:
+        click.echo(
+            f"  used {used.feature}: {used.uses} times by {used.accounts} accounts on {used.account_days} account-days"
+        )
 
 
 COMMANDS = (

@@ -18,7 +18,8 @@ from wtforms import EmailField, IntegerField
 from wtforms.validators import DataRequired, Length
 
 from adapters.web.charts import labelled_bars_svg
-from core.domain.feature_usage import Feature
+from adapters.web.security import protect_form
+from core.domain.feature_usage import feature_label
 from core.services.beta import Beta
 from core.services.metrics import Metrics, MetricsReport
 
@@ -30,6 +31,7 @@ def _operators_only() -> None:
     # The account is read afresh on every request (sessions.load_account), so a revoke applies at once.
     if not current_user.is_authenticated or not current_user.account.is_operator:
         abort(404)
+    protect_form()  # only now: to anyone else a POST here is a 404 like any address, not a form error
 
 
 # No slash-adding redirect for /operator: it would tell a stranger that something lives there.
@@ -38,12 +40,8 @@ def _operators_only() -> None:
 def index(metrics: Metrics = Provide["services.metrics"]) -> Any:
     report = metrics.report()
     return render_template(
-        "operator/index.html", report=report, charts=_charts(report), percent=_percent, feature_label=_feature_label
+        "operator/index.html", report=report, charts=_charts(report), percent=_percent, feature_label=feature_label
     )
-
-
-def _feature_label(feature: str) -> str:
-    return Feature(feature).label if feature in Feature else feature
 
 
 class InviteForm(FlaskForm):  # type: ignore[misc]

@@ -21,10 +21,6 @@ class Feature(StrEnum):
     SOURCES_CSV = "sources_csv"
     SOURCE_DETAIL_CSV = "source_detail_csv"
 
-    @property
-    def label(self) -> str:
-        return LABELS[self]
-
 
 LABELS = {
     Feature.DASHBOARD: "Dashboard by source",
@@ -36,6 +32,11 @@ LABELS = {
     Feature.SOURCES_CSV: "Sources CSV export",
     Feature.SOURCE_DETAIL_CSV: "Source drill-down CSV export",
 }
+
+
+def feature_label(name: str) -> str:
+    """What the operator reads for a stored feature name (a name no longer counted reads as stored)."""
+    return next((label for feature, label in LABELS.items() if feature.value == name), name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,4 +181,8 @@ def test_operators_invite_from_the_console_and_creators_never_see_it(people: _Pe
         method = "GET" if path == "/operator/beta" else "POST"
         response = people.member.open(path, method=method, data={"csrf_token": token, "email": "x@example.com"})
         assert response.status_code == 404, path
+        # Without a form token too: a 404, never a form error that would tell the route exists.
+        assert people.member.open(path, method=method, data={"email": "x@example.com"}).status_code == 404, path
     assert container.services.beta().member(container.services.accounts().ensure_account("x@example.com").id) is None
+    # An operator's forms are checked all the same.
+    assert people.operator.post("/operator/beta/invite", data={"email": "x@example.com"}).status_code == 400

@@ -520,18 +520,20 @@ class FakeStripe:
             return events
 
     def pay_invoice(self, subscription_id: str) -> list[dict[str, Any]]:
-        """The open renewal invoice is paid (a retry succeeded, or the creator fixed the card)."""
+        """The open renewal invoice is paid (a retry succeeded, or the creator fixed the card), or a trial ended
+        and its first charge went through: either way the subscription is active again, and Stripe says so."""
         with self._lock:
             subscription = self._subscription(subscription_id)
-            invoice = self._open_invoice(subscription)
+            previous = subscription["status"]
+            invoice = self._open_invoice(subscription)  # a trial's end opens the first charged period
             self._mark_paid(invoice)
             invoice["next_payment_attempt"] = None
             invoice["attempt_count"] += 1
             events = [self.event("invoice.paid", invoice)]
-            if subscription["status"] != "active":
-                previous = subscription["status"]
-                subscription["status"] = "active"
-                self._advance_period(subscription)
+            if previous != "active":
+                if subscription["status"] != "active":
+                    subscription["status"] = "active"
+                    self._advance_period(subscription)
                 events.append(self.event("customer.subscription.updated", subscription, {"status": previous}))
             return events
 
