@@ -61,14 +61,15 @@ def create_collect_engine(engine: Engine) -> Engine:
     On PostgreSQL, its own small pool in autocommit, so storing an event is one statement and one round
     trip. The commit is synchronous: a 204 means the row is on disk, so an accepted event survives even a
     crash of the database server (asynchronous commit saved about a millisecond here, not worth losing the
-    last fraction of a second of beacons). On SQLite, the one engine.
+    last fraction of a second of beacons). No ping on checkout (it would be a second round trip per event):
+    a connection the server dropped fails its insert, and the caller tries once more on a new one
+    (`adapters.web.collect`). On SQLite, the one engine.
     """
     if engine.dialect.name != "postgresql":
         return engine
     return create_engine(
         engine.url,
         isolation_level="AUTOCOMMIT",
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         connect_args={"connect_timeout": 5, "options": "-c jit=off"},

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, literal, select, text, update
+from sqlalchemy import Connection, Insert, Row, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import tables as t
@@ -29,28 +30,36 @@ _INBOUND_FIELDS = (
 _INBOUND_LOCK_NAMESPACE = 0x43534945
 
 
+@cache
+def _insert(dialect_name: str) -> Insert:
+    """The one statement of the collect path, built once per dialect (SQLAlchemy then compiles it once).
+
+    INSERT ... SELECT from the site's row: the account comes from the database, and a site deleted since the
+    caller looked it up inserts nothing instead of breaking the foreign key. A repeat of a stored event
+    (site, client event id) inserts nothing either, and returns no id."""
+    i = t.inbound_events.c
+    names = [*_INBOUND_FIELDS, "kind"]
+    source = select(t.sites.c.id, t.sites.c.user_id, *(bindparam(name, type_=i[name].type) for name in names)).where(
+        t.sites.c.id == bindparam("site_id")
+    )
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(t.inbound_events)
+        .from_select(["site_id", "user_id", *names], source)
+        .on_conflict_do_nothing(index_elements=["site_id", "client_event_id"])
+        .returning(i.id)
+    )
+
+
 class SqlInboundEvents:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
     def add(self, site_id: int, event: TrackerEvent) -> int | None:
-        i = t.inbound_events.c
-        values = {name: getattr(event, name) for name in _INBOUND_FIELDS}
+        values: dict[str, Any] = {name: getattr(event, name) for name in _INBOUND_FIELDS}
         values["kind"] = event.kind.value
-        names = list(values)
-        # INSERT ... SELECT from the site's row: the account comes from the database, and a site deleted since
-        # the caller looked it up inserts nothing instead of breaking the foreign key.
-        source = select(
-            t.sites.c.id, t.sites.c.user_id, *(literal(values[name], i[name].type) for name in names)
-        ).where(t.sites.c.id == site_id)
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(t.inbound_events)
-            .from_select(["site_id", "user_id", *names], source)
-            .on_conflict_do_nothing(index_elements=["site_id", "client_event_id"])
-            .returning(i.id)
-        )
-        return self._c.execute(statement).scalar_one_or_none()
+        values["site_id"] = site_id
+        return self._c.execute(_insert(self._c.dialect.name), values).scalar_one_or_none()
 
     def lock_account(self, account_id: int) -> None:
         # SQLite needs nothing: every write transaction begins IMMEDIATE, so writers run one at a time.

@@ -14,7 +14,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.bots import preload as preload_bot_patterns
@@ -25,7 +25,7 @@ from core.domain.touches import MAX_URL_LENGTH
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
 from core.services.fingerprints import FingerprintSalts
-from core.services.tracking import Tracking
+from core.services.tracking import IngestOutcome, Tracking
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("collect", __name__)
@@ -135,6 +135,19 @@ def _declines_tracking() -> bool:
     return request.headers.get("Sec-GPC", "").strip() == "1" or request.headers.get("DNT", "").strip() == "1"
 
 
+def _accept(tracking: Tracking, event: TrackerEvent) -> IngestOutcome:
+    try:
+        return tracking.accept(event)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    # The pooled connection was one the server had dropped (a restart, a cut): nothing pings it on checkout,
+    # so try once more; SQLAlchemy has discarded the pool's older connections and this one is new. Storing
+    # is keyed by the client's event id, so even a first try that was stored is stored once.
+    log.info("collect: a pooled database connection was dead; trying once more on a new one")
+    return tracking.accept(event)
+
+
 @blueprint.post("/t/e")
 @inject
 def collect(
@@ -190,7 +203,7 @@ def collect(
         declines_tracking=_declines_tracking(),
     )
     try:
-        outcome = tracking.accept(event)
+        outcome = _accept(tracking, event)
     except SQLAlchemyError:
         # Nothing was stored: say so, so the sender may try again; never a 2xx for an event we do not hold.
         log.warning("collect: the database is unavailable; event refused", exc_info=True)

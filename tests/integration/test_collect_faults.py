@@ -319,3 +319,29 @@ def test_every_answered_event_is_stored_once_through_redis_and_database_outages(
 def _counts(connection) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
     rows = connection.execute(select(t.visitor_counts).order_by(*t.visitor_counts.primary_key.columns))
     return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_pooled_connection_the_database_dropped_costs_no_event(client, container) -> None:  # type: ignore[no-untyped-def]
+    """Nothing pings the collect pool's connections on checkout: the insert on a dead one is tried once more."""
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["example.com"])
+
+    def post(event_id: str) -> int:
+        body = {"s": site.public_key, "n": "pageview", "i": event_id, "v": "visitor01", "u": "https://example.com/"}
+        return int(client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code)
+
+    assert post("event0001") == 204  # the collect pool now holds a connection
+    with container.gateways.engine().connect() as connection:
+        dropped = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert dropped >= 1
+    assert post("event0002") == 204
+    with container.gateways.engine().connect() as connection:
+        stored = connection.execute(select(t.inbound_events.c.client_event_id)).scalars().all()
+    assert sorted(stored) == ["event0001", "event0002"]
