@@ -1,19 +1,21 @@
-"""Fixed-window event counters for the ingestion pipeline's rate limits: in memory for the embedded
-default (one process), on Redis when it is configured (shared by every web process)."""
+"""The collect endpoint's rate limits: fixed-window event counters in this process's memory.
+
+Neither on Redis nor on `limits` (the library under Flask-Limiter, which counts the forms), for the collect
+path's budget of one network round trip per event, the insert that makes it durable:
+- `limits` on Redis costs one round trip per limit hit, two per event (per sender, per site);
+- `limits`' in-memory storage starts a timer thread to expire its keys, again whenever the last one has
+  run (every few events at a few hundred events a second), each scanning every key.
+Measured in docs/operations.md ("One network round trip per event"). In memory, each gunicorn process
+counts on its own, so with N processes a sender gets up to N times its limit.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
-from redis.exceptions import RedisError
-
 from core.domain.events import RateLimit
-
-log = logging.getLogger(__name__)
 
 
 class InMemoryRateLimiter:
@@ -30,41 +32,4 @@ class InMemoryRateLimiter:
             current, count = self._windows.get(key, (window, 0))
             count = count + 1 if current == window else 1
             self._windows[key] = (window, count)
-        return count <= limit.events
-
-
-class RedisRateLimiter:
-    """Counts in Redis; while Redis is down or frozen, in this process's memory (the same limits, per
-    process). After a failure Redis is left alone for `pause_seconds`, so a frozen Redis costs one socket
-    timeout per pause, not one per event."""
-
-    def __init__(
-        self,
-        redis: Redis,
-        prefix: str = "coursesignal:limits",
-        *,
-        pause_seconds: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._pause_seconds = pause_seconds
-        self._clock = clock
-        self._fallback = InMemoryRateLimiter(clock)
-        self._redis_again_at = 0.0
-
-    def allow(self, key: str, limit: RateLimit) -> bool:
-        if self._clock() < self._redis_again_at:
-            return self._fallback.allow(key, limit)
-        window = int(time.time() // limit.per_seconds)
-        name = f"{self._prefix}:{key}:{window}"
-        try:
-            pipeline = self._redis.pipeline()
-            pipeline.incr(name)
-            pipeline.expire(name, limit.per_seconds * 2)
-            count = int(pipeline.execute()[0])
-        except RedisError:
-            log.warning("rate limit counter unavailable: counting in this process for %s s", self._pause_seconds)
-            self._redis_again_at = self._clock() + self._pause_seconds
-            return self._fallback.allow(key, limit)
         return count <= limit.events

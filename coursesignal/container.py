@@ -25,7 +25,7 @@ from adapters.platforms import kajabi
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry
 from adapters.platforms.webhook_auth import UrlTokenAuth
-from adapters.rate_limiters import InMemoryRateLimiter, RedisRateLimiter
+from adapters.rate_limiters import InMemoryRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.fernet_cipher import FernetTokenCipher
 from adapters.security.signed_tokens import SignedLinkTokens
@@ -85,13 +85,8 @@ class Gateways(containers.DeclarativeContainer):
         rq=providers.Singleton(connect_redis, config.redis_url),
         in_process=providers.Object(None),
     )
-    rate_limiter = providers.Selector(
-        config.job_backend,
-        rq=providers.Singleton(
-            RedisRateLimiter, redis=redis, prefix=providers.Callable("{}:limits".format, config.queue_name)
-        ),
-        in_process=providers.Singleton(InMemoryRateLimiter),
-    )
+    # The collect endpoint's limits, in process even with Redis (adapters/rate_limiters.py says why).
+    rate_limiter = providers.Singleton(InMemoryRateLimiter)
     job_queue = providers.Selector(
         config.job_backend,
         rq=providers.Singleton(RqJobQueue, redis=redis, queue_name=config.queue_name),

@@ -1,15 +1,13 @@
-"""The collect endpoint's rate limits: counters in memory and on a real Redis, and the 429 a flood gets."""
+"""The collect endpoint's rate limits: counters in process memory, and the 429 a flood gets."""
 
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from dependency_injector import providers
 
-from adapters.jobs.rq_queue import connect_redis
-from adapters.rate_limiters import InMemoryRateLimiter, RedisRateLimiter
+from adapters.rate_limiters import InMemoryRateLimiter
 from core.domain.events import RateLimit
 
 LIMIT = RateLimit(events=3, per_seconds=60)
@@ -22,33 +20,6 @@ def test_in_memory_counts_per_key_and_per_window() -> None:
     assert [limiter.allow("a", LIMIT) for _ in range(4)] == [True, True, True, False]
     assert limiter.allow("b", LIMIT)
     now[0] = 61.0
-    assert limiter.allow("a", LIMIT)
-
-
-@pytest.mark.redis
-def test_redis_counts_are_shared_and_expire(redis_url: str) -> None:
-    prefix = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
-    redis = connect_redis(redis_url)
-    one, other = RedisRateLimiter(redis, prefix), RedisRateLimiter(connect_redis(redis_url), prefix)
-    try:
-        assert [one.allow("a", LIMIT), other.allow("a", LIMIT), one.allow("a", LIMIT)] == [True, True, True]
-        assert not other.allow("a", LIMIT)
-        assert all(0 < redis.ttl(key) <= 120 for key in redis.scan_iter(f"{prefix}:*"))
-    finally:
-        for key in redis.scan_iter(f"{prefix}:*"):
-            redis.delete(key)
-
-
-def test_an_unreachable_redis_never_costs_an_event() -> None:
-    assert RedisRateLimiter(connect_redis("redis://127.0.0.1:1/0")).allow("a", LIMIT)
-
-
-def test_without_redis_the_limits_are_counted_in_memory_and_redis_is_tried_again_later() -> None:
-    now = [0.0]
-    limiter = RedisRateLimiter(connect_redis("redis://127.0.0.1:1/0"), pause_seconds=5, clock=lambda: now[0])
-    assert [limiter.allow("a", LIMIT) for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("b", LIMIT)
-    now[0] = 61.0  # a new window, and Redis is tried (and fails) again
     assert limiter.allow("a", LIMIT)
 
 
