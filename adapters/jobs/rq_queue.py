@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from datetime import UTC, datetime
 
 from redis import Redis
@@ -58,19 +59,34 @@ _HELD = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class RqJobQueue:
+    """Jobs on an RQ queue. A run of a draining task (the tracker pipeline) is asked for on the request path of
+    every event, so it is not sent there: `enqueue` notes it and returns, and a thread of this process sends
+    what was noted, each distinct run once, however many requests asked for it meanwhile. A run noted and
+    lost with the process is no loss: the sweeper finds the events waiting in the database."""
+
     def __init__(self, redis: Redis, queue_name: str = "coursesignal") -> None:
         self._redis = redis
         self._queue = Queue(queue_name, connection=redis)
+        self._asked: dict[tuple[str, tuple[int | str, ...]], None] = {}  # runs to send, in order
+        self._sending = False
+        self._lock = threading.Condition()
+        self._sender: threading.Thread | None = None
 
     @property
     def name(self) -> str:
         return self._queue.name
 
     def enqueue(self, task: str, *args: int | str) -> None:
+        if task in DRAINING_TASKS:
+            task_function(task)
+            with self._lock:
+                self._asked[(task, args)] = None
+                if self._sender is None or not self._sender.is_alive():
+                    self._sender = threading.Thread(target=self._send_asked, name="rq-draining-runs", daemon=True)
+                    self._sender.start()
+                self._lock.notify_all()
+            return
         try:
-            if task in DRAINING_TASKS:
-                self._enqueue_draining(task, args)
-                return
             job_id = None
             if task in SINGLE_RUN_TASKS:
                 job_id = single_run_job_id(self._queue.name, task, args)
@@ -90,6 +106,28 @@ class RqJobQueue:
             # The caller's data is already committed: tracker events wait for the sweeper, other follow-up
             # work for the next re-attribution. Never fail the request for it.
             log.warning("could not queue job %s: Redis unavailable", task)
+
+    def _send_asked(self) -> None:
+        while True:
+            with self._lock:
+                while not self._asked:
+                    self._sending = False
+                    self._lock.notify_all()
+                    self._lock.wait()
+                asked, self._asked, self._sending = list(self._asked), {}, True
+            for task, args in asked:
+                try:
+                    self._enqueue_draining(task, args)
+                except RedisError:
+                    # The events are committed: they wait in the database for the sweeper.
+                    log.warning("could not queue job %s: Redis unavailable", task)
+                except Exception:
+                    log.exception("could not queue job %s", task)
+
+    def wait_until_sent(self, timeout: float = 5.0) -> bool:
+        """Wait until every run asked for so far has been sent (or found waiting); False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._asked and not self._sending, timeout)
 
     def _holds(self, job_id: str) -> bool:
         try:
@@ -112,7 +150,6 @@ class RqJobQueue:
         The marker is cleared as the run starts, before it reads what to drain, so whatever was stored
         before an enqueue that found the marker is seen by that run.
         """
-        task_function(task)
         marker = waiting_marker(self._queue.name, task, args)
         if not self._redis.set(marker, 1, nx=True, ex=WAITING_MARKER_SECONDS):
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -131,12 +132,15 @@ def test_rq_keeps_one_waiting_run_of_the_tracker_pipeline_per_account(settings, 
                 "u": "https://example.com/",
             }
             assert client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code == 204
+        job_queue = container.gateways.job_queue()
+        assert job_queue.wait_until_sent()
         queue = Queue(queue_name, connection=redis)
         assert queue.count == 1, "one waiting run drains them all"
         assert SimpleWorker([queue_name], connection=redis).work(burst=True)
         assert container.services.tracking().backlog() == 0
         body = {"s": site.public_key, "n": "pageview", "i": "event0009", "v": "visitor01", "u": "https://example.com/"}
         assert client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code == 204
+        assert job_queue.wait_until_sent()
         assert queue.count == 1, "once the run started, new events queue a new one"
         assert SimpleWorker([queue_name], connection=redis).work(burst=True)
         assert container.services.tracking().backlog() == 0
@@ -260,3 +264,11 @@ def test_rq_jobs_retry_with_backoff_and_a_failed_delivery_is_retried_by_the_sche
         RqQueue(queue_name, connection=redis).delete(delete_jobs=True)
         for key in redis.scan_iter(f"rq:*{queue_name}*"):
             redis.delete(key)
+
+
+def test_a_draining_run_asked_for_while_redis_is_down_costs_the_caller_nothing() -> None:
+    queue = RqJobQueue(connect_redis("redis://127.0.0.1:1/0"))
+    started = time.monotonic()
+    queue.enqueue("process_tracker_events", 1)
+    assert time.monotonic() - started < 0.1, "the request path waited for Redis"
+    assert queue.wait_until_sent(), "the sender thread gave up or hung"
