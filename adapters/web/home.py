@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from core.domain.subscriptions import PLAN_PRICE, TRIAL_LENGTH
+from core.domain.sites import TRIAL_LENGTH
+from core.domain.subscriptions import PLAN_PRICE
 
 blueprint = Blueprint("home", __name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.sites import TRIAL_DAYS
+from core.domain.sites import TRIAL_LENGTH
 
 BETA_DAYS = 60
 # The feedback prompt comes back this long after it was last answered or dismissed (or after joining).
@@ -60,7 +60,7 @@ def beta_trial_end(trial_started_at: datetime, current_end: datetime | None) -> 
 
 
 def trial_length(is_beta: bool) -> timedelta:
-    return timedelta(days=BETA_DAYS if is_beta else TRIAL_DAYS)
+    return timedelta(days=BETA_DAYS) if is_beta else TRIAL_LENGTH
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,8 @@ def normalize_domains(raw: Iterable[str]) -> tuple[str, ...]:
     return domains
 
 
-TRIAL_DAYS = 14
+# The free trial: it starts when the address is proven (a beta member's lasts BETA_DAYS instead).
+TRIAL_LENGTH = timedelta(days=14)
 
 
 @dataclass(slots=True)
@@ -87,7 +88,7 @@ class Account:
         """The address is proven; the free trial starts now (once, even when the address changes later)."""
         self.email_verified_at = now
         if self.trial_ends_at is None:
-            self.trial_ends_at = now + timedelta(days=TRIAL_DAYS)
+            self.trial_ends_at = now + TRIAL_LENGTH
 
 
 @dataclass(slots=True)

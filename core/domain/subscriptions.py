@@ -13,7 +13,6 @@ from enum import StrEnum
 
 from core.domain.money import Money
 
-TRIAL_LENGTH = timedelta(days=14)
 PLAN_PRICE = Money(9900, "USD")  # per month; the Stripe Price behind STRIPE_PRICE_ID must say the same
 
 
