@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,37 +13,15 @@ import requests
 from sqlalchemy import select
 
 from adapters.persistence import tables as t
-from coursesignal import PlatformAdapter, hookimpl
-from plugins.stripe_sales import StripeSalesPlatform
-from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.stripe import SALES_PERMISSIONS, FakeStripe, signature_header
 from tests.integration.test_flow import send
-from tests.live_app import Live, serve_app
+from tests.live_app import Live
 from tests.web_session import post_form
 
 
-class StripeOnTheFake:
-    def __init__(self, api_url: str) -> None:
-        self._adapter = StripeSalesPlatform(api_url=api_url)
-
-    @hookimpl
-    def coursesignal_platforms(self) -> list[PlatformAdapter]:
-        return [self._adapter]
-
-
 @pytest.fixture
-def stripe_fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as server:
-        yield server
-
-
-@pytest.fixture
-def live(database_url: str, tmp_path: Path, stripe_fake: FakeStripe) -> Iterator[Live]:
-    with (
-        FakeKajabi() as kajabi,
-        serve_app(database_url, tmp_path, kajabi, plugins=(StripeOnTheFake(stripe_fake.base_url),)) as app,
-    ):
-        yield app
+def live(live_with_stripe: Live) -> Live:
+    return live_with_stripe
 
 
 def _text(response: Any) -> str:

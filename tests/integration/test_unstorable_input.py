@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +16,8 @@ import requests
 from sqlalchemy import func, select
 
 from adapters.persistence import tables as t
-from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.stripe import FakeStripe
-from tests.integration.test_stripe_connection import StripeOnTheFake
-from tests.live_app import Live, serve_app
+from tests.live_app import Live
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"}
 
@@ -103,19 +99,8 @@ def test_the_tracker_gets_400_for_what_cannot_be_stored(
 
 
 @pytest.fixture
-def stripe_fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as server:
-        yield server
-
-
-@pytest.fixture
-def live(database_url: str, tmp_path: Path, stripe_fake: FakeStripe) -> Iterator[Live]:
-    with (
-        FakeKajabi() as kajabi,
-        serve_app(database_url, tmp_path, kajabi, plugins=(StripeOnTheFake(stripe_fake.base_url),)) as app,
-    ):
-        app.kajabi = kajabi  # type: ignore[attr-defined]
-        yield app
+def live(live_with_stripe: Live) -> Live:
+    return live_with_stripe
 
 
 def test_signed_stripe_sales_that_cannot_be_stored_are_refused_with_the_reason(
@@ -160,7 +145,7 @@ def test_signed_stripe_sales_that_cannot_be_stored_are_refused_with_the_reason(
 
 
 def test_a_kajabi_delivery_with_a_lone_surrogate_is_refused(live: Live) -> None:
-    kajabi: FakeKajabi = live.kajabi  # type: ignore[attr-defined]
+    kajabi = live.fake
     kajabi.add_site("Academy")
     _, account_id = live.client("creator@example.com")
     key = kajabi.key
