@@ -23,7 +23,7 @@ import pytest
 from dependency_injector import providers
 
 from tests.e2e.engines.drivers import ENGINES, Driver, launch, wait_until, wait_url
-from tests.e2e.test_dashboard import CLIPPED_CELLS, CSV_HEADER, csv_beside_table
+from tests.e2e.test_dashboard import CLIPPED_CELLS, NO_VALUE
 from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.smtp_server import Inbox, smtp_server
 from tests.integration.test_reports_api import NOW, build_world
@@ -38,6 +38,24 @@ WIDTHS = {"phone": (375, 812), "laptop": (1280, 900)}
 DASHBOARD_PAGES = ("/dashboard?range=7d", "/dashboard/sources/YouTube", "/purchases")
 # How long a step may take: a form that asks the fake Kajabi, on a loaded 2-core machine, can take seconds.
 STEP = 15.0
+
+CSV_HEADER = ["Source", "Visitors", "Revenue", "Students", "Conversion %", "Avg Order Value", "Revenue/Visitor"]
+
+
+def csv_beside_table(lines: list[list[str]], table: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """The sources CSV's lines written as the table shows them, beside the table's rows (each cell's text,
+    its whitespace collapsed) with the source's name alone: equal when the CSV is the table."""
+
+    def as_table(line: list[str]) -> list[str]:
+        label, visitors, revenue, students, rate, aov, rpv = line
+        if label == "Unmatched":
+            return [label, NO_VALUE, f"${revenue}", "1 purchase"]
+        money = [f"${v}" if v else NO_VALUE for v in (revenue, aov, rpv)]
+        percent = f"{float(rate):.1f}%" if rate else NO_VALUE
+        return [label, visitors, money[0], students, percent, money[1], money[2]]
+
+    # The table shows a source's channel under its name; the CSV has the name alone.
+    return [as_table(line) for line in lines], [[row[0].split(" ")[0], *row[1:]] for row in table]
 
 
 @dataclass(frozen=True)
