@@ -180,7 +180,8 @@ class InboundEventRepository(Protocol):
         ...
 
     def lock_account(self, account_id: int) -> None:
-        """Hold off other processors of this account's events until the transaction ends."""
+        """The account's ingestion lock, held until the transaction ends: processing its tracker events,
+        storing its purchases and attributing them again take turns."""
         ...
 
     def pending(self, account_id: int, limit: int) -> Sequence[InboundEvent]:

@@ -325,6 +325,9 @@ class Attribution:
     def reattribute_visitor(self, account_id: int, visitor_id: int) -> int:
         """A fact about a visitor arrived: attribute again every purchase it can change. Returns how many."""
         with self._uow() as uow:
+            # After the pipeline's and the purchases' writers (see store_records): a result is worked out
+            # from everything committed before it, never overwritten by one worked out from less.
+            uow.inbound_events.lock_account(account_id)
             purchases = purchases_affected_by_visitor(uow, account_id, visitor_id)
             for purchase in purchases:
                 attribute_purchase(uow, purchase)

@@ -47,7 +47,12 @@ def _ingest_refund(uow: UnitOfWork, account_id: int, refund: RefundRecord) -> bo
 
 def store_records(uow: UnitOfWork, account_id: int, records: Iterable[PlatformRecord]) -> IngestSummary:
     """Store records inside the caller's transaction, purchases before the refunds that may name them;
-    each is stored once by its platform id, so storing them again changes nothing."""
+    each is stored once by its platform id, so storing them again changes nothing.
+
+    The account's ingestion lock is held to the end of the transaction: another worker storing the same
+    purchase waits and then finds it, and the tracker pipeline storing the buyer's visits meanwhile either
+    commits first (seen here) or runs after (and sees this purchase, so it attributes it again)."""
+    uow.inbound_events.lock_account(account_id)
     added = known = refunds = orphans = 0
     for record in sorted(records, key=lambda record: not isinstance(record, PurchaseRecord)):
         if isinstance(record, PurchaseRecord):

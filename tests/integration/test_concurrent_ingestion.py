@@ -1,0 +1,107 @@
+"""Two workers storing what touches the same account at once, on PostgreSQL (where they truly run at once):
+a purchase stored while another transaction stores it too, and a purchase attributed while the visitor's
+events are being stored. The account's ingestion lock makes each wait for the other, so the second sees
+what the first committed; without it, the second fails on the unique key, or attributes the purchase from
+a journey that misses the events committed meanwhile (and nothing attributes it again)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.domain.events import EventKind, TrackerEvent
+from core.domain.money import Money
+from core.domain.purchases import PurchaseRecord
+from core.services.purchases import store_records
+
+pytestmark = pytest.mark.postgres
+
+OVERLAP_SECONDS = 0.5
+
+
+@pytest.fixture
+def database_url(postgres_database: str) -> str:  # PostgreSQL only: SQLite runs one writer at a time anyway
+    from tests.conftest import _empty_postgres
+
+    _empty_postgres(postgres_database)
+    return postgres_database
+
+
+def _overlapping(first: Callable[[Any], object], second: Callable[[Any], object], uow: Callable[[], Any]) -> Any:
+    """`first` runs in a transaction held open OVERLAP_SECONDS after it is done; `second`, in its own
+    transaction, starts meanwhile. Returns what `second` returned (or raised)."""
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def hold() -> None:
+        with uow() as work:
+            first(work)
+            done.set()
+            time.sleep(OVERLAP_SECONDS)
+            work.commit()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert done.wait(10)
+    try:
+        with uow() as work:
+            outcome["value"] = second(work)
+            work.commit()
+    except Exception as error:  # what the test asserts did not happen
+        outcome["value"] = error
+    holder.join()
+    return outcome["value"]
+
+
+def test_a_purchase_stored_by_two_workers_at_once_is_stored_once_without_an_error(container: Any) -> None:
+    accounts = container.services.accounts()
+    account_id = accounts.ensure_account("creator@example.com").id
+    record = PurchaseRecord("stripe", "pi_1", Money(9900, "USD"), datetime.now(UTC), email="a@example.com")
+
+    second = _overlapping(
+        lambda work: store_records(work, account_id, [record]),
+        lambda work: store_records(work, account_id, [record]),
+        container.gateways.unit_of_work,
+    )
+
+    assert not isinstance(second, Exception), second
+    assert (second.purchases_added, second.purchases_already_known) == (0, 1)
+
+
+def test_a_purchase_attributed_while_the_buyers_events_are_stored_sees_them(container: Any) -> None:
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["school.example.com"])
+    now = datetime.now(UTC)
+    landing = TrackerEvent(
+        site_key=site.public_key,
+        kind=EventKind.PAGEVIEW,
+        client_event_id="event0001",
+        visitor_key="visitor0001",
+        url="https://school.example.com/course?utm_source=youtube",
+        received_at=now - timedelta(minutes=5),
+    )
+    with container.gateways.unit_of_work() as work:  # accepted; no job queued, the test runs the pipeline
+        assert work.inbound_events.add(site.id, landing) is not None
+        work.commit()
+    record = PurchaseRecord("stripe", "pi_1", Money(9900, "USD"), now, visitor_key="visitor0001")
+
+    # The pipeline's batch holds the account while it stores the visit; the sale comes in meanwhile.
+    def pipeline(work: Any) -> None:
+        work.inbound_events.lock_account(site.account_id)
+        from core.services.tracking import _ingest_batch
+
+        batch = work.inbound_events.pending(site.account_id, 50)
+        done = _ingest_batch(work, site.account_id, batch)
+        work.inbound_events.mark_processed(done.outcomes, now)
+
+    _overlapping(pipeline, lambda work: store_records(work, site.account_id, [record]), container.gateways.unit_of_work)
+
+    purchase = container.services.reports().recent_purchases(site.account_id)[0]
+    assert purchase.first_touch is not None, "attributed without the visit committed meanwhile"
+    assert purchase.first_touch.source == "YouTube"
