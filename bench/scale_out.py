@@ -138,7 +138,10 @@ class Outcome:
 class World:
     """The creators, their sites and platform connections on one deployment, and the traffic sender."""
 
-    def __init__(self, deployed: Deployment, kajabi: FakeKajabi, stripe: FakeStripe, creators: int) -> None:
+    def __init__(
+        self, deployed: Deployment, kajabi: FakeKajabi, stripe: FakeStripe, creators: int, *, sales: bool = True
+    ) -> None:
+        """`sales=False`: sites only, no platform connected (nor any worker needed to connect it)."""
         self.deployed, self.kajabi, self.stripe = deployed, kajabi, stripe
         settings = Settings.from_environ(deployed.environment, load_dotenv=False)
         self.container = create_container(settings)
@@ -155,7 +158,8 @@ class World:
             site = accounts.add_site(email, [f"school{creator}.example.com"])
             self.accounts.append(site.account_id)
             self.site_keys.append(site.public_key)
-            self.webhook_paths.append(self._connect(creator, site.account_id))
+            if sales:
+                self.webhook_paths.append(self._connect(creator, site.account_id))
         self._instances = itertools.cycle(deployed.base_urls)
         self._cycle_lock = threading.Lock()
 
@@ -420,7 +424,7 @@ def run(
         try:
             outcome = world.play(visits, senders, seed)
             load = os.getloadavg()
-            settle = world.wait(world.settled, 600, "every event and delivery processed")
+            settle = world.wait(world.settled, 1800, "every event and delivery processed")
             time.sleep(1.0)  # a follow-up job queued by the last one
             settle += world.wait(world.settled, 600, "every follow-up job done")
             return Run(instances, outcome, world.check(outcome), settle, world.reports(), load)
@@ -451,7 +455,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=2)
     parser.add_argument("--creators", type=int, default=3)
-    parser.add_argument("--visitors", type=int, default=600, help="per creator")
+    parser.add_argument("--visitors", type=int, default=200, help="per creator")
     parser.add_argument("--senders", type=int, default=6, help="browser threads sending at once")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
