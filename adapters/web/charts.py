@@ -41,28 +41,58 @@ def _label_every(count: int) -> int:
     return max(1, math.ceil(count / 7))
 
 
-def daily_revenue_svg(
-    days: Sequence[DailyRevenue], currency: str, display: Display, *, title: str = "Revenue per day"
-) -> str:
-    """Bars of net revenue per day with amount gridlines and date labels."""
-    plot_width = WIDTH - _LEFT - _RIGHT
-    plot_height = HEIGHT - _TOP - _BOTTOM
-    highest = max((d.revenue for d in days), default=0)
-    top, step = nice_ceiling(highest)
-    scale = plot_height / top
-    slot = plot_width / max(len(days), 1)
-    bar = max(min(slot * 0.72, 48), 1.0)
-    total = sum(d.revenue for d in days)
-    label = f"{title}: {display.money(total, currency)} over {len(days)} days"
-    baseline = HEIGHT - _BOTTOM
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-revenue" '
+_PLOT_WIDTH = WIDTH - _LEFT - _RIGHT
+_PLOT_HEIGHT = HEIGHT - _TOP - _BOTTOM
+_BASELINE = HEIGHT - _BOTTOM
+
+
+def _slot(count: int) -> float:
+    """The width of one bar's column."""
+    return _PLOT_WIDTH / max(count, 1)
+
+
+def _opening(kind: str, label: str) -> list[str]:
+    """The chart's <svg>, its accessible name, and the start of the (hidden) grid group."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-{kind}" '
         f'role="group" aria-label="{escape(label)}">',
         f"<title>{escape(label)}</title>",
         '<g class="grid" aria-hidden="true">',
     ]
+
+
+def _bars(bars: Sequence[tuple[float, str]], scale: float) -> str:
+    """The bars group and the end of the chart: one focusable bar per (value, text read out and shown on hover),
+    whose hit area is the whole column, so a thumb finds it even when the bar is short or empty."""
+    slot = _slot(len(bars))
+    width = max(min(slot * 0.72, 48), 1.0)
+    parts = ['<g class="bars">']
+    for index, (value, text) in enumerate(bars):
+        height = max(value, 0) * scale
+        x = _LEFT + index * slot + (slot - width) / 2
+        parts.append(
+            f'<g class="bar" tabindex="0" role="img" aria-label="{escape(text)}" data-tip="{escape(text)}">'
+            f"<title>{escape(text)}</title>"
+            f'<rect class="hit" x="{_LEFT + index * slot:.1f}" y="{_TOP}" width="{slot:.1f}" height="{_PLOT_HEIGHT}"/>'
+            f'<rect class="fill" x="{x:.1f}" y="{_BASELINE - height:.1f}" width="{width:.1f}" height="{height:.1f}"/>'
+            "</g>"
+        )
+    parts.append("</g></svg>")
+    return "".join(parts)
+
+
+def daily_revenue_svg(
+    days: Sequence[DailyRevenue], currency: str, display: Display, *, title: str = "Revenue per day"
+) -> str:
+    """Bars of net revenue per day with amount gridlines and date labels."""
+    highest = max((d.revenue for d in days), default=0)
+    top, step = nice_ceiling(highest)
+    scale = _PLOT_HEIGHT / top
+    slot = _slot(len(days))
+    total = sum(d.revenue for d in days)
+    parts = _opening("revenue", f"{title}: {display.money(total, currency)} over {len(days)} days")
     for tick in range(_TICKS + 1):
-        y = baseline - tick * step * scale
+        y = _BASELINE - tick * step * scale
         kind = "gridline axis" if tick == 0 else "gridline"
         parts.append(f'<line class="{kind}" x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}"/>')
         parts.append(
@@ -83,58 +113,27 @@ def daily_revenue_svg(
             name = escape(display.day(day.day))
             parts.append(f'<text class="{kind}" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">{name}</text>')
     parts.append("</g>")
-    parts.append('<g class="bars">')
-    for index, day in enumerate(days):
-        height = max(day.revenue, 0) * scale
-        x = _LEFT + index * slot + (slot - bar) / 2
+    bars = []
+    for day in days:
         purchases = f"{day.purchases} purchase{'s' if day.purchases != 1 else ''}"
-        text = f"{display.long_day(day.day)}: {display.money(day.revenue, currency)}, {purchases}"
-        # The hit area is the whole column, so a thumb finds a day even when its bar is short or empty.
-        parts.append(
-            f'<g class="bar" tabindex="0" role="img" aria-label="{escape(text)}" data-tip="{escape(text)}">'
-            f"<title>{escape(text)}</title>"
-            f'<rect class="hit" x="{_LEFT + index * slot:.1f}" y="{_TOP}" width="{slot:.1f}" height="{plot_height}"/>'
-            f'<rect class="fill" x="{x:.1f}" y="{baseline - height:.1f}" width="{bar:.1f}" height="{height:.1f}"/>'
-            "</g>"
-        )
-    parts.append("</g></svg>")
-    return "".join(parts)
+        bars.append((day.revenue, f"{display.long_day(day.day)}: {display.money(day.revenue, currency)}, {purchases}"))
+    return "".join(parts) + _bars(bars, scale)
 
 
 def labelled_bars_svg(title: str, bars: Sequence[tuple[str, float, str]], *, top: float | None = None) -> str:
     """Bars for the operator console: each (label under it, value, text read out and shown on hover); the axis
     runs from 0 to `top` (the highest value when None). Same rules as above: classes only, no style or script."""
-    plot_width = WIDTH - _LEFT - _RIGHT
-    plot_height = HEIGHT - _TOP - _BOTTOM
     highest = top if top is not None else max((value for _, value, _ in bars), default=0.0)
-    scale = plot_height / highest if highest > 0 else 0.0
-    slot = plot_width / max(len(bars), 1)
-    bar = max(min(slot * 0.72, 48), 1.0)
-    baseline = HEIGHT - _BOTTOM
+    scale = _PLOT_HEIGHT / highest if highest > 0 else 0.0
+    slot = _slot(len(bars))
     every = _label_every(len(bars))
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart chart-operator" '
-        f'role="group" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        '<g class="grid" aria-hidden="true">',
-        f'<line class="gridline axis" x1="{_LEFT}" y1="{baseline}" x2="{WIDTH - _RIGHT}" y2="{baseline}"/>',
-    ]
+    parts = _opening("operator", title)
+    parts.append(f'<line class="gridline axis" x1="{_LEFT}" y1="{_BASELINE}" x2="{WIDTH - _RIGHT}" y2="{_BASELINE}"/>')
     for index, (label, _, _) in enumerate(bars):
         if index % every == 0:
             x = _LEFT + (index + 0.5) * slot
             parts.append(
                 f'<text class="tick date" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label)}</text>'
             )
-    parts.append('</g><g class="bars">')
-    for index, (_, value, text) in enumerate(bars):
-        height = max(value, 0) * scale
-        x = _LEFT + index * slot + (slot - bar) / 2
-        parts.append(
-            f'<g class="bar" tabindex="0" role="img" aria-label="{escape(text)}" data-tip="{escape(text)}">'
-            f"<title>{escape(text)}</title>"
-            f'<rect class="hit" x="{_LEFT + index * slot:.1f}" y="{_TOP}" width="{slot:.1f}" height="{plot_height}"/>'
-            f'<rect class="fill" x="{x:.1f}" y="{baseline - height:.1f}" width="{bar:.1f}" height="{height:.1f}"/>'
-            "</g>"
-        )
-    parts.append("</g></svg>")
-    return "".join(parts)
+    parts.append("</g>")
+    return "".join(parts) + _bars([(value, text) for _, value, text in bars], scale)
