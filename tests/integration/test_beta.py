@@ -16,7 +16,16 @@ from coursesignal.cli import main
 from coursesignal.cli_context import CliContext
 from tests.fakes.stripe import FakeStripe
 from tests.integration.billing_world import Creator, billed_settings
-from tests.web_session import last_mail_to, links_in, mail_body, outbox_messages, path_of, sign_up_and_verify
+from tests.web_session import (
+    PASSWORD,
+    last_mail_to,
+    links_in,
+    mail_body,
+    outbox_messages,
+    path_of,
+    post_form,
+    sign_up_and_verify,
+)
 
 
 @pytest.fixture
@@ -133,3 +142,17 @@ def test_the_beta_ending_email_goes_once_where_others_get_the_trial_reminder(
     member.trial_ends(datetime.now(UTC) - timedelta(hours=1))
     assert task_function(TRIAL_NOTICES_TASK)() == 1
     assert _mail_subjects(settings, "member@example.com")[-1] == "Your CourseSignal trial has ended"
+
+
+def test_a_creator_marked_before_confirming_the_address_gets_the_60_days_on_confirming(
+    app, container, settings, cli
+) -> None:  # type: ignore[no-untyped-def]
+    creator = app.test_client()
+    assert post_form(creator, "/signup", {"email": "late@example.com", "password": PASSWORD}).status_code == 302
+    marked = cli("beta", "invite", "late@example.com")
+    assert "late@example.com is now a beta member (60 days free once the address is confirmed)" in marked.output
+    assert _user(container, "late@example.com").trial_ends_at is None
+    verification = [m for m in outbox_messages(settings.outbox_path) if "Confirm" in m["Subject"]][-1]
+    creator.get(path_of(links_in(verification)[0]))
+    user = _user(container, "late@example.com")
+    assert user.trial_ends_at == user.email_verified_at + timedelta(days=60)
