@@ -393,18 +393,23 @@ def _cli(settings, container):  # type: ignore[no-untyped-def]
     return lambda *args: runner.invoke(main, list(args), obj=context)
 
 
+def walk_the_story(app, container, clock, fake_stripe, settings, tmp_path) -> _World:  # type: ignore[no-untyped-def]
+    """The whole walk of _walk, with olga as the operator; also run by tests/e2e/test_operator_console.py."""
+    world = _World(app, container, clock, fake_stripe, tmp_path)
+    world.as_("olga")
+    container.services.accounts().grant_operator("olga@example.com")
+    _walk(world, lambda: world.as_("olga"), _cli(settings, container))
+    return world
+
+
 def test_cohorts_walked_on_the_clock_give_the_exact_figures_on_the_page_and_in_json(
     clock, app, container, settings, fake_stripe, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    world = _World(app, container, clock, fake_stripe, tmp_path)
+    world = walk_the_story(app, container, clock, fake_stripe, settings, tmp_path)
     cli = _cli(settings, container)
 
     def operator() -> Any:
         return world.as_("olga")
-
-    operator()
-    container.services.accounts().grant_operator("olga@example.com")
-    _walk(world, operator, cli)
 
     result = cli("metrics", "--since", "2026-09-01", "--json")
     assert result.exit_code == 0, result.output
@@ -446,6 +451,9 @@ def test_cohorts_walked_on_the_clock_give_the_exact_figures_on_the_page_and_in_j
         "  used sources_csv: 1 times by 1 accounts on 1 account-days",
     ):
         assert line in text_report.output.splitlines(), line
+    # The beta's figures are not limited to the period; feature usage is (nothing was used on Nov 25).
+    late = json.loads(cli("metrics", "--since", "2026-11-25", "--json").output)
+    assert (late["beta"], late["feature_usage"]) == (EXPECTED["beta"], [])
     refused = cli("metrics", "--since", "last week")
     assert refused.exit_code != 0
     assert "'last week' does not match the format '%Y-%m-%d'" in refused.output
