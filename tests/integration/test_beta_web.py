@@ -186,3 +186,19 @@ def test_operators_invite_from_the_console_and_creators_never_see_it(people: _Pe
     assert container.services.beta().member(container.services.accounts().ensure_account("x@example.com").id) is None
     # An operator's forms are checked all the same.
     assert people.operator.post("/operator/beta/invite", data={"email": "x@example.com"}).status_code == 400
+
+
+def test_the_account_export_carries_the_members_beta_rows_and_feature_usage(people: _People) -> None:
+    import json
+
+    post_form(people.member, "/beta/setup-help", {"message": "A call, please"}, form_page="/beta")
+    post_form(people.member, "/beta/feedback", {"confusing": "Lookback"}, form_page="/beta")
+    post_form(people.member, "/beta/testimonial", {"consent": "y"}, form_page="/beta")
+    people.member.get("/dashboard")
+    exported = post_form(people.member, "/privacy/account-export", {}, form_page="/privacy/")
+    tables = json.loads(exported.get_data())["tables"]
+    assert [m["email"] for m in tables["beta_members"]] == ["member@example.com"]
+    assert tables["beta_members"][0]["testimonial_consent_at"] is not None
+    assert [r["message"] for r in tables["beta_setup_help"]] == ["A call, please"]
+    assert [f["confusing"] for f in tables["beta_feedback"]] == ["Lookback"]
+    assert [(u["feature"], u["uses"]) for u in tables["feature_usage"]] == [("dashboard", 1)]
