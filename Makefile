@@ -36,8 +36,12 @@ checks: install
 	PYTHONPATH=.ci $(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r core adapters coursesignal plugins
 
+# The suite runs on two workers (pytest-xdist): the machines have 2 cores, and much of the suite waits on
+# browsers, servers and fault timings. --dist loadgroup keeps each module marked xdist_group on one worker.
+TEST_WORKERS ?= 2
+
 test: install services browser-deps checks
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # What the browser tests inject into pages (axe-core), pinned in tests/e2e/axe/package-lock.json, and
 # puppeteer-core, which drives firefox-esr over WebDriver BiDi, pinned in tests/e2e/engines/package-lock.json

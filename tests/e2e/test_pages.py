@@ -33,7 +33,8 @@ from tests.live_app import Live, serve_app
 from tests.unit.fakes import FixedClock
 from tests.web_session import last_mail_to, links_in
 
-pytestmark = pytest.mark.browser
+# One worker runs the whole module under pytest-xdist: its `world` (a served app with a seeded account) is built once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("e2e-pages")]
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 EMAIL = "creator@example.com"

@@ -34,7 +34,7 @@ from adapters.persistence import tables as t
 from adapters.persistence.visitor_counts import rebuild_visitor_counts
 from coursesignal.container import build_app, create_container
 from coursesignal.settings import Settings
-from tests.conftest import TEST_ENCRYPTION_KEY, record_figure, require
+from tests.conftest import TEST_ENCRYPTION_KEY, empty_postgres, record_figure, require
 from tests.live_app import _free_port
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 
@@ -174,11 +174,7 @@ def database_proxy(postgres_database: str) -> Iterator[tuple[TcpProxy, str]]:
     direct = make_url(postgres_database)
     with tcp_proxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
         yield proxy, direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    engine = create_engine(postgres_database)
-    with engine.begin() as connection:
-        names = ", ".join(f'"{table.name}"' for table in t.metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_postgres(postgres_database)
 
 
 def _start_worker(settings: Settings, folder: Path) -> subprocess.Popen[bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,11 +25,11 @@ OVERLAP_SECONDS = 0.5
 
 
 @pytest.fixture
-def database_url(postgres_database: str) -> str:  # PostgreSQL only: SQLite runs one writer at a time anyway
-    from tests.conftest import _empty_postgres
+def database_url(postgres_database: str) -> Iterator[str]:  # PostgreSQL only: SQLite runs one writer at a time anyway
+    from tests.conftest import empty_postgres
 
-    _empty_postgres(postgres_database)
-    return postgres_database
+    yield postgres_database
+    empty_postgres(postgres_database)  # as the suite's own database_url leaves it for the next test
 
 
 def _overlapping(first: Callable[[Any], object], second: Callable[[Any], object], uow: Callable[[], Any]) -> Any:

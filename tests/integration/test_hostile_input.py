@@ -38,6 +38,8 @@ FUZZ = settings(
 )
 
 CASES_RUN: dict[str, int] = {}
+# One worker runs the whole module under pytest-xdist, so the figure counts every case of the run.
+pytestmark = pytest.mark.xdist_group("hostile-input")
 SLOWEST = [0.0]
 
 

@@ -42,6 +42,8 @@ UNSIGNABLE = {"POST /billing/webhook"}
 ONE_PERSON = {"GET /api/v1/privacy/export", "POST /api/v1/privacy/erase"}
 WRITTEN_BY_EDGES = (t.inbound_events, t.events, t.visitors, t.webhook_deliveries, t.purchases)
 CASES_RUN: dict[str, int] = {}
+# One worker runs the whole module under pytest-xdist, so the figure counts every case of the run.
+pytestmark = pytest.mark.xdist_group("openapi-contract")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -18,7 +18,7 @@ from core.domain.money import Money
 from core.domain.sites import Account
 from core.domain.subscriptions import Subscription
 from core.ports.billing import BillingUnavailable, CheckoutRequest, ForgedBillingEvent, UnreadableBillingEvent
-from tests.conftest import sign_in
+from tests.conftest import empty_postgres, sign_in
 from tests.fakes.stripe import FakeStripe, signature_header
 from tests.web_session import post_form
 
@@ -217,9 +217,8 @@ def test_two_events_for_one_account_are_applied_one_after_the_other(postgres_dat
         uow.commit()
     assert second_got_it.wait(5)
     other.join()
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM users WHERE email = 'locked@example.com'")
     engine.dispose()
+    empty_postgres(postgres_database)  # the next test on this session's database starts empty, ids from 1
 
 
 def test_the_gateway_cancels_a_subscription_and_a_missing_one_is_no_error(fake: FakeStripe) -> None:

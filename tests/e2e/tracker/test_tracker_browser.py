@@ -43,7 +43,8 @@ from tests.e2e.engines.drivers import (
     wait_url,
 )
 
-pytestmark = pytest.mark.browser
+# One worker runs the whole module under pytest-xdist: each engine (chromium, firefox, WebKitGTK) starts once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("tracker-engines")]
 
 TRACKER_JS = Path(__file__).resolve().parents[3] / "adapters" / "web" / "static" / "t.js"
 
