@@ -165,8 +165,8 @@ class BrowserPlayer:
 
 def agreement(real: Score, model: Score) -> list[str]:
     """The figures on which the browser run and the model run differ (none when they agree)."""
-    names = ("purchases", "matched", "by_method", "first_touch_right", "last_touch_right", "false_matches")
-    names += ("knowable", "knowable_first_right", "unmatched_revenue")
+    names: tuple[str, ...] = ("purchases", "matched", "by_method", "first_touch_right", "last_touch_right")
+    names += ("false_matches", "knowable", "knowable_first_right", "unmatched_revenue")
     return [
         f"{n}: browser {getattr(real, n)}, model {getattr(model, n)}"
         for n in names
