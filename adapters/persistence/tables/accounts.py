@@ -3,17 +3,7 @@ and feature usage."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Column,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
 from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.types import UtcDateTime
@@ -45,7 +35,6 @@ onboarding = Table(
     Column("connection_id", Id, ForeignKey("platform_integrations.id", ondelete="SET NULL")),
 )
 
-
 api_tokens = Table(
     "api_tokens",
     metadata,
@@ -57,14 +46,12 @@ api_tokens = Table(
     Column("last_used_at", UtcDateTime),
 )
 
-
 attribution_settings = Table(
     "attribution_settings",
     metadata,
     Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("lookback_days", Integer, nullable=False),
 )
-
 
 # How the account's pages write money and times (core/domain/display.py); no row: the defaults.
 display_settings = Table(
@@ -76,7 +63,6 @@ display_settings = Table(
     Column("currency", String(3)),
 )
 
-
 # A creator's own names for sources (core/domain/source_rules.py): read by the report queries, which show each
 # recorded source under its rule's name; nothing recorded is rewritten.
 source_rules = Table(
@@ -87,7 +73,6 @@ source_rules = Table(
     Column("source", String(200), nullable=False),
     Column("channel", String(40)),
 )
-
 
 # The beta program (docs/beta.md): an address an operator invited, and the account once it joined (signed up
 # with that address and confirmed it, or was marked as beta). A row without user_id is an invitation waiting.
@@ -104,7 +89,6 @@ beta_members = Table(
     Column("testimonial_withdrawn_at", UtcDateTime),
 )
 
-
 # A beta member's "book setup help" request; the operator closes it once the call is done.
 beta_setup_help = Table(
     "beta_setup_help",
@@ -117,7 +101,6 @@ beta_setup_help = Table(
     Index("ix_beta_setup_help_user", "user_id", "requested_at"),
 )
 
-
 # A beta member's answer to the weekly feedback prompt.
 beta_feedback = Table(
     "beta_feedback",
@@ -129,7 +112,6 @@ beta_feedback = Table(
     Column("submitted_at", UtcDateTime, nullable=False),
     Index("ix_beta_feedback_user", "user_id", "submitted_at"),
 )
-
 
 # How often each account used a dashboard view, export or drill-down, per UTC day: counted by the request
 # that served it, nothing about the account's visitors (core/domain/feature_usage.py).

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
-    false,
-)
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, false
 
 from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.types import UtcDateTime
@@ -46,7 +36,6 @@ billing_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
-
 # The billing emails sent, one row per (account, kind, occasion): an email goes out once however often the
 # event or the job that causes it runs.
 billing_notices = Table(
@@ -59,7 +48,6 @@ billing_notices = Table(
     Column("sent_at", UtcDateTime, nullable=False),
     UniqueConstraint("user_id", "kind", "notice_key"),
 )
-
 
 # Every change of an account's Stripe subscription status, at the time of the Stripe event that made it: the
 # history behind trial -> paid conversion and monthly churn (core/domain/metrics.py).

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Text,
-)
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Text
 
 from adapters.persistence.types import UtcDateTime
 

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 
 from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.types import UtcDateTime
@@ -71,7 +60,6 @@ webhook_deliveries = Table(
     UniqueConstraint("integration_id", "event_id"),
     Index("ix_webhook_deliveries_unfinished", "processed_at", "integration_id"),
 )
-
 
 # Each time a creator tried to connect a platform (the credentials check): the connection success metrics.
 connection_attempts = Table(

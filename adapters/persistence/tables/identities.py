@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-    UniqueConstraint,
-)
+from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint
 
 from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.types import UtcDateTime
@@ -39,7 +32,6 @@ visitor_handoffs = Table(
     Column("handed_at", UtcDateTime, nullable=False),
     UniqueConstraint("from_visitor_id", "to_visitor_id", "handed_at"),
 )
-
 
 # A visitor reached a checkout page (or clicked to one): the timing evidence for fingerprint matching.
 checkout_reaches = Table(

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
 from adapters.persistence.tables.columns import Id, metadata, touch_columns
 from adapters.persistence.types import UtcDateTime
@@ -60,7 +50,6 @@ refunds = Table(
     UniqueConstraint("purchase_id", "platform_refund_id"),
 )
 
-
 attributions = Table(
     "attributions",
     metadata,
@@ -70,10 +59,8 @@ attributions = Table(
     *touch_columns("touch"),
 )
 
-
 # The report queries walk purchases by account and time, then look their credits up by model and source.
 Index("ix_attributions_model_source", attributions.c.model, attributions.c.touch_source, attributions.c.purchase_id)
-
 
 # Every touch of the buyer's journey before a purchase, in order: the drill-down behind the credits.
 purchase_touches = Table(

@@ -3,17 +3,7 @@ and one flat revenue line per purchase and model."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-)
+from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
 
 from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.types import UtcDateTime

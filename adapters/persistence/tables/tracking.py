@@ -51,7 +51,6 @@ visitors = Table(
     Index("ix_visitors_user_first_touch", "user_id", "first_touch_at", "first_touch_source"),
 )
 
-
 sessions = Table(
     "sessions",
     metadata,
@@ -64,7 +63,6 @@ sessions = Table(
     Index("ix_sessions_visitor_started", "visitor_id", "started_at"),
     Index("ix_sessions_user_started", "user_id", "started_at", "source"),
 )
-
 
 events = Table(
     "events",
@@ -82,7 +80,6 @@ events = Table(
     UniqueConstraint("site_id", "client_event_id"),
     Index("ix_events_site_occurred", "site_id", "occurred_at"),
 )
-
 
 # Tracker events as the collect endpoint accepted them (validated, never the sender's address), stored once
 # per client event id before the ingestion pipeline runs on them in a job; `processed_at` marks them done.
@@ -111,7 +108,6 @@ inbound_events = Table(
     Index("ix_inbound_events_processed_at", "processed_at"),
 )
 
-
 # One random salt per UTC day for fingerprints; rows older than 48 hours are deleted.
 fingerprint_salts = Table(
     "fingerprint_salts",
@@ -119,7 +115,6 @@ fingerprint_salts = Table(
     Column("day", UtcDateTime, primary_key=True),
     Column("salt", LargeBinary, nullable=False),
 )
-
 
 # Bot visits dropped at the collect endpoint, per site and UTC day: never stored, only counted for the creator.
 bot_visits = Table(
