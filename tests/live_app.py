@@ -124,9 +124,11 @@ def serve_app(
     retry_delays: Sequence[float] | None = None,
     plugins: tuple[object, ...] = (),
     smtp_url: str | None = None,
+    api_urls: dict[str, str] | None = None,
 ) -> Iterator[Live]:
-    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake); `smtp_url`:
-    where mail goes (tests/fakes/smtp_server.py), instead of the instance folder's outbox."""
+    """`plugins`: more hook implementations to install beside Kajabi (a platform on its own fake), and
+    `api_urls` the API addresses they are handed, by platform, as COURSESIGNAL_<PLATFORM>_API_URL would;
+    `smtp_url`: where mail goes (tests/fakes/smtp_server.py), instead of the instance folder's outbox."""
     port = _free_port()
     settings = Settings(
         database_url=database_url,
@@ -136,7 +138,7 @@ def serve_app(
         environment="test",
         secret_key="test-secret-key",
         encryption_keys=(TEST_ENCRYPTION_KEY,),
-        platform_api_urls={"kajabi": fake.base_url},
+        platform_api_urls={"kajabi": fake.base_url, **(api_urls or {})},
         smtp_url=smtp_url,
     )
     container = create_container(settings)
@@ -144,7 +146,7 @@ def serve_app(
     manager.register(FakeKajabiPlugin(fake.base_url, page_size, sleep), name="kajabi-on-the-fake")
     for plugin in plugins:
         manager.register(plugin)
-    container.platforms.registry.override(providers.Object(PlatformRegistry(manager)))
+    container.platforms.registry.override(providers.Object(PlatformRegistry(manager, settings.platform_api_urls)))
     if retry_delays is not None:  # failing jobs retried at once, not after 10 s, 1 min, ...
         container.gateways.job_queue.override(providers.Singleton(InProcessJobQueue, retry_delays=retry_delays))
     app = build_app(settings, container)

@@ -1,12 +1,12 @@
 """The creator's flows that matter most, run in Chromium, Firefox ESR and WebKitGTK alike: sign up and
-confirm by the mailed link, connect Kajabi through its form, the dashboard at 375 px and 1280 px with nothing
-wider than the window and no table cell cutting its text, and the CSV download.
+confirm by the mailed link, connect Kajabi and Teachable through their forms, the dashboard at 375 px and
+1280 px with nothing wider than the window and no table cell cutting its text, and the CSV download.
 
 The flows are written once against the driver interface of tests/e2e/engines/drivers.py (the tracker's case
-table uses it too); one live app for the module (with the fake Kajabi and the fake SMTP server), one browser
-per engine for the module. A failure is reported as e.g. `test_sign_up_and_confirm[webkit]`, and its message
-starts with the engine's name (tests/e2e/conftest.py). Skips with a reason when an engine is missing, except
-with CI=true.
+table uses it too); one live app for the module (with the fake Kajabi, the fake Teachable and the fake SMTP
+server), one browser per engine for the module. A failure is reported as e.g.
+`test_sign_up_and_confirm[webkit]`, and its message starts with the engine's name (tests/e2e/conftest.py).
+Skips with a reason when an engine is missing, except with CI=true.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
+import plugins.teachable as teachable_plugin
 from tests.e2e.engines.drivers import ENGINES, Driver, launch, wait_until, wait_url
 from tests.e2e.test_dashboard import CLIPPED_CELLS, NO_VALUE
 from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.smtp_server import Inbox, smtp_server
+from tests.fakes.teachable import FakeTeachable
 from tests.integration.test_reports_api import NOW, build_world
 from tests.live_app import Live, serve_app
 from tests.unit.fakes import FixedClock
@@ -60,9 +62,10 @@ def csv_beside_table(lines: list[list[str]], table: list[list[str]]) -> tuple[li
 
 @dataclass(frozen=True)
 class World:
-    live: Live
+    live: Live  # with the fake Kajabi (live.fake)
+    teachable: FakeTeachable
     inbox: Inbox
-    site_id: str  # the fake Kajabi's site a creator connects
+    kajabi_site: str  # the fake Kajabi's site a creator connects
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,15 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with (
         smtp_server() as (inbox, smtp_port),
         FakeKajabi() as fake,
-        serve_app(url, folder, fake, smtp_url=f"smtp://127.0.0.1:{smtp_port}") as live,
+        FakeTeachable() as teachable,
+        serve_app(
+            url,
+            folder,
+            fake,
+            smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+            plugins=(teachable_plugin,),
+            api_urls={"teachable": teachable.api_url},
+        ) as live,
     ):
         build_world(live.container)
         # Before any request: the reports are built with the fixture's "now".
@@ -81,7 +92,8 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         academy = fake.add_site("Mindful Money Academy")
         fake.add_site("Side Project")
         fake.seed_random(30, seed=5)
-        yield World(live, inbox, str(academy.id))
+        teachable.seed_random(12, seed=5)
+        yield World(live, teachable, inbox, str(academy.id))
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -136,27 +148,47 @@ def test_sign_up_and_confirm(d: Driver, world: World) -> None:
     assert d.eval("document.documentElement.scrollWidth") <= 375
 
 
-def test_connect_kajabi_through_its_form(d: Driver, world: World) -> None:
-    fake = world.live.fake
-    signed_in(d, world, f"{d.engine}-connect@example.com")
-    d.goto(f"{world.live.base_url}/connections/new/kajabi")
-    shows(d, "main", "Create User API Key")
-    d.type("#field-client_id", fake.client_id)
-    d.type("#field-client_secret", "not-the-secret")
+def connect_through_the_form(
+    d: Driver, world: World, platform: str, kept: dict[str, str], secret: tuple[str, str], refusal: str
+) -> None:
+    """A signed-in creator's platform form: the fields in `kept` and a wrong secret are refused, what was typed
+    stays but the secret is never written back into the page; then the right secret is sent."""
+    d.goto(f"{world.live.base_url}/connections/new/{platform}")
+    for name, value in kept.items():
+        d.type(f"#field-{name}", value)
+    name, value = secret
+    d.type(f"#field-{name}", "not-the-secret")
     d.click(".connect-form button[type=submit]")
-    shows(d, ".form-error", "did not accept this client ID and secret")
-    # What was typed stays, so only the secret is pasted again: it is never written back into a page.
-    assert d.eval("document.querySelector('#field-client_id').value") == fake.client_id
-    assert d.eval("document.querySelector('#field-client_secret').value") == ""
+    shows(d, ".form-error", refusal)
+    for kept_name, kept_value in kept.items():
+        assert d.eval(f"document.querySelector('#field-{kept_name}').value") == kept_value
+    assert d.eval(f"document.querySelector('#field-{name}').value") == ""
+    d.type(f"#field-{name}", value)
+    d.click(".connect-form button[type=submit]")
 
-    d.type("#field-client_secret", fake.client_secret)
-    d.click(".connect-form button[type=submit]")
+
+def test_connect_kajabi_through_its_form(d: Driver, world: World) -> None:
+    kajabi = world.live.fake
+    signed_in(d, world, f"{d.engine}-kajabi@example.com")
+    refusal = "did not accept this client ID and secret"
+    connect_through_the_form(
+        d, world, "kajabi", {"client_id": kajabi.client_id}, ("client_secret", kajabi.client_secret), refusal
+    )
     wait_url(d, lambda url: re.search(r"/connections/\d+/choose$", url) is not None, STEP)
-    d.click(f"input[value='{world.site_id}']")
+    d.click(f"input[value='{world.kajabi_site}']")
     d.click(".choices + button[type=submit]")
     wait_url(d, lambda url: re.search(r"/connections/\d+$", url) is not None, STEP)
     shows(d, "#connection-status", "Connected", timeout=2 * STEP)
     shows(d, "#connection-synced", "30 purchases in the last full sync")
+
+
+def test_connect_teachable_through_its_form(d: Driver, world: World) -> None:
+    signed_in(d, world, f"{d.engine}-teachable@example.com")
+    refusal = "Teachable refused this API key"
+    connect_through_the_form(d, world, "teachable", {}, ("api_key", world.teachable.api_key), refusal)
+    wait_url(d, lambda url: re.search(r"/connections/\d+$", url) is not None, STEP)
+    shows(d, "#connection-status", "Connected", timeout=2 * STEP)
+    shows(d, "#connection-synced", "12 purchases in the last full sync")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
