@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.partitioning --per-month 250000
 
 In a database of its own (dropped at the end), two tables with the columns and indexes of `events`
-(adapters/persistence/tables.py; without the foreign keys, which both would carry alike): `events` as today,
+(adapters/persistence/tables/tracking.py; without the foreign keys, which both would carry alike): `events` as today,
 and `events_by_month`, partitioned by range of `occurred_at`, one partition per month. PostgreSQL cannot
 enforce a unique constraint that leaves out the partition key, so the partitioned table's is
 (site_id, client_event_id, occurred_at): a repeat of a client event id in another month is no longer refused
