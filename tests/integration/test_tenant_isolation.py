@@ -272,6 +272,13 @@ def test_every_endpoint_is_public_by_name_or_keeps_accounts_apart(quiet_plugin, 
         f"{total} ({', '.join(f'{group} {len(endpoints)}' for group, endpoints in sorted(covered.items()))})",
     )
     assert {"by id", "by name", "account-wide", "public", "operator"} <= set(covered)
+    # The beta program's pages: the operator's are invisible to creators, the members' refuse strangers.
+    assert {"GET /operator/beta", "POST /operator/beta/invite", "POST /operator/beta/setup-help/close"} <= set(
+        covered["operator"]
+    )
+    assert {"GET /beta/", "POST /beta/setup-help", "POST /beta/feedback", "POST /beta/testimonial"} <= set(
+        covered["account-wide"]
+    )
 
 
 def _values_for(rule, ids: dict[str, int], names: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
