@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine, make_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -116,6 +116,37 @@ def empty_postgres(url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def table_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, by table name: a snapshot `restore_rows` writes back into an empty database."""
+    from adapters.persistence.tables import metadata
+
+    with engine.connect() as connection:
+        return {
+            table.name: [dict(row) for row in connection.execute(select(table)).mappings()]
+            for table in metadata.sorted_tables
+        }
+
+
+def restore_rows(engine: Engine, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Write a `table_rows` snapshot into an empty database, ids included; PostgreSQL's id sequences carry on
+    after the highest id, as if the rows had been added one by one."""
+    from adapters.persistence.tables import metadata
+
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            if rows.get(table.name):
+                connection.execute(table.insert(), rows[table.name])
+        if connection.dialect.name != "postgresql":
+            return  # SQLite numbers a new row after the highest id there is
+        for table in metadata.sorted_tables:
+            (key, *more) = table.primary_key.columns
+            if rows.get(table.name) and not more and key.autoincrement in (True, "auto"):
+                connection.execute(
+                    text("SELECT setval(pg_get_serial_sequence(:table, :column), :value)"),
+                    {"table": table.name, "column": key.name, "value": max(row[key.name] for row in rows[table.name])},
+                )
 
 
 # --- SQLite -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from dependency_injector import providers
@@ -24,6 +25,7 @@ from dependency_injector import providers
 from core.domain.events import EventKind, TrackerEvent
 from core.domain.money import Money
 from core.domain.purchases import PurchaseRecord, RefundRecord
+from tests.conftest import restore_rows, table_rows
 from tests.unit.fakes import FixedClock
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -119,9 +121,20 @@ def build_world(container) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"token": token, "other_token": other_token}
 
 
+# The fixture as stored by build_world, per database kind: built through the services once per process (per
+# pytest-xdist worker), then written back row for row into each test's empty database (some 100 tests use it).
+_BUILT: dict[str, tuple[dict[str, list[dict[str, Any]]], dict[str, str]]] = {}
+
+
 @pytest.fixture
 def world(container):  # type: ignore[no-untyped-def]
-    data = build_world(container)
+    engine = container.gateways.engine()
+    if engine.dialect.name in _BUILT:
+        rows, data = _BUILT[engine.dialect.name]
+        restore_rows(engine, rows)
+    else:
+        data = build_world(container)
+        _BUILT[engine.dialect.name] = (table_rows(engine), data)
     container.gateways.clock.override(providers.Object(FixedClock(NOW)))
     yield data
     container.gateways.clock.reset_override()
