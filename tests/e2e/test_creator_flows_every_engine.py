@@ -33,7 +33,7 @@ from tests.live_app import Live, serve_app
 from tests.unit.fakes import FixedClock
 from tests.web_session import links_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("creator-flows-engines")]
 
 CREATOR = "creator@example.com"  # the reports fixture's creator
 WIDTHS = {"phone": (375, 812), "laptop": (1280, 900)}
