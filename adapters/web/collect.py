@@ -135,6 +135,34 @@ def _declines_tracking() -> bool:
     return request.headers.get("Sec-GPC", "").strip() == "1" or request.headers.get("DNT", "").strip() == "1"
 
 
+def _event(data: dict[str, Any], clock: Clock, salts: FingerprintSalts) -> TrackerEvent | Response:
+    """The validated event, or the answer refusing it."""
+    visitor_key = data["v"]
+    if visitor_key is None:
+        visitor_key = salts.derived_visitor_key(
+            address=request.remote_addr, user_agent=request.headers.get("User-Agent"), site_key=data["s"]
+        )
+        if visitor_key is None:
+            return _reply(400, "v: missing, and no visitor can be derived without an address and a User-Agent")
+    elif is_derived_visitor_key(visitor_key):
+        return _reply(400, "v: ids starting with 'd-' are made by the server, not sent by the tracker")
+    return TrackerEvent(
+        site_key=data["s"],
+        client_event_id=data["i"],
+        kind=EventKind(data["n"]),
+        visitor_key=visitor_key,
+        url=data["u"],
+        referrer=data["r"] or None,
+        title=data["t"],
+        email=normalize_email(data["e"]),
+        received_at=clock.now(),
+        user_agent=request.headers.get("User-Agent"),
+        fingerprint=_fingerprint(salts),
+        client_address=request.remote_addr,
+        declines_tracking=_declines_tracking(),
+    )
+
+
 def _accept(tracking: Tracking, event: TrackerEvent) -> IngestOutcome:
     try:
         return tracking.accept(event)
@@ -178,31 +206,11 @@ def collect(
     except ValidationError as error:
         field, problems = next(iter(error.normalized_messages().items()))
         return _reply(400, f"{field}: {problems[0] if isinstance(problems, list) else problems}")
-    visitor_key = data["v"]
-    if visitor_key is None:
-        visitor_key = salts.derived_visitor_key(
-            address=request.remote_addr, user_agent=request.headers.get("User-Agent"), site_key=data["s"]
-        )
-        if visitor_key is None:
-            return _reply(400, "v: missing, and no visitor can be derived without an address and a User-Agent")
-    elif is_derived_visitor_key(visitor_key):
-        return _reply(400, "v: ids starting with 'd-' are made by the server, not sent by the tracker")
-    event = TrackerEvent(
-        site_key=data["s"],
-        client_event_id=data["i"],
-        kind=EventKind(data["n"]),
-        visitor_key=visitor_key,
-        url=data["u"],
-        referrer=data["r"] or None,
-        title=data["t"],
-        email=normalize_email(data["e"]),
-        received_at=clock.now(),
-        user_agent=request.headers.get("User-Agent"),
-        fingerprint=_fingerprint(salts),
-        client_address=request.remote_addr,
-        declines_tracking=_declines_tracking(),
-    )
     try:
+        # Today's fingerprint salt comes from the database (once a day per process): inside the try too.
+        event = _event(data, clock, salts)
+        if isinstance(event, Response):
+            return event
         outcome = _accept(tracking, event)
     except SQLAlchemyError:
         # Nothing was stored: say so, so the sender may try again; never a 2xx for an event we do not hold.

@@ -341,3 +341,34 @@ def test_a_pooled_connection_the_database_dropped_costs_no_event(client, contain
     with container.gateways.engine().connect() as connection:
         stored = connection.execute(select(t.inbound_events.c.client_event_id)).scalars().all()
     assert sorted(stored) == ["event0001", "event0002"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_only_the_collect_pool_commits_without_waiting_for_the_disk(container) -> None:  # type: ignore[no-untyped-def]
+    """docs/operations.md: an accepted event is committed, and on disk within the WAL writer's next flush."""
+    with container.gateways.collect_engine().connect() as connection:
+        assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+    with container.gateways.engine().connect() as connection:
+        assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_days_salt_unreadable_is_a_503_not_a_500(client, container, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A process's first event of the day reads the fingerprint salt from the database: down, the sender is
+    told to try again, as for the insert."""
+    from sqlalchemy.exc import OperationalError
+
+    from core.services.fingerprints import FingerprintSalts
+
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["example.com"])
+
+    def unreachable(self: FingerprintSalts) -> bytes:
+        raise OperationalError("SELECT salt", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(FingerprintSalts, "current", unreachable)
+    body = {"s": site.public_key, "n": "pageview", "i": "event0001", "v": "visitor01", "u": "https://example.com/"}
+    answer = client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER})
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "60"
