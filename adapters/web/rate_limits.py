@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters.jobs.rq_queue import REDIS_TIMEOUT_SECONDS
+from adapters.web.collect import is_public_tracker_path
 from adapters.web.known_devices import is_known_device, submitted_account
 
 LOGIN = "10 per minute;100 per hour"
@@ -57,6 +58,9 @@ def init_rate_limits(app: Flask) -> Limiter:
             "retry": Retry(NoBackoff(), 0),
         },
     )
+    # The tracker's endpoints have their own limits (adapters/rate_limiters.py): Flask-Limiter, which has
+    # nothing to count there, leaves them at once instead of resolving limits on every event.
+    limiter.request_filter(lambda: is_public_tracker_path(request.path))
     for endpoint, rate in LIMITED_ENDPOINTS.items():
         app.view_functions[endpoint] = limiter.limit(rate, methods=["POST"])(app.view_functions[endpoint])
     app.view_functions["auth.login"] = limiter.limit(
