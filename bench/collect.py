@@ -39,7 +39,7 @@ from adapters.persistence import tables as t
 from adapters.persistence.migrate import upgrade
 from coursesignal.container import create_container
 from coursesignal.settings import Settings
-from tests.private_services import PrivateRedis, free_port
+from tests.private_services import PrivateRedis, free_port, process_tree
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"
 SOURCES = ["utm_source=youtube&utm_medium=video", "utm_source=ig", "utm_source=newsletter&utm_medium=email", ""]
@@ -60,6 +60,18 @@ def noop_app() -> Flask:
     return app
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and everything it started, those it already reaped included (RQ's work horses)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Run:
     name: str
@@ -67,6 +79,11 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     accepted: list[str] = field(default_factory=list)
+    # CPU seconds each watched process tree spent during the run, by name.
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def cpu_ms_per_request(self, name: str) -> float:
+        return self.cpu[name] * 1000 / max(1, len(self.latencies_ms))
 
     @property
     def rate(self) -> float:
@@ -135,8 +152,10 @@ async def _connection(port: int, load: Load, run: Run, deadline: float) -> None:
         writer.close()
 
 
-def drive(name: str, port: int, load: Load, seconds: float, connections: int) -> Run:
+def drive(name: str, port: int, load: Load, seconds: float, connections: int, watch: dict[str, int]) -> Run:
+    """Load on `port` for `seconds`; the CPU time of the process trees in `watch` (name: pid) is noted."""
     run = Run(name, seconds)
+    before = {tree: cpu_seconds(pid) for tree, pid in watch.items()}
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
@@ -145,6 +164,7 @@ def drive(name: str, port: int, load: Load, seconds: float, connections: int) ->
     started = time.perf_counter()
     asyncio.run(main())
     run.seconds = time.perf_counter() - started
+    run.cpu = {tree: cpu_seconds(pid) - before[tree] for tree, pid in watch.items()}
     return run
 
 
@@ -269,13 +289,15 @@ def main() -> None:
                     environment, log) as app,
             _server([*gunicorn, "--bind", f"127.0.0.1:{noop_port}", "bench.collect:noop_app()"],
                     environment, log) as noop,
-            _server([str(Path(sys.executable).parent / "coursesignal"), "worker"], environment, log),
+            _server([str(Path(sys.executable).parent / "coursesignal"), "worker"], environment, log) as worker,
         ):  # fmt: skip
             _wait_for_port(app_port, app, log)
             _wait_for_port(noop_port, noop, log)
+            watch = {"app": app.pid, "no-op": noop.pid, "worker": worker.pid}
             load = Load(site_keys)
-            accepted = set(drive("warm-up", app_port, load, 2, args.connections).accepted)
-            drive("warm-up", noop_port, load, 2, args.connections)
+            worker_cpu_before = cpu_seconds(worker.pid)
+            accepted = set(drive("warm-up", app_port, load, 2, args.connections, watch).accepted)
+            drive("warm-up", noop_port, load, 2, args.connections, watch)
             load_average = os.getloadavg()
             print(
                 f"collect vs no-op, {args.pairs} pairs of {args.seconds:.0f} s, {args.connections} connections, "
@@ -283,8 +305,8 @@ def main() -> None:
             )
             ratios, collects, noops = [], [], []
             for pair in range(1, args.pairs + 1):
-                collect = drive("collect", app_port, load, args.seconds, args.connections)
-                baseline = drive("no-op", noop_port, load, args.seconds, args.connections)
+                collect = drive("collect", app_port, load, args.seconds, args.connections, watch)
+                baseline = drive("no-op", noop_port, load, args.seconds, args.connections, watch)
                 accepted.update(collect.accepted)
                 ratios.append(collect.rate / baseline.rate)
                 collects.append(collect)
@@ -295,11 +317,23 @@ def main() -> None:
                 f"median ratio {statistics.median(ratios):.3f}; collect {_medians(collects)}, no-op {_medians(noops)}; "
                 f"load average after {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
             )
+            print(
+                "CPU per request (median of pairs): collect "
+                f"{statistics.median(r.cpu_ms_per_request('app') for r in collects):.2f} ms in the app's processes "
+                f"and {statistics.median(r.cpu_ms_per_request('worker') for r in collects):.2f} ms in the worker "
+                f"meanwhile; no-op {statistics.median(r.cpu_ms_per_request('no-op') for r in noops):.2f} ms "
+                "(PostgreSQL's and Redis's own CPU not counted)"
+            )
             stored, rows, waited = _stored(database_url, accepted, timeout=600)
+            worker_cpu = cpu_seconds(worker.pid) - worker_cpu_before
             print(
                 f"rows stored: {len(accepted)} events answered 204, {stored} of them in `events` "
                 f"({rows} rows in all; drained {waited:.0f} s after the last pair): "
                 + ("every event stored exactly once" if stored == rows == len(accepted) else "MISMATCH")
+            )
+            print(
+                f"the worker's CPU from the warm-up to the drained end: {worker_cpu * 1000 / max(1, stored):.2f} ms "
+                "an event"
             )
     finally:
         redis.close()
