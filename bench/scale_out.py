@@ -1,8 +1,8 @@
 """Scale-out: N app instances (gunicorn, production settings) and N workers on one PostgreSQL and one Redis,
 under tracker and platform webhook traffic together; then the same traffic against one instance and one worker.
 
-    .venv/bin/python -m bench.scale_out                         # 2 + 2 against 1 + 1, 3 creators
-    .venv/bin/python -m bench.scale_out --visitors 1500 --senders 8
+    .venv/bin/python -m bench.scale_out                             # 2 + 2 against 1 + 1, 3 creators x 200 visitors
+    .venv/bin/python -m bench.scale_out --visitors 400 --senders 8   # 400 visitors per creator
 
 Each run gets a database of its own on the shared PostgreSQL and a Redis database number of its own
 (tests/production.py). The traffic is generated from a seed, so both runs get the same: per creator, visitors
