@@ -1,8 +1,8 @@
 """Two workers storing what touches the same account at once, on PostgreSQL (where they truly run at once):
-a purchase stored while another transaction stores it too, and a purchase attributed while the visitor's
-events are being stored. The account's ingestion lock makes each wait for the other, so the second sees
-what the first committed; without it, the second fails on the unique key, or attributes the purchase from
-a journey that misses the events committed meanwhile (and nothing attributes it again)."""
+a purchase stored while another transaction stores it too; a purchase attributed, or a visitor's purchases
+attributed again, while the visitor's events are being stored. The account's ingestion lock makes each wait
+for the other, so the second sees what the first committed; without it, the second fails on the unique key,
+or works from a journey that misses the events committed meanwhile."""
 
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ def test_a_purchase_stored_by_two_workers_at_once_is_stored_once_without_an_erro
     assert (second.purchases_added, second.purchases_already_known) == (0, 1)
 
 
-def test_a_purchase_attributed_while_the_buyers_events_are_stored_sees_them(container: Any) -> None:
+def _visit_waiting(container: Any) -> tuple[Any, datetime]:
+    """A creator's site and a visit from YouTube accepted for it, waiting for the pipeline (no job queued)."""
     accounts = container.services.accounts()
     accounts.ensure_account("creator@example.com")
     site = accounts.add_site("creator@example.com", ["school.example.com"])
@@ -86,22 +87,58 @@ def test_a_purchase_attributed_while_the_buyers_events_are_stored_sees_them(cont
         url="https://school.example.com/course?utm_source=youtube",
         received_at=now - timedelta(minutes=5),
     )
-    with container.gateways.unit_of_work() as work:  # accepted; no job queued, the test runs the pipeline
+    with container.gateways.unit_of_work() as work:
         assert work.inbound_events.add(site.id, landing) is not None
         work.commit()
+    return site, now
+
+
+def _pipeline(account_id: int, now: datetime, flagged: list[int]) -> Callable[[Any], None]:
+    """The pipeline's batch as `Tracking` runs it: the account's lock, then the waiting events stored; the
+    visitors whose purchases it would attribute again go to `flagged`."""
+
+    def run(work: Any) -> None:
+        from core.services.tracking import _ingest_batch
+
+        work.inbound_events.lock_account(account_id)
+        done = _ingest_batch(work, account_id, work.inbound_events.pending(account_id, 50))
+        work.inbound_events.mark_processed(done.outcomes, now)
+        flagged.extend(done.reattribute)
+
+    return run
+
+
+def test_a_purchase_attributed_while_the_buyers_events_are_stored_sees_them(container: Any) -> None:
+    site, now = _visit_waiting(container)
     record = PurchaseRecord("stripe", "pi_1", Money(9900, "USD"), now, visitor_key="visitor0001")
 
     # The pipeline's batch holds the account while it stores the visit; the sale comes in meanwhile.
-    def pipeline(work: Any) -> None:
-        work.inbound_events.lock_account(site.account_id)
-        from core.services.tracking import _ingest_batch
-
-        batch = work.inbound_events.pending(site.account_id, 50)
-        done = _ingest_batch(work, site.account_id, batch)
-        work.inbound_events.mark_processed(done.outcomes, now)
-
-    _overlapping(pipeline, lambda work: store_records(work, site.account_id, [record]), container.gateways.unit_of_work)
+    _overlapping(
+        _pipeline(site.account_id, now, []),
+        lambda work: store_records(work, site.account_id, [record]),
+        container.gateways.unit_of_work,
+    )
 
     purchase = container.services.reports().recent_purchases(site.account_id)[0]
     assert purchase.first_touch is not None, "attributed without the visit committed meanwhile"
+    assert purchase.first_touch.source == "YouTube"
+
+
+def test_a_visitor_attributed_again_while_its_events_are_stored_waits_for_them(container: Any) -> None:
+    site, now = _visit_waiting(container)
+    record = PurchaseRecord("stripe", "pi_1", Money(9900, "USD"), now, visitor_key="visitor0001")
+    container.services.purchases().ingest(site.account_id, [record])  # before the browser's visit: unmatched
+    flagged: list[int] = []
+    attribution = container.services.attribution()
+
+    # Another worker attributes the visitor again (its job) while the pipeline's batch is still storing.
+    again = _overlapping(
+        _pipeline(site.account_id, now, flagged),
+        lambda _: attribution.reattribute_visitor(site.account_id, flagged[0]),
+        container.gateways.unit_of_work,
+    )
+
+    assert again == 1, "attributed again from before the visit was committed"
+    purchase = container.services.reports().recent_purchases(site.account_id)[0]
+    assert purchase.first_touch is not None
     assert purchase.first_touch.source == "YouTube"
