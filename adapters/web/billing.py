@@ -13,9 +13,12 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
 from flask_login import current_user, login_required
+from marshmallow import Schema, fields
 
+from adapters.web.contract import ANY_OBJECT, Answer, ErrorSchema, operation
 from core.domain.storable import nesting_problem
 from core.ports.billing import BillingUnavailable, ForgedBillingEvent, UnreadableBillingEvent
+from core.services.stripe_events import EventOutcome
 from core.services.subscriptions import BillingActionRefused, BillingOverview, Subscriptions
 
 log = logging.getLogger(__name__)
@@ -108,7 +111,38 @@ def portal(subscriptions: Subscriptions = Provide["services.subscriptions"]) -> 
     return redirect(url, code=303)
 
 
+class _StripeHeaders(Schema):
+    signature = fields.String(required=True, data_key="Stripe-Signature")
+
+
+class BillingReceiptSchema(Schema):
+    received = fields.Boolean()
+    outcome = fields.Enum(EventOutcome, by_value=fields.String)
+
+
 @webhook_blueprint.post("/billing/webhook")
+@operation(
+    "Stripe's events about CourseSignal's own billing (not creators' sales)",
+    {
+        200: Answer(
+            "Received: applied, or nothing to change (stale, repeated, unused, unknown).", BillingReceiptSchema
+        ),
+        400: Answer(
+            "Forged or stale signature, or a body that is not a Stripe event (each with its own error sentence); "
+            "nothing changed.",
+            ErrorSchema,
+        ),
+        413: Answer("Larger than a Stripe event can be; nothing changed.", ErrorSchema),
+        503: Answer("Billing is not configured on this server.", ErrorSchema),
+    },
+    description="Signed by Stripe (Stripe-Signature, checked on the raw body, 5 minutes' tolerance). Handles "
+    "checkout.session.completed, customer.subscription.created/updated/deleted/trial_will_end, invoice.paid, "
+    "invoice.payment_failed and invoice.payment_action_required; other types are acknowledged and ignored, as are "
+    "repeated event ids.",
+    headers=_StripeHeaders,
+    body=ANY_OBJECT,
+    parses_body=False,  # the signature covers the exact bytes Stripe sent
+)
 @inject
 def stripe_webhook(subscriptions: Subscriptions = Provide["services.subscriptions"]) -> Any:
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
@@ -133,7 +167,7 @@ def stripe_webhook(subscriptions: Subscriptions = Provide["services.subscription
         ), 400
     except BillingUnavailable as unavailable:
         return jsonify(error=str(unavailable)), 503
-    return jsonify(received=True, outcome=outcome.value)
+    return jsonify(BillingReceiptSchema().dump({"received": True, "outcome": outcome}))
 
 
 @inject

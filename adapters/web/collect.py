@@ -9,13 +9,14 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, request
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from adapters.web.contract import TEXT, Answer, operation
 from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.bots import preload as preload_bot_patterns
 from core.domain.events import DropReason, EventKind, TrackerEvent
@@ -36,20 +37,77 @@ MAX_BODY_BYTES = 8 * 1024
 _ID = r"^[A-Za-z0-9_-]{8,64}$"
 
 
-class CollectSchema(Schema):
-    """One event as the tracker sends it: short keys keep the script small."""
+# Text a tracker sends: anything but NUL and unpaired surrogates, which no page has and the store cannot hold
+# (value_problem refuses them before the schema reads the event).
+_NO_NUL = "^[^\\u0000\\ud800-\\udfff]*$"
 
-    s = fields.String(required=True, validate=validate.Length(min=1, max=40))  # site key
+
+class CollectEventSchema(Schema):
+    """One event as the tracker sends it: short keys keep the script small. Other keys are ignored, unread.
+
+    A `pattern` in metadata narrows what the document promises below what the validators accept, for what a
+    regular expression cannot say alone (no NUL, an email's shape, a URL as plain ASCII)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    # An identify event names who the visitor is (in the document: JSON Schema's if/then).
+    OPENAPI_EXTRA: ClassVar[dict[str, Any]] = {
+        "if": {"properties": {"n": {"const": "identify"}}, "required": ["n"]},
+        "then": {"required": ["e"], "properties": {"e": {"type": "string"}}},
+    }
+
+    s = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"pattern": _NO_NUL, "description": "The site key from the snippet's data-site."},
+    )
     n = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind]))  # event name
-    i = fields.String(required=True, validate=validate.Regexp(_ID))  # client event id
-    # The visitor id the tracker keeps; absent when the browser can keep nothing (the server derives one).
-    v = fields.String(load_default=None, validate=validate.Regexp(_ID))
+    i = fields.String(
+        required=True,
+        validate=validate.Regexp(_ID),
+        metadata={"description": "Client event id; repeats are stored once."},
+    )
+    v = fields.String(
+        load_default=None,
+        validate=validate.Regexp(_ID),
+        metadata={
+            "pattern": "^(?!d-)[A-Za-z0-9_-]{8,64}$",
+            "description": "The visitor id the tracker keeps. Left out when the browser can keep none: the server "
+            "then derives a pseudonymous id for the day from the User-Agent header and the network (weaker for "
+            "matching); without a User-Agent the event is refused. Ids starting with 'd-' are refused.",
+        },
+    )
     u = fields.Url(
-        required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=MAX_URL_LENGTH)
-    )  # page URL
-    r = fields.String(load_default=None, validate=validate.Length(max=MAX_URL_LENGTH))  # referrer
-    t = fields.String(load_default=None, validate=validate.Length(max=300))  # title
-    e = fields.String(load_default=None, validate=validate.Length(max=254))  # email, identify only
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=MAX_URL_LENGTH),
+        metadata={
+            # http(s) only, a host name (the last label of a dotted one at least two characters), an optional
+            # port, then printable characters: what the server accepts, narrowed to plain ASCII.
+            "pattern": "^https?://(?:[A-Za-z0-9]{1,20}\\.)*[A-Za-z0-9]{2,20}(?::[1-9][0-9]{0,3})?(?:[/?][!-~]*)?$",
+            "description": "The page URL (http or https).",
+        },
+    )
+    r = fields.String(
+        load_default=None,
+        validate=validate.Length(max=MAX_URL_LENGTH),
+        metadata={"pattern": _NO_NUL, "description": "document.referrer"},
+    )
+    t = fields.String(
+        load_default=None,
+        validate=validate.Length(max=300),
+        metadata={"pattern": _NO_NUL, "description": "document.title"},
+    )
+    e = fields.String(
+        load_default=None,
+        validate=validate.Length(max=254),
+        metadata={
+            "pattern": "^[!-?A-~]{1,64}@[!-?A-~]+\\.[!-?A-~]{2,}$",
+            "description": "The email (printable, no spaces): required by identify events, ignored by others.",
+        },
+    )
 
     @validates_schema
     def _identify_has_email(self, data: dict[str, Any], **_: Any) -> None:
@@ -57,7 +115,7 @@ class CollectSchema(Schema):
             raise ValidationError("identify needs a valid email", "e")
 
 
-_schema = CollectSchema()
+_schema = CollectEventSchema()
 
 
 def _reply(status: int, reason: str = "") -> Response:
@@ -176,7 +234,28 @@ def _accept(tracking: Tracking, event: TrackerEvent) -> IngestOutcome:
     return tracking.accept(event)
 
 
+_REASON = "text/plain"
+
+
 @blueprint.post("/t/e")
+@operation(
+    "Collect one tracker event",
+    {
+        204: Answer(
+            "Accepted: stored for the ingestion pipeline, which runs on it within moments (or dropped as a bot or a "
+            "repeat)."
+        ),
+        400: Answer("Malformed event; the body says why.", TEXT, _REASON),
+        404: Answer("Unknown site key; nothing stored.", TEXT, _REASON),
+        413: Answer("Body too large.", TEXT, _REASON),
+        429: Answer("Too many events from this sender or for this site; retry after Retry-After.", TEXT, _REASON),
+        503: Answer("The event could not be stored (database unavailable); nothing was kept.", TEXT, _REASON),
+    },
+    description=f"JSON sent as text/plain (no preflight; sendBeacon works), {MAX_BODY_BYTES} bytes at most.",
+    body=CollectEventSchema,
+    body_media_types=("text/plain", "application/json"),
+    parses_body=False,  # read here: the size limit, JSON sent as text/plain, a value the store cannot hold
+)
 @inject
 def collect(
     tracking: Tracking = Provide["services.tracking"],

@@ -12,9 +12,12 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from marshmallow import Schema, fields
 
 from adapters.web.api import requires_account
-from core.domain.connections import DeliveryState
+from adapters.web.api_schemas import UNAUTHORIZED
+from adapters.web.contract import TOKEN_OR_SESSION, Answer, ErrorSchema, operation
+from core.domain.connections import ConnectionStatus, DeliveryState
 from core.ports.platforms import PlatformAdapter, PlatformCatalog
 from core.services.connections import (
     ConnectionFailed,
@@ -46,23 +49,57 @@ def status_label(view: ConnectionView) -> str:
     return STATUS_LABELS[view.status.value]
 
 
-def as_json(view: ConnectionView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "platform": view.platform,
-        "platform_name": view.platform_name,
-        "status": view.status.value,
-        "status_label": status_label(view),
-        "reason": view.problem,
-        "sync_health": {
-            "failing": view.is_failing,
-            "error": view.sync_error,
-            "since": view.failing_since.isoformat() if view.failing_since else None,
+class SyncHealthSchema(Schema):
+    failing = fields.Boolean(attribute="is_failing")
+    error = fields.String(
+        attribute="sync_error", allow_none=True, metadata={"description": "The last failure, in the creator's words."}
+    )
+    since = fields.DateTime(attribute="failing_since", allow_none=True)
+
+
+class SyncProgressSchema(Schema):
+    pages_done = fields.Integer()
+    purchases_found = fields.Integer()
+    total = fields.Integer(allow_none=True, metadata={"description": "Purchases the platform reported, when it did."})
+
+
+class ConnectionSchema(Schema):
+    """One connection as the API and the connection page's poll read it."""
+
+    id = fields.Integer(required=True)
+    platform = fields.String(required=True, metadata={"example": "kajabi"})
+    platform_name = fields.String(metadata={"example": "Kajabi"})
+    status = fields.Enum(ConnectionStatus, by_value=fields.String, required=True)
+    status_label = fields.String()
+    reason = fields.String(
+        attribute="problem",
+        allow_none=True,
+        metadata={
+            "description": "What needs attention and what to do, or why reading the platform fails and since when."
         },
-        "account_name": view.account_name,
-        "last_synced_at": view.last_synced_at.isoformat() if view.last_synced_at else None,
-        "progress": {"pages_done": view.pages_done, "purchases_found": view.purchases_found, "total": view.total},
-    }
+    )
+    sync_health = fields.Nested(
+        SyncHealthSchema,
+        metadata={"description": "Whether reading the platform (the periodic poll, a sync's retries) keeps failing."},
+    )
+    account_name = fields.String(allow_none=True, metadata={"description": "The platform site being read."})
+    last_synced_at = fields.DateTime(allow_none=True)
+    progress = fields.Nested(SyncProgressSchema, required=True)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr in ("sync_health", "progress"):  # read from the view itself
+            return obj
+        if attr == "status_label":
+            return status_label(obj)
+        return super().get_attribute(obj, attr, default)
+
+
+class ConnectionListSchema(Schema):
+    connections = fields.List(fields.Nested(ConnectionSchema))
+
+
+def as_json(view: ConnectionView) -> dict[str, Any]:
+    return ConnectionSchema().dump(view)  # type: ignore[no-any-return]
 
 
 def _account_id() -> int:
@@ -259,12 +296,26 @@ def disconnect(connection_id: int) -> Any:
 
 @api_blueprint.get("/connections")
 @requires_account
+@operation(
+    "The account's platform connections",
+    {200: Answer("Every connection, with its status.", ConnectionListSchema), 401: UNAUTHORIZED},
+    security=TOKEN_OR_SESSION,
+)
 def api_list() -> Any:
-    return jsonify(connections=[as_json(v) for v in _service().list(g.account_id)])
+    return jsonify(ConnectionListSchema().dump({"connections": _service().list(g.account_id)}))
 
 
 @api_blueprint.get("/connections/<int:connection_id>")
 @requires_account
+@operation(
+    "One connection's status and sync progress (polled by the connection page)",
+    {
+        200: Answer("The connection.", ConnectionSchema),
+        401: UNAUTHORIZED,
+        404: Answer("No such connection on this account.", ErrorSchema),
+    },
+    security=TOKEN_OR_SESSION,
+)
 def api_show(connection_id: int) -> Any:
     try:
         view = _service().status(g.account_id, connection_id)

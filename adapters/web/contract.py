@@ -1,6 +1,8 @@
 """Each HTTP operation declared once, beside its view: the marshmallow schemas of its query, body and answers,
 and what it answers when. The same declaration parses the request (a refusal is a 400 naming the parameter)
 and writes the operation into the OpenAPI document (adapters/web/openapi.py reads it from the view).
+A body schema class may carry OPENAPI_EXTRA, JSON Schema keywords its fields cannot say (if/then): they are
+added to its component in the document.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.jobs.rq_scheduler import heartbeat_key
 from adapters.persistence import tables as t
+from adapters.web.contract import Answer, operation
 from core.ports.clock import Clock
 from core.services.connections import LOST_AFTER, attempt_due_at
 
@@ -138,11 +139,21 @@ class Readiness:
 
 
 @blueprint.get("/healthz")
+@operation("The process is up", {200: Answer("Up.")})
 def healthz() -> Any:
     return jsonify(status="ok")
 
 
 @blueprint.get("/readyz")
+@operation(
+    "Database and, when configured, Redis, the scheduler and the queue; what waits",
+    {200: Answer("Ready (possibly degraded: see checks)."), 503: Answer("The database is unreachable.")},
+    description='JSON {"status": "ok"|"degraded"|"unavailable", "checks": {"database": {"status"}, '
+    '"tracker_backlog": {"status", "waiting", "oldest_seconds"}, "webhook_backlog": {"status", "waiting", '
+    '"overdue", "oldest_overdue_seconds"}, and with Redis: "redis": {"status"}, "scheduler": {"status", '
+    '"last_beat_seconds"}, "queue": {"status", "waiting", "oldest_seconds"}}}. Each check\'s status is "ok", '
+    '"degraded" (serving, but a part is behind or missing) or "unavailable". 503 only when the database is.',
+)
 @inject
 def readyz(readiness: Readiness = Provide["gateways.readiness"]) -> Any:
     checks = readiness.check()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import wraps
+from typing import Any, ClassVar
 
 from dependency_injector.wiring import Provide, inject
 from flask import (
@@ -31,10 +33,13 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from marshmallow import EXCLUDE, Schema, fields, validate
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from adapters.web.api import requires_account
+from adapters.web.api_schemas import UNAUTHORIZED
+from adapters.web.contract import ANY_OBJECT, TOKEN_OR_SESSION, Answer, ErrorSchema, operation
 from core.domain.sites import Site
 from core.services.accounts import Accounts
 from core.services.privacy import PersonNotFound, Privacy, PrivacyRequestInvalid
@@ -265,20 +270,95 @@ def export_account(privacy: Privacy = Provide["services.privacy"]) -> Any:
 # --- the API ------------------------------------------------------------------------------------------
 
 
+class PersonQuery(Schema):
+    email = fields.String(metadata={"format": "email"})
+    visitor_id = fields.String(
+        metadata={"description": "Instead of email: the id the tracker keeps in the browser's _csv cookie."}
+    )
+
+
+class PersonBody(Schema):
+    """Who to erase: exactly one of an email and a visitor id. Other keys are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+        description = "Exactly one of email and visitor_id."
+
+    error_messages: ClassVar[dict[str, str]] = {
+        "type": 'Send a JSON object: {"email": "..."} or {"visitor_id": "..."}.'
+    }
+    email = fields.String(
+        allow_none=True, error_messages={"invalid": "email and visitor_id are strings."}, metadata={"format": "email"}
+    )
+    visitor_id = fields.String(allow_none=True, error_messages={"invalid": "email and visitor_id are strings."})
+
+
+class PersonExportSchema(Schema):
+    """What the export of one person holds (core/services/privacy.py writes it)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(required=True, validate=validate.OneOf(["coursesignal.person_export"]))
+    exported_at = fields.DateTime(required=True)
+    emails = fields.List(fields.String(), required=True)
+    visitor_ids = fields.List(fields.String(), required=True)
+    tables = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()), required=True)
+
+
+class ErasureSchema(Schema):
+    request_id = fields.String()
+    visitors_erased = fields.Integer()
+    purchases_detached = fields.Integer()
+    purchases_reattributed = fields.Integer()
+    deliveries_redacted = fields.Integer(
+        metadata={"description": "Raw platform deliveries the person was erased from."}
+    )
+
+
+_NEITHER_OR_BOTH = Answer("Neither or both of email and visitor_id.", ErrorSchema)
+
+
 def _api_error(message: str, status: int) -> Response:
     response = jsonify(error=message)
     response.status_code = status
     return response
 
 
+def requires_token(view: Callable[..., Any]) -> Callable[..., Any]:
+    """After requires_account: a browser's session cookie is not enough; a signed-in creator uses the page's form."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get("Authorization") is None:
+            return _api_error("Erasing needs 'Authorization: Bearer <token>'; in the app, use the Privacy page.", 401)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @api_blueprint.get("/export")
 @requires_account
+@operation(
+    "Everything stored about one student (a data subject access request), as JSON",
+    {
+        200: Answer(
+            "The person's emails and visitor ids, and every stored row about them by table (visitors, sessions, "
+            "events, visitor_emails, visitor_handoffs, checkout_reaches, purchases, refunds, attributions, "
+            "purchase_touches, revenue_lines).",
+            PersonExportSchema,
+        ),
+        400: _NEITHER_OR_BOTH,
+        401: UNAUTHORIZED,
+        404: Answer("Nothing is stored about this person.", ErrorSchema),
+    },
+    query=PersonQuery,
+    security=TOKEN_OR_SESSION,
+)
 @inject
-def api_export_person(privacy: Privacy = Provide["services.privacy"]) -> Any:
+def api_export_person(query: dict[str, str], privacy: Privacy = Provide["services.privacy"]) -> Any:
     try:
-        payload = privacy.export_person(
-            g.account_id, email=request.args.get("email"), visitor_key=request.args.get("visitor_id")
-        )
+        payload = privacy.export_person(g.account_id, email=query.get("email"), visitor_key=query.get("visitor_id"))
     except PrivacyRequestInvalid as error:
         return _api_error(str(error), 400)
     except PersonNotFound as error:
@@ -288,32 +368,42 @@ def api_export_person(privacy: Privacy = Provide["services.privacy"]) -> Any:
 
 @api_blueprint.post("/erase")
 @requires_account
+@requires_token
+@operation(
+    "Erase one student: visits, events and identities go; their purchases lose the buyer",
+    {
+        200: Answer("What was erased, in counts; request_id names the erasure in the log.", ErasureSchema),
+        400: _NEITHER_OR_BOTH,
+        401: UNAUTHORIZED,
+    },
+    description="Bearer token only (a session cookie is refused). Purchases stay in the revenue totals with status "
+    "erased; purchases the erased visits took part in are attributed again.",
+    body=PersonBody,
+    security=("bearer",),
+)
 @inject
-def api_erase_person(privacy: Privacy = Provide["services.privacy"]) -> Any:
-    if request.headers.get("Authorization") is None:
-        # A browser's session cookie is not enough to erase: a signed-in creator uses the Privacy page's form.
-        return _api_error("Erasing needs 'Authorization: Bearer <token>'; in the app, use the Privacy page.", 401)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _api_error('Send a JSON object: {"email": "..."} or {"visitor_id": "..."}.', 400)
-    email, visitor_key = body.get("email"), body.get("visitor_id")
-    if not isinstance(email, str | None) or not isinstance(visitor_key, str | None):
-        return _api_error("email and visitor_id are strings.", 400)
+def api_erase_person(body: dict[str, str | None], privacy: Privacy = Provide["services.privacy"]) -> Any:
     try:
-        report = privacy.erase_person(g.account_id, email=email, visitor_key=visitor_key)
+        report = privacy.erase_person(g.account_id, email=body.get("email"), visitor_key=body.get("visitor_id"))
     except PrivacyRequestInvalid as error:
         return _api_error(str(error), 400)
-    return jsonify(
-        request_id=report.request_id,
-        visitors_erased=report.visitors_erased,
-        purchases_detached=report.purchases_detached,
-        purchases_reattributed=report.purchases_reattributed,
-        deliveries_redacted=report.deliveries_redacted,
-    )
+    return jsonify(ErasureSchema().dump(report))
 
 
 @api_blueprint.get("/account")
 @requires_account
+@operation(
+    "Everything held for your own account, as JSON (secrets left out)",
+    {
+        200: Answer(
+            "The account, its sites, connections, billing state, purchases and their attribution by table, and how "
+            "many visitor-level rows it holds.",
+            ANY_OBJECT,
+        ),
+        401: UNAUTHORIZED,
+    },
+    security=TOKEN_OR_SESSION,
+)
 @inject
 def api_export_account(privacy: Privacy = Provide["services.privacy"]) -> Any:
     return jsonify(privacy.export_account(g.account_id))

@@ -162,7 +162,9 @@ class Privacy:
     def _subject(email: str | None, visitor_key: str | None) -> tuple[str | None, str | None]:
         email = email.strip() if email else None
         visitor_key = visitor_key.strip() if visitor_key else None
-        if bool(email) == bool(visitor_key):
+        if not email and not visitor_key:  # an empty value is no value: say what is missing, not "not both"
+            raise PrivacyRequestInvalid("Give the person's email address or their visitor id.")
+        if email and visitor_key:
             raise PrivacyRequestInvalid("Give either the person's email address or their visitor id, not both.")
         if email:
             clean = normalize_email(email)

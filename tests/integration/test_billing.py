@@ -248,7 +248,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 def test_the_openapi_document_describes_the_billing_webhook_and_the_subscribe_answer(client) -> None:  # type: ignore[no-untyped-def]
     paths = client.get("/openapi.json").json["paths"]
-    assert set(paths["/billing/webhook"]["post"]["responses"]) == {"200", "400", "503"}
+    assert set(paths["/billing/webhook"]["post"]["responses"]) == {"200", "400", "413", "503"}
     assert "402" in paths["/api/v1/reports/sources"]["get"]["responses"]
     assert "402" in paths["/api/v1/reports/sources.csv"]["get"]["responses"]
 

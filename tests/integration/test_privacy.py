@@ -212,12 +212,30 @@ def test_api_export_and_its_refusals(client, container) -> None:  # type: ignore
     assert {a["model"] for a in tables["attributions"]} == {"first_touch", "last_touch"}
     assert BEN not in json.dumps(export)
 
-    assert s.api("get", "/api/v1/privacy/export").status_code == 400
+    missing = "Give the person's email address or their visitor id."
+    for query in ("", "?visitor_id=", "?email=&visitor_id=%20"):
+        refused = s.api("get", f"/api/v1/privacy/export{query}")
+        assert (refused.status_code, refused.get_json()) == (400, {"error": missing}), query
+    both = s.api("get", f"/api/v1/privacy/export?email={ANA}&visitor_id={ANA_KEYS[0]}")
+    assert (both.status_code, both.get_json()["error"]) == (
+        400,
+        "Give either the person's email address or their visitor id, not both.",
+    )
+    twice = s.api("get", f"/api/v1/privacy/export?email={ANA}&email={BEN}")
+    assert (twice.status_code, twice.get_json()) == (400, {"error": "email may be given only once"})
     assert client.get(f"/api/v1/privacy/export?email={ANA}").status_code == 401
     # Erasing needs the token itself, never only a browser's session cookie.
     sign_in(client, container, CREATOR)
     assert client.post("/api/v1/privacy/erase", json={"email": ANA}).status_code == 401
-    assert s.api("post", "/api/v1/privacy/erase", data="nope").status_code == 400
+    not_json = s.api("post", "/api/v1/privacy/erase", data="nope")
+    assert (not_json.status_code, not_json.get_json()) == (
+        400,
+        {"error": 'Send a JSON object: {"email": "..."} or {"visitor_id": "..."}.'},
+    )
+    not_text = s.api("post", "/api/v1/privacy/erase", json={"email": 7})
+    assert (not_text.status_code, not_text.get_json()) == (400, {"error": "email and visitor_id are strings."})
+    empty = s.api("post", "/api/v1/privacy/erase", json={"visitor_id": ""})
+    assert (empty.status_code, empty.get_json()) == (400, {"error": missing})
 
     account = s.api("get", "/api/v1/privacy/account").get_json()
     assert account["account"]["email"] == CREATOR

@@ -64,7 +64,8 @@ PUBLIC_ENDPOINTS = {
     "collect.tracker_script",
     "collect.preflight",
     "collect.collect",
-    "webhooks.receive",
+    "webhooks.receive_with_token",
+    "webhooks.receive_signed",
     "billing_webhook.stripe_webhook",
     # A site's hosted opt-out page is for its visitors: it names the site by its public key, as the snippet does.
     "privacy.opt_out_page",
