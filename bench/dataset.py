@@ -5,8 +5,9 @@ a few refunded.
 Rows are bulk-inserted (COPY on PostgreSQL, executemany on SQLite) but every derived value comes from the
 same domain rules the services use: touches from `touch_from_landing`, sessions by the idle timeout, a
 visitor's first and last touch from `Visitor.record_touch`, credits from `credits_for`, the per-day visitor
-counts from `replay_visitor` and the reports' revenue lines from `lines_for`. So the reports read what live
-traffic would have stored.
+counts from `replay_visitor` (once per link and day for the many one-session visitors), the reports' revenue
+lines from `lines_for` and their per-day figures from `day_figures` (rebuild_revenue_days, in one pass at the
+end). So the reports read what live traffic would have stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, insert, text
 
 from adapters.persistence import tables as t
+from adapters.persistence.revenue_days import rebuild_revenue_days
 from adapters.persistence.revenue_lines import lines_for
 from adapters.persistence.rows import touch_values
 from adapters.persistence.visitor_counts import store_net_counts
@@ -102,6 +104,9 @@ class Generator:
         self.events = 0
         self.counts: dict[tuple[Model, CountKey, date], int] = {}
         self._touches: dict[tuple[str, str | None], Touch] = {}
+        # The counts a one-session visitor makes depend only on the link they came by and the day: most
+        # visitors come once, so their counts are replayed once per link and day.
+        self._one_session: dict[tuple[str, str | None, date], dict[tuple[Model, CountKey, date], int]] = {}
         self._own = frozenset({DOMAIN})
 
     def _next(self, table: str) -> int:
@@ -126,6 +131,16 @@ class Generator:
             self._touches[key] = touch_from_landing(url=url, referrer=referrer, occurred_at=END, own_domains=self._own)
         return replace(self._touches[key], occurred_at=when)
 
+    def _replayed(
+        self, touches: list[Touch], links: list[tuple[str, str | None]]
+    ) -> dict[tuple[Model, CountKey, date], int]:
+        if len(touches) > 1:
+            return net_changes(replay_visitor(touches))
+        key = (*links[0], touches[0].occurred_at.date())
+        if key not in self._one_session:
+            self._one_session[key] = net_changes(replay_visitor(touches))
+        return self._one_session[key]
+
     def visitor(self, rows: Rows) -> None:
         rng = self.rng
         vid = self._next("visitors")
@@ -133,6 +148,7 @@ class Generator:
         first_at = END - timedelta(days=DAYS) * (1 - rng.random() ** 0.6)
         visitor = Visitor(site_id=self.site_id, key=f"bv{vid:010d}", first_seen_at=first_at, id=vid)
         touches: list[Touch] = []
+        links: list[tuple[str, str | None]] = []
         at = first_at
         for number in range(min(12, 1 + int(rng.expovariate(1.5)))):
             if number:
@@ -142,6 +158,7 @@ class Generator:
             url, referrer = self._arrival(returning=number > 0)
             touch = self._touch(url, referrer, at)
             touches.append(touch)
+            links.append((url, referrer))
             visitor.record_touch(touch)
             sid = self._next("sessions")
             seen = at
@@ -168,7 +185,7 @@ class Generator:
                 }
             )
             at = seen
-        for row, delta in net_changes(replay_visitor(touches)).items():
+        for row, delta in self._replayed(touches, links).items():
             self.counts[row] = self.counts.get(row, 0) + delta
         if rng.random() < 0.10:
             visitor.identify(f"buyer{vid}@example.com")
@@ -330,6 +347,7 @@ def generate(engine: Engine, target_events: int, seed: int = 7, progress: Any = 
         progress(f"  {generator.ids['events']:>10,} events, {generator.ids['visitors']:,} visitors")
     with engine.begin() as connection:
         store_net_counts(connection, account_id, {k: v for k, v in generator.counts.items() if v})
+        rebuild_revenue_days(connection, account_id)
         if postgres:
             for table in ("visitors", "sessions", "events", "purchases", "refunds"):
                 connection.execute(
@@ -368,44 +386,54 @@ _PREFIXED = {"visitors": ("email",), "purchases": ("email",), "revenue_lines": (
 def multiply(engine: Engine, copies: int, progress: Any = print) -> None:
     """Turn a generated PostgreSQL level into `copies` times as much data for the same creator, in SQL.
 
-    The per-day visitor counts are the sums over every visitor, so each count is multiplied instead.
+    One INSERT ... SELECT per table makes every copy at once, with the tables' secondary indexes dropped and
+    built again afterwards (one sort each instead of millions of index insertions) and foreign keys not
+    checked row by row (each copied row points at a copied row). The per-day visitor counts and revenue
+    figures are sums over visitors and buyers who are all copied alike, so each is multiplied instead.
     """
     if engine.dialect.name != "postgresql":
         raise ValueError("multiplying a level is done in PostgreSQL only")
+    names = list(_SHIFTED_IDS)
     with engine.begin() as connection:
         highest = {
             name: int(connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {name}")).scalar_one())
             for name in ("visitors", "sessions", "events", "purchases", "refunds")
         }
-    for copy in range(1, copies):
-        for name in _SHIFTED_IDS:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        indexes = connection.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(:names)"
+                " AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            ),
+            {"names": names},
+        ).all()
+        for index, _ in indexes:
+            connection.execute(text(f'DROP INDEX "{index}"'))
+        for name in names:
             table = t.metadata.tables[name]
             values = []
             for column in table.columns:
                 value = column.name
                 if column.name in _SHIFTED_IDS[name]:
-                    value = f"{column.name} + {copy * highest[_SHIFTED_IDS[name][column.name]]}"
+                    value = f"{column.name} + c.n * {highest[_SHIFTED_IDS[name][column.name]]}"
                 elif column.name in _SUFFIXED.get(name, ()):
-                    value = f"{column.name} || '-c{copy}'"
+                    value = f"{column.name} || '-c' || c.n"
                 elif column.name in _PREFIXED.get(name, ()):
-                    value = f"'c{copy}.' || {column.name}"
+                    value = f"'c' || c.n || '.' || {column.name}"
                 values.append(value)
             columns = ", ".join(c.name for c in table.columns)
-            with engine.begin() as connection:
-                selected = f"SELECT {', '.join(values)} FROM {name}{_original(name, highest)}"
-                connection.execute(text(f"INSERT INTO {name} ({columns}) {selected}"))
-            progress(f"  copy {copy}: {name}")
-    with engine.begin() as connection:
+            selected = f"SELECT {', '.join(values)} FROM {name} CROSS JOIN generate_series(1, {copies - 1}) AS c(n)"
+            connection.execute(text(f"INSERT INTO {name} ({columns}) {selected}"))
+            progress(f"  {name} copied")
+        for _index, definition in indexes:
+            connection.execute(text(definition))
+        progress(f"  {len(indexes)} indexes built again")
         connection.execute(text("UPDATE visitor_counts SET visitors = visitors * :copies"), {"copies": copies})
+        figures = ", ".join(f"{name} = {name} * :copies" for name in ("revenue", "purchases", "matched", "students"))
+        connection.execute(text(f"UPDATE revenue_days SET {figures}"), {"copies": copies})
         for name in ("visitors", "sessions", "events", "purchases", "refunds"):
             connection.execute(
                 text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
             )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE"))
-
-
-def _original(name: str, highest: dict[str, int]) -> str:
-    """Only the first generation's rows are copied, whatever copies were made before."""
-    key, of = next(iter(_SHIFTED_IDS[name].items()))
-    return f" WHERE {key} <= {highest[of]}"

@@ -116,20 +116,26 @@ def prepared(database: str, events: int) -> tuple[Engine, int]:
 
 
 def cases(reports: Reports, account: int, top_source: str) -> dict[str, Callable[[], Any]]:
-    r30, everything = ReportRange.LAST_30_DAYS, ReportRange.ALL_TIME
-    first, last = Model.FIRST_TOUCH, Model.LAST_TOUCH
-    return {
-        "sources 30d first_touch": lambda: reports.sources(account, r30, first),
-        "sources all last_touch": lambda: reports.sources(account, everything, last),
-        "sources 90d by campaign": lambda: reports.sources(
-            account, ReportRange.LAST_90_DAYS, first, group=Grouping.CAMPAIGN
-        ),
-        "summary 30d": lambda: reports.summary(account, r30),
-        "summary all": lambda: reports.summary(account, everything),
-        f"drill-down {top_source} 30d": lambda: reports.source_detail(account, top_source, r30, first),
-        f"drill-down {top_source} all last_touch": lambda: reports.source_detail(account, top_source, everything, last),
-        "recent purchases": lambda: reports.recent_purchases(account, 50),
-    }
+    """Every report a creator opens (sources, summary, drill-down) over 30 days, 90 days and all time, under
+    both models; and the recent purchases."""
+    ranges = (ReportRange.LAST_30_DAYS, ReportRange.LAST_90_DAYS, ReportRange.ALL_TIME)
+    found: dict[str, Callable[[], Any]] = {}
+    for period in ranges:
+        for model in Model:
+            found[f"sources {period} {model}"] = partial(reports.sources, account, period, model)
+    for period in ranges:
+        found[f"sources {period} by campaign"] = partial(
+            reports.sources, account, period, Model.FIRST_TOUCH, group=Grouping.CAMPAIGN
+        )
+    for period in ranges:
+        found[f"summary {period}"] = partial(reports.summary, account, period)
+    for period in ranges:
+        for model in Model:
+            found[f"drill-down {top_source} {period} {model}"] = partial(
+                reports.source_detail, account, top_source, period, model
+            )
+    found["recent purchases"] = partial(reports.recent_purchases, account, 50)
+    return found
 
 
 def rules_for(reports: Reports, account: int) -> list[SourceRule]:

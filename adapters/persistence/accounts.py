@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from adapters.persistence import tables as t
+from adapters.persistence.revenue_days import rebuild_revenue_days, stored_rules
 from core.domain.attribution import DEFAULT_LOOKBACK
-from core.domain.channels import Channel
 from core.domain.display import DisplaySettings
 from core.domain.onboarding import OnboardingProgress
 from core.domain.sites import Account
@@ -180,9 +180,7 @@ class SqlSourceRules:
         self._c = connection
 
     def for_account(self, account_id: int) -> list[SourceRule]:
-        r = t.source_rules.c
-        rows = self._c.execute(select(r.match, r.source, r.channel).where(r.user_id == account_id))
-        return [SourceRule(match, source, Channel(channel) if channel else None) for match, source, channel in rows]
+        return stored_rules(self._c, account_id).get(account_id, [])
 
     def replace(self, account_id: int, rules: Sequence[SourceRule]) -> None:
         self._c.execute(delete(t.source_rules).where(t.source_rules.c.user_id == account_id))
@@ -191,3 +189,5 @@ class SqlSourceRules:
                 insert(t.source_rules),
                 [{"user_id": account_id, "match": r.match, "source": r.source, "channel": r.channel} for r in rules],
             )
+        # The per-day revenue figures count each buyer once per source as shown: the names just changed.
+        rebuild_revenue_days(self._c, account_id)

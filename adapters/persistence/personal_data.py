@@ -153,6 +153,7 @@ class SqlPersonalDataReader:
                 "attributions": _rows(c, t.attributions, t.attributions.c.purchase_id.in_(mine_purchases)),
                 "revenue_lines": _rows(c, t.revenue_lines, t.revenue_lines.c.user_id == account_id),
                 "visitor_counts": _rows(c, t.visitor_counts, t.visitor_counts.c.user_id == account_id),
+                "revenue_days": _rows(c, t.revenue_days, t.revenue_days.c.user_id == account_id),
                 "source_rules": _rows(c, t.source_rules, t.source_rules.c.user_id == account_id),
                 "bot_visits": _rows(c, t.bot_visits, t.bot_visits.c.site_id.in_(mine_sites)),
             }

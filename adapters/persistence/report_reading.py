@@ -3,7 +3,7 @@ on each row's recorded source, and a date range as a condition."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, literal, select
 
 from adapters.persistence import tables as t
-from core.domain.channels import Channel
+from adapters.persistence.revenue_days import stored_rules
 from core.domain.source_rules import SourceRule, recorded_as
 
 
@@ -48,6 +48,8 @@ class ReportReading:
         self._engine = engine
         # Per thread (and per asyncio task): the connection of the report being read, if one is.
         self._current: ContextVar[Connection | None] = ContextVar(f"report_connection_{id(self)}", default=None)
+        # And what its queries looked up once for the whole reading (the source rules, a range's whole days).
+        self._looked_up: ContextVar[dict[Any, Any] | None] = ContextVar(f"report_lookups_{id(self)}", default=None)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -55,11 +57,21 @@ class ReportReading:
             yield
             return
         with self._engine.connect() as connection:
-            token = self._current.set(connection)
+            token, lookups = self._current.set(connection), self._looked_up.set({})
             try:
                 yield
             finally:
+                self._looked_up.reset(lookups)
                 self._current.reset(token)
+
+    def _once(self, key: tuple[Any, ...], look_up: Callable[[], Any]) -> Any:
+        """`look_up()`, made once per reading: a drill-down's tables all need the rules and the range's days."""
+        found = self._looked_up.get()
+        if found is None:
+            return look_up()
+        if key not in found:
+            found[key] = look_up()
+        return found[key]
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -75,10 +87,11 @@ class ReportReading:
         return value if isinstance(value, date) else date.fromisoformat(str(value))
 
     def _source_rules(self, account_id: int) -> list[SourceRule]:
-        r = t.source_rules.c
-        with self._connect() as connection:
-            rows = connection.execute(select(r.match, r.source, r.channel).where(r.user_id == account_id))
-            return [SourceRule(match, name, Channel(channel) if channel else None) for match, name, channel in rows]
+        def look_up() -> list[SourceRule]:
+            with self._connect() as connection:
+                return stored_rules(connection, account_id).get(account_id, [])
+
+        return list(self._once(("rules", account_id), look_up))
 
     def _recorded_as(self, account_id: int, source: str) -> list[str]:
         """The recorded sources a report shows as `source`: filtering on them keeps the source index in use."""

@@ -7,17 +7,20 @@ campaign, landing page and raw utm_source value. Reports then add up one index r
 one table instead of joining purchases, credits and refunds for every request.
 
 The lines of a purchase are rewritten whenever the purchase, its credits or its refunds change, by the
-repository methods that change them, in the same transaction.
+repository methods that change them, in the same transaction, and the per-day figures the reports add up
+(revenue_days.py) follow them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, inspect, select
 
+from adapters.persistence import revenue_days
 from adapters.persistence import tables as t
 from core.domain.purchases import AttributionStatus
 from core.domain.reports import landing_path
@@ -78,8 +81,11 @@ def lines_for(purchase: Mapping[str, Any], refunded: int, credits: Iterable[Mapp
     return lines
 
 
-def refresh_revenue_lines(connection: Connection, purchase_id: int, *, raw_source: bool = True) -> None:
-    connection.execute(delete(t.revenue_lines).where(t.revenue_lines.c.purchase_id == purchase_id))
+def refresh_revenue_lines(
+    connection: Connection, purchase_id: int, *, raw_source: bool = True, keep_days: bool = True
+) -> None:
+    """Rewrite the purchase's lines from its row, credits and refunds, and (`keep_days`) the per-day figures
+    with them; migrations that run before the figures' table exists leave them out."""
     purchase = connection.execute(
         select(
             t.purchases.c.id,
@@ -93,6 +99,7 @@ def refresh_revenue_lines(connection: Connection, purchase_id: int, *, raw_sourc
         ).where(t.purchases.c.id == purchase_id)
     ).first()
     if purchase is None:
+        connection.execute(delete(t.revenue_lines).where(t.revenue_lines.c.purchase_id == purchase_id))
         return
     refunded = connection.execute(
         select(func.coalesce(func.sum(t.refunds.c.amount), 0)).where(t.refunds.c.purchase_id == purchase_id)
@@ -105,7 +112,14 @@ def refresh_revenue_lines(connection: Connection, purchase_id: int, *, raw_sourc
     lines = lines_for(purchase._mapping, int(refunded), [row._mapping for row in credits])
     if not raw_source:
         lines = [{k: v for k, v in line.items() if k != "utm_source"} for line in lines]
-    connection.execute(insert(t.revenue_lines), lines)
+    following = (
+        revenue_days.following(connection, purchase.user_id, purchase_id, [line["buyer"] for line in lines])
+        if keep_days
+        else nullcontext()
+    )
+    with following:
+        connection.execute(delete(t.revenue_lines).where(t.revenue_lines.c.purchase_id == purchase_id))
+        connection.execute(insert(t.revenue_lines), lines)
 
 
 def raw_source_stored(connection: Connection) -> bool:
@@ -117,8 +131,9 @@ def raw_source_stored(connection: Connection) -> bool:
 
 
 def rebuild_revenue_lines(connection: Connection) -> None:
-    """Every purchase's lines from the stored purchases, credits and refunds (migration backfill)."""
+    """Every purchase's lines from the stored purchases, credits and refunds (migration backfill); the per-day
+    figures are rebuilt from them once their table exists (rebuild_revenue_days)."""
     ids = list(connection.execute(select(t.purchases.c.id).order_by(t.purchases.c.id)).scalars())
     raw_source = raw_source_stored(connection)
     for purchase_id in ids:
-        refresh_revenue_lines(connection, purchase_id, raw_source=raw_source)
+        refresh_revenue_lines(connection, purchase_id, raw_source=raw_source, keep_days=False)

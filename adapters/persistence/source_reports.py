@@ -1,12 +1,16 @@
-"""Reports by source: visitors from the per-day `visitor_counts`, revenue from the flat `revenue_lines`, merged
-per source (or per medium, campaign, landing page or raw tag within one source), per day, and the referrers."""
+"""Reports by source: visitors from the per-day `visitor_counts`, revenue from the per-day `revenue_days`,
+merged per source (or per medium, campaign, landing page or raw tag within one source), per day, and the
+referrers. A report adds up days, whatever the number of purchases. A range that does not cover whole days of
+stored purchases (it ends now, and a purchase is stored later today) reads the flat `revenue_lines` instead:
+the same figures from the lines themselves."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 
 from adapters.persistence import tables as t
 from adapters.persistence.report_reading import RULE, ReportReading, in_range, with_rules
@@ -20,7 +24,9 @@ from core.domain.reports import (
     ReferrerHost,
     SourceTotals,
     UnmatchedTotals,
+    start_of,
 )
+from core.domain.revenue_days import NO_EARLIER_DAY, RevenueDimension
 from core.domain.visitor_counts import Dimension
 
 _BREAKDOWN_DIMENSIONS = {
@@ -29,17 +35,29 @@ _BREAKDOWN_DIMENSIONS = {
     Breakdown.LANDING_PAGE: Dimension.SOURCE_LANDING_PAGE,
     Breakdown.TAGGED: Dimension.SOURCE_TAGGED,
 }
+# Two tables: Grouping.CAMPAIGN and Breakdown.CAMPAIGN are both the string "campaign", one key in a dict.
+_GROUPING_REVENUE = {
+    Grouping.SOURCE: RevenueDimension.SOURCE,
+    Grouping.CHANNEL: RevenueDimension.CHANNEL,
+    Grouping.CAMPAIGN: RevenueDimension.CAMPAIGN,
+}
+_BREAKDOWN_REVENUE = {
+    Breakdown.MEDIUM: RevenueDimension.SOURCE_MEDIUM,
+    Breakdown.CAMPAIGN: RevenueDimension.SOURCE_CAMPAIGN,
+    Breakdown.LANDING_PAGE: RevenueDimension.SOURCE_LANDING_PAGE,
+    Breakdown.TAGGED: RevenueDimension.SOURCE_TAGGED,
+}
+Days = tuple[date | None, date]  # the first (None: since the beginning) and last UTC day of a range
 
 
 class SourceReports(ReportReading):
     def currencies(self, account_id: int) -> list[str]:
-        r = t.revenue_lines.c
+        d = t.revenue_days.c
         query = (
-            select(r.currency)
-            .where(r.user_id == account_id, r.model == EVERY_PURCHASE)
-            .group_by(r.currency)
-            # By number of purchases, not revenue: the count is answered from the index alone.
-            .order_by(func.count().desc(), r.currency)
+            select(d.currency)
+            .where(d.user_id == account_id, d.model == EVERY_PURCHASE, d.dimension == RevenueDimension.TOTAL.value)
+            .group_by(d.currency)
+            .order_by(func.sum(d.purchases).desc(), d.currency)
         )
         with self._connect() as connection:
             return list(connection.execute(query).scalars())
@@ -79,6 +97,77 @@ class SourceReports(ReportReading):
             .where(*conditions)
             .group_by(label, channel)
             .having(total > 0)
+        )
+
+    def _days(self, account_id: int, currency: str, since: datetime | None, until: datetime) -> Days | None:
+        """The whole UTC days of a range, when adding up per-day figures answers it exactly; None when the
+        range starts within a day, or ends within a day that has a purchase stored after its end."""
+        return self._once(
+            ("days", account_id, currency, since, until), partial(self._whole_days, account_id, currency, since, until)
+        )
+
+    def _whole_days(self, account_id: int, currency: str, since: datetime | None, until: datetime) -> Days | None:
+        if since is not None and since != start_of(since.astimezone(UTC).date()):
+            return None
+        last = (until - timedelta(microseconds=1)).astimezone(UTC).date()
+        day_end = start_of(last + timedelta(days=1))
+        if until < day_end:
+            r = t.revenue_lines.c
+            later = select(r.purchase_id).where(
+                r.user_id == account_id,
+                r.model == EVERY_PURCHASE,
+                r.currency == currency,
+                r.purchased_at >= until,
+                r.purchased_at < day_end,
+            )
+            with self._connect() as connection:
+                if connection.execute(later.limit(1)).first() is not None:
+                    return None
+        return (since.astimezone(UTC).date() if since is not None else None, last)
+
+    @staticmethod
+    def _in_days(column: Any, days: Days) -> Any:
+        first, last = days
+        return and_(column <= last, column >= first) if first is not None else column <= last
+
+    def _revenue_from_days(
+        self, account_id: int, model: str, currency: str, days: Days, dimension: RevenueDimension, source: str = ""
+    ) -> Any:
+        """What `_revenue` answers, from the per-day figures: a buyer is a student of the range on the one day
+        whose previous day under the key falls before it (core/domain/revenue_days.py)."""
+        d = t.revenue_days.c
+        dimensions = [dimension]
+        counted: Any = literal(True)
+        label: Any = d.source if dimension is RevenueDimension.SOURCE else d.value
+        channel: Any = literal("")
+        if dimension is RevenueDimension.SOURCE:
+            # The channel a source's revenue came through, for a source with no visitors in the range.
+            dimensions.append(RevenueDimension.SOURCE_CHANNEL)
+            counted = d.dimension == dimension.value
+            channel = func.max(case((d.dimension == RevenueDimension.SOURCE_CHANNEL.value, d.value)))
+        elif dimension is RevenueDimension.CHANNEL:
+            channel = func.max(d.value)
+        first = days[0]
+        new_student = d.previous_day < first if first is not None else d.previous_day == NO_EARLIER_DAY
+        conditions = [
+            d.user_id == account_id,
+            d.model == model,
+            d.currency == currency,
+            d.dimension.in_([dim.value for dim in dimensions]),
+            self._in_days(d.day, days),
+        ]
+        if source:
+            conditions.append(d.source == source)
+        return (
+            select(
+                label,
+                channel,
+                func.sum(case((counted, d.revenue), else_=0)),
+                func.sum(case((and_(counted, new_student), d.students), else_=0)),
+                func.sum(case((counted, d.purchases), else_=0)),
+            )
+            .where(*conditions)
+            .group_by(label)
         )
 
     def _revenue(
@@ -168,9 +257,12 @@ class SourceReports(ReportReading):
             Grouping.CHANNEL: (named_channel, named_channel, Dimension.CHANNEL),
             Grouping.CAMPAIGN: (r.campaign, literal(""), Dimension.CAMPAIGN),
         }[group]
+        days = self._days(account_id, currency, since, until)
         return self._merge(
             self._visitors(account_id, model, dimension, since, until),
-            self._revenue(account_id, model, currency, since, until, label, channel),
+            self._revenue_from_days(account_id, model.value, currency, days, _GROUPING_REVENUE[group])
+            if days is not None
+            else self._revenue(account_id, model, currency, since, until, label, channel),
         )
 
     def breakdown_totals(
@@ -191,9 +283,12 @@ class SourceReports(ReportReading):
             Breakdown.LANDING_PAGE: r.landing_path,
             Breakdown.TAGGED: r.utm_source,
         }[breakdown]
+        days = self._days(account_id, currency, since, until)
         return self._merge(
             self._visitors(account_id, model, _BREAKDOWN_DIMENSIONS[breakdown], since, until, source),
-            self._revenue(
+            self._revenue_from_days(account_id, model.value, currency, days, _BREAKDOWN_REVENUE[breakdown], source)
+            if days is not None
+            else self._revenue(
                 account_id,
                 model,
                 currency,
@@ -208,24 +303,33 @@ class SourceReports(ReportReading):
     def unmatched_totals(
         self, account_id: int, *, currency: str, since: datetime | None, until: datetime
     ) -> UnmatchedTotals:
-        r = t.revenue_lines.c
+        r, d = t.revenue_lines.c, t.revenue_days.c
+        days = self._days(account_id, currency, since, until)
         query = select(func.coalesce(func.sum(r.net_amount), 0), func.count()).where(
             r.user_id == account_id,
             r.model == UNMATCHED,
             r.currency == currency,
             in_range(r.purchased_at, since, until),
         )
+        if days is not None:
+            query = select(func.coalesce(func.sum(d.revenue), 0), func.coalesce(func.sum(d.purchases), 0)).where(
+                d.user_id == account_id,
+                d.model == UNMATCHED,
+                d.currency == currency,
+                d.dimension == RevenueDimension.TOTAL.value,
+                self._in_days(d.day, days),
+            )
         with self._connect() as connection:
             revenue, purchases = connection.execute(query).one()
-        return UnmatchedTotals(revenue=int(revenue), purchases=purchases)
+        return UnmatchedTotals(revenue=int(revenue), purchases=int(purchases))
 
     def daily_revenue(
         self, account_id: int, *, currency: str, since: datetime | None, until: datetime
     ) -> list[DailyRevenue]:
-        r = t.revenue_lines.c
-        matched = func.sum(case((r.matched, 1), else_=0))
+        r, d = t.revenue_lines.c, t.revenue_days.c
+        days = self._days(account_id, currency, since, until)
         query = (
-            select(r.day, func.sum(r.net_amount), func.count(), matched)
+            select(r.day, func.sum(r.net_amount), func.count(), func.sum(case((r.matched, 1), else_=0)))
             .where(
                 r.user_id == account_id,
                 r.model == EVERY_PURCHASE,
@@ -235,6 +339,19 @@ class SourceReports(ReportReading):
             .group_by(r.day)
             .order_by(r.day)
         )
+        if days is not None:
+            query = (
+                select(d.day, func.sum(d.revenue), func.sum(d.purchases), func.sum(d.matched))
+                .where(
+                    d.user_id == account_id,
+                    d.model == EVERY_PURCHASE,
+                    d.currency == currency,
+                    d.dimension == RevenueDimension.TOTAL.value,
+                    self._in_days(d.day, days),
+                )
+                .group_by(d.day)
+                .order_by(d.day)
+            )
         with self._connect() as connection:
             return [
                 DailyRevenue(self._day(d), int(revenue), int(count), int(hits))

@@ -26,7 +26,7 @@ from adapters.persistence.tables.columns import Id, metadata
 from adapters.persistence.tables.connections import connection_attempts, platform_integrations, webhook_deliveries
 from adapters.persistence.tables.identities import checkout_reaches, visitor_emails, visitor_handoffs
 from adapters.persistence.tables.purchases import attributions, purchase_touches, purchases, refunds
-from adapters.persistence.tables.reports import revenue_lines, visitor_counts
+from adapters.persistence.tables.reports import revenue_days, revenue_lines, visitor_counts
 from adapters.persistence.tables.tracking import (
     bot_visits,
     events,
@@ -63,6 +63,7 @@ __all__ = [
     "purchase_touches",
     "purchases",
     "refunds",
+    "revenue_days",
     "revenue_lines",
     "sessions",
     "sites",

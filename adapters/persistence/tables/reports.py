@@ -1,5 +1,5 @@
 """The reports' summaries, kept in the transaction that changes what they summarise: visitor counts per day,
-and one flat revenue line per purchase and model."""
+one flat revenue line per purchase and model, and revenue, purchases and students per day."""
 
 from __future__ import annotations
 
@@ -45,4 +45,24 @@ revenue_lines = Table(
     Column("utm_source", String(200)),
     Index("ix_revenue_lines_report", "user_id", "model", "currency", "purchased_at"),
     Index("ix_revenue_lines_source", "user_id", "model", "source", "purchased_at"),
+    # A purchase's lines change: the buyer's other lines say which day of theirs came before.
+    Index("ix_revenue_lines_buyer", "user_id", "buyer"),
+)
+
+# Revenue, purchases and students per day and key, from the revenue lines (see core/domain/revenue_days.py).
+revenue_days = Table(
+    "revenue_days",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("value", String(300), primary_key=True),
+    Column("previous_day", Date, primary_key=True),
+    Column("revenue", BigInteger, nullable=False),
+    Column("purchases", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("students", Integer, nullable=False),
 )
