@@ -60,7 +60,6 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'database':<11}{'events':>11}  {'page':<34}{'preset':<9}{'perf':>6}{'a11y':>6}{'LCP ms':>8}{'TBT ms':>8}")
     with serve(args.database, args.events) as (base_url, cookie, top):
-        logging.getLogger("adapters.web.request_log").setLevel(logging.WARNING)  # the figures, not every request
         pages = {
             "dashboard (30d, first touch)": "/dashboard",
             "purchases": "/purchases",

@@ -66,6 +66,7 @@ def serve(database: str, events: int) -> Iterator[tuple[str, str, str]]:
     container = create_container(settings)
     container.gateways.clock.override(providers.Object(_At()))
     app = build_app(settings, container)
+    logging.getLogger("adapters.web.request_log").setLevel(logging.WARNING)  # the figures, not every request
     server.app = app
     client = app.test_client()
     session_version = container.services.accounts().get(account).session_version
