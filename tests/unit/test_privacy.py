@@ -83,9 +83,9 @@ def world() -> PrivacyWorld:
 
 
 def test_a_request_names_one_person_by_email_or_visitor_id(world: PrivacyWorld) -> None:
-    with pytest.raises(PrivacyRequestInvalid, match="^Give the person's email address or their visitor id"):
+    with pytest.raises(PrivacyRequestInvalid, match=r"^Give the person's email address or their visitor id"):
         world.privacy.export_person(world.account_id)
-    with pytest.raises(PrivacyRequestInvalid, match="^Give the person's email address or their visitor id"):
+    with pytest.raises(PrivacyRequestInvalid, match=r"^Give the person's email address or their visitor id"):
         world.privacy.export_person(world.account_id, email="", visitor_key="")
     with pytest.raises(PrivacyRequestInvalid, match="not both"):
         world.privacy.export_person(world.account_id, email=ANA, visitor_key="ana-main-1")
