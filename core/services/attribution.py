@@ -337,6 +337,7 @@ class Attribution:
     def forget_visitor(self, account_id: int, visitor_key: str) -> int:
         """Erase a visitor (a GDPR request) and attribute again what it was part of. Returns how many."""
         with self._uow() as uow:
+            uow.inbound_events.lock_account(account_id)  # after the writers of its visits and purchases
             visitor = uow.visitors.with_key(account_id, visitor_key)
             if visitor is None or visitor.id is None:
                 return 0
@@ -366,9 +367,14 @@ class Attribution:
             ids = list(uow.purchases.ids_attributed_before(RULES_VERSION + 1 if force else RULES_VERSION, account_id))
         for start in range(0, len(ids), batch):
             with self._uow() as uow:
-                for purchase_id in ids[start : start + batch]:
-                    purchase = uow.purchases.get(purchase_id)
-                    if purchase is not None:
-                        attribute_purchase(uow, purchase)
+                purchases = [p for p in map(uow.purchases.get, ids[start : start + batch]) if p is not None]
+                # The ingestion lock of every account in the batch, in one order (no two batches deadlock),
+                # then each purchase read again: a result worked out from all that was committed before it.
+                for owner in sorted({purchase.account_id for purchase in purchases}):
+                    uow.inbound_events.lock_account(owner)
+                for purchase in purchases:
+                    fresh = uow.purchases.get(purchase.id or 0)
+                    if fresh is not None:
+                        attribute_purchase(uow, fresh)
                 uow.commit()
         return len(ids)

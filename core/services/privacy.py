@@ -207,6 +207,9 @@ class Privacy:
         email, visitor_key = self._subject(email, visitor_key)
         detached = reattributed = redacted = 0
         with self._uow() as uow:
+            # After the writers of the account's visits and purchases: a visit being stored for the person
+            # right now is committed first and erased with the rest, never left behind.
+            uow.inbound_events.lock_account(account_id)
             person = find_person(uow, account_id, email=email, visitor_key=visitor_key)
             affected: dict[int, None] = dict.fromkeys(sorted(person.purchase_ids))
             for visitor_id in sorted(person.visitor_ids):

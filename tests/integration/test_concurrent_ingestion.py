@@ -1,8 +1,9 @@
 """Two workers storing what touches the same account at once, on PostgreSQL (where they truly run at once):
-a purchase stored while another transaction stores it too; a purchase attributed, or a visitor's purchases
-attributed again, while the visitor's events are being stored. The account's ingestion lock makes each wait
-for the other, so the second sees what the first committed; without it, the second fails on the unique key,
-or works from a journey that misses the events committed meanwhile."""
+a purchase stored while another transaction stores it too; a purchase attributed, a visitor's purchases or
+all of the account's attributed again, or the person erased, while the visitor's events are being stored. The
+account's ingestion lock makes each wait for the other, so the second sees what the first committed; without
+it, the second fails on the unique key, works from a journey that misses the events committed meanwhile, or
+erases a person whose visit is committed just after."""
 
 from __future__ import annotations
 
@@ -142,3 +143,37 @@ def test_a_visitor_attributed_again_while_its_events_are_stored_waits_for_them(c
     purchase = container.services.reports().recent_purchases(site.account_id)[0]
     assert purchase.first_touch is not None
     assert purchase.first_touch.source == "YouTube"
+
+
+def test_every_purchase_attributed_again_while_a_buyers_events_are_stored_waits_for_them(container: Any) -> None:
+    site, now = _visit_waiting(container)
+    record = PurchaseRecord("stripe", "pi_1", Money(9900, "USD"), now, visitor_key="visitor0001")
+    container.services.purchases().ingest(site.account_id, [record])  # before the browser's visit: unmatched
+    attribution = container.services.attribution()
+
+    # A release's re-attribution of the whole account runs while the pipeline's batch is still storing.
+    again = _overlapping(
+        _pipeline(site.account_id, now, []),
+        lambda _: attribution.reattribute_all(site.account_id, force=True),
+        container.gateways.unit_of_work,
+    )
+
+    assert again == 1
+    purchase = container.services.reports().recent_purchases(site.account_id)[0]
+    assert purchase.first_touch is not None, "attributed again from before the visit was committed"
+    assert purchase.first_touch.source == "YouTube"
+
+
+def test_a_person_erased_while_their_visit_is_stored_is_erased_with_it(container: Any) -> None:
+    site, now = _visit_waiting(container)
+    privacy = container.services.privacy()
+
+    # The erasure request arrives while the pipeline's batch is storing the person's first visit.
+    _overlapping(
+        _pipeline(site.account_id, now, []),
+        lambda _: privacy.erase_person(site.account_id, visitor_key="visitor0001"),
+        container.gateways.unit_of_work,
+    )
+
+    with container.gateways.unit_of_work() as work:
+        assert work.visitors.with_key(site.account_id, "visitor0001") is None, "the visit outlived the erasure"
