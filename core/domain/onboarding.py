@@ -21,7 +21,7 @@ class Step(IntEnum):
 
 _TITLES = {
     Step.PLATFORM: "Choose your platform",
-    Step.CONNECT: "Connect it",
+    Step.CONNECT: "Connect your platform",
     Step.SYNC: "Bring in purchases",
     Step.SNIPPET: "Add the tracking snippet",
     Step.DASHBOARD: "See your revenue by source",
