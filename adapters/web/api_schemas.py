@@ -3,9 +3,9 @@ load their parameters and dump their answers with them, and the OpenAPI document
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
@@ -13,7 +13,16 @@ from adapters.web.contract import Answer, ErrorSchema
 from core.domain.attribution import Model
 from core.domain.money import Money
 from core.domain.purchases import MatchMethod
-from core.domain.reports import CustomRange, Grouping, ReportRange, SortColumn, SortOrder, parse_period
+from core.domain.reports import (
+    DAY_FORMAT_PROBLEM,
+    CustomRange,
+    Grouping,
+    ReportRange,
+    SortColumn,
+    SortOrder,
+    parse_day,
+    parse_period,
+)
 
 # --- what the reports read ------------------------------------------------------------------------------
 
@@ -33,7 +42,16 @@ def _choice(name: str, default: StrEnum, description: str | None = None) -> fiel
     )
 
 
-_DAY = {"invalid": "from and to are days written YYYY-MM-DD"}
+class _Day(fields.Date):
+    """A day written YYYY-MM-DD and only so (core's parse_day), as the document's format: date says."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": DAY_FORMAT_PROBLEM}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        try:
+            return parse_day(value if isinstance(value, str) else "")
+        except ValueError:
+            raise self.make_error("invalid") from None
 
 
 class RangeQuery(Schema):
@@ -54,14 +72,12 @@ class RangeQuery(Schema):
             "description": "Defaults to the account's currency with the most purchases. Currencies are never summed."
         },
     )
-    first = fields.Date(
+    first = _Day(
         data_key="from",
-        error_messages=_DAY,
         metadata={"example": "2026-11-01", "description": "With range=custom: the first day, YYYY-MM-DD (UTC)."},
     )
-    last = fields.Date(
+    last = _Day(
         data_key="to",
-        error_messages=_DAY,
         metadata={
             "example": "2026-11-01",
             "description": "With range=custom: the last day, included. A range longer than 3660 days keeps its "

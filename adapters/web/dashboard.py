@@ -37,6 +37,7 @@ from core.domain.reports import (
     SortColumn,
     SortOrder,
     SourceLine,
+    parse_day,
     parse_period,
     share,
     top_line,
@@ -338,7 +339,7 @@ def source(source: str, reports: Reports = Provide["services.reports"]) -> str:
 
 def _day_arg(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return parse_day(request.args.get(name, ""))
     except ValueError:
         return None
 

@@ -5,6 +5,7 @@ docs/metrics.md defines every number in words; the functions here are those defi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -86,6 +87,21 @@ Period = ReportRange | CustomRange
 LONGEST_CUSTOM_RANGE = 3660  # days: ten years of daily bars is already more than a chart can show
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY_FORMAT_PROBLEM = "from and to are days written YYYY-MM-DD"
+
+
+def parse_day(text: str) -> date:
+    """A day written YYYY-MM-DD, and only so: Python also reads 20261101 and 2026-W44-1 as dates, which the
+    API's document (format: date) and a reader of the address would not expect. Raises ValueError."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(DAY_FORMAT_PROBLEM)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(DAY_FORMAT_PROBLEM) from None
+
+
 def parse_period(value: str, first: str | None = None, last: str | None = None) -> Period:
     """A preset range ("7d"...), or "custom" with its first and last days as YYYY-MM-DD (in either order).
 
@@ -98,10 +114,7 @@ def parse_period(value: str, first: str | None = None, last: str | None = None) 
         except ValueError:
             allowed = ", ".join([*(r.value for r in ReportRange), CustomRange.value])
             raise ValueError(f"range must be one of {allowed}") from None
-    try:
-        start, end = (date.fromisoformat(day) if day else None for day in (first, last))
-    except ValueError:
-        raise ValueError("from and to are days written YYYY-MM-DD") from None
+    start, end = (parse_day(day) if day else None for day in (first, last))
     if start is None and end is None:
         return ReportRange.LAST_30_DAYS
     if start is None or end is None:

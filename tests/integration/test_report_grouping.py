@@ -171,6 +171,9 @@ def test_a_custom_range_missing_an_end_or_too_long_is_read_generously(client, wo
     [
         ("range=custom&from=yesterday&to=2026-11-15", "from and to are days written YYYY-MM-DD"),
         ("range=custom&from=2026-02-30", "from and to are days written YYYY-MM-DD"),
+        # Python reads these as dates too; the document's format (date) and a reader of the address do not.
+        ("range=custom&from=20261101", "from and to are days written YYYY-MM-DD"),
+        ("range=custom&to=2026-W44-1", "from and to are days written YYYY-MM-DD"),
         ("range=1y", "range must be one of 7d, 30d, 90d, all, custom"),
     ],
 )
