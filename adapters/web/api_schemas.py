@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from adapters.web.contract import Answer, ErrorSchema
+from adapters.web.contract import Answer, ErrorSchema, Pattern
 from core.domain.attribution import Model
 from core.domain.money import Money
 from core.domain.purchases import MatchMethod
@@ -67,7 +67,7 @@ class RangeQuery(Schema):
         },
     )
     currency = fields.String(
-        validate=validate.Regexp("^[A-Za-z]{3}$", error="currency must be a three-letter ISO 4217 code"),
+        validate=Pattern("^[A-Za-z]{3}$", error="currency must be a three-letter ISO 4217 code"),
         metadata={
             "description": "Defaults to the account's currency with the most purchases. Currencies are never summed."
         },
@@ -103,7 +103,7 @@ class ReportQuery(RangeQuery):
     model = _choice("model", Model.FIRST_TOUCH)
     sort = fields.String(
         load_default="-revenue",
-        validate=validate.Regexp(
+        validate=Pattern(
             f"^-?({'|'.join(column.value for column in SortColumn)})$",
             error=f"sort must be one of {', '.join(column.value for column in SortColumn)}, with a leading '-' "
             "for descending",

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from adapters.web.contract import TEXT, Answer, operation
+from adapters.web.contract import TEXT, Answer, Pattern, operation
 from adapters.web.privacy import OPT_OUT_COOKIE
 from core.domain.bots import preload as preload_bot_patterns
 from core.domain.events import DropReason, EventKind, TrackerEvent
@@ -65,12 +65,12 @@ class CollectEventSchema(Schema):
     n = fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind]))  # event name
     i = fields.String(
         required=True,
-        validate=validate.Regexp(_ID),
+        validate=Pattern(_ID),
         metadata={"description": "Client event id; repeats are stored once."},
     )
     v = fields.String(
         load_default=None,
-        validate=validate.Regexp(_ID),
+        validate=Pattern(_ID),
         metadata={
             "pattern": "^(?!d-)[A-Za-z0-9_-]{8,64}$",
             "description": "The visitor id the tracker keeps. Left out when the browser can keep none: the server "

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, request
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 # A raw JSON schema, for what marshmallow does not describe (free-form objects, text, CSV).
 JsonSchema = Mapping[str, Any]
@@ -22,6 +22,16 @@ ANY_OBJECT: JsonSchema = {"type": "object"}
 
 # The security schemes of the reports API (components of the document): a personal API token, or the session.
 TOKEN_OR_SESSION = ("bearer", "session")
+
+
+class Pattern(validate.Regexp):
+    """A pattern the whole value must match, as the document's `pattern` means it. marshmallow's Regexp only
+    anchors the start, and Python's `$` also matches before a final newline, so "USD\\n" passed ^[A-Z]{3}$."""
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class ErrorSchema(Schema):

@@ -38,10 +38,10 @@ class _RowSchema(Schema):
     purchase_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
     email = fields.Email(required=True)
     amount = fields.String(required=True)
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{3}$", error="not a currency code"))
+    currency = fields.String(required=True, validate=validate.Regexp(r"[A-Za-z]{3}\Z", error="not a currency code"))
     purchased_at = fields.AwareDateTime(required=True, default_timezone=UTC)
     course_name = fields.String(load_default=None, validate=validate.Length(max=500))
-    visitor_id = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"))
+    visitor_id = fields.String(load_default=None, validate=validate.Regexp(r"[A-Za-z0-9_-]{8,64}\Z"))
 
     @validates("amount")
     def _amount_is_decimal(self, value: str, **_: Any) -> None:

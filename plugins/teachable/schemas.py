@@ -82,7 +82,7 @@ class TransactionSchema(_Lenient):
     purchased_at = _time()
     final_price = _money()
     charge = _money()
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{3}$", error="not a currency code"))
+    currency = fields.String(required=True, validate=validate.Regexp(r"[A-Za-z]{3}\Z", error="not a currency code"))
     amount_refunded = _money()
     refunded_at = _time()
 

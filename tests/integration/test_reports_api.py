@@ -227,6 +227,8 @@ def test_bad_parameters_are_refused_with_what_is_allowed(client, world) -> None:
         ("range=1y", "range must be one of"),
         ("model=linear", "model must be one of"),
         ("currency=dollars", "currency must be"),
+        ("currency=USD%0A", "currency must be"),  # a last newline is not part of any valid value
+        ("sort=-revenue%0A", "sort must be one of"),
         ("range=custom&from=2026-13-01", "from and to are days written YYYY-MM-DD"),
         ("range=7d&range=30d", "range may be given only once"),
     ]:

@@ -64,6 +64,8 @@ def test_malformed_collect_bodies_get_a_reason(client, container, body: bytes, s
     [
         {"u": "javascript:alert(1)"},
         {"v": "short"},
+        {"v": "visitor01\n"},  # the whole id must match its pattern: Python's $ also matches before a last newline
+        {"i": "event0001\n"},
         {"n": "purchase"},
         {"n": "identify", "e": "nope"},
         {"u": "https://example.com/" + "a" * 2100},
