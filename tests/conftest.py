@@ -210,6 +210,11 @@ def redis_url(redis_database: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return app_settings(database_url, tmp_path)
+
+
+def app_settings(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The app's settings in tests: no Redis, a test secret and encryption key, files under tmp_path."""
     from coursesignal.settings import Settings
 
     return Settings(

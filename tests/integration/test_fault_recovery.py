@@ -187,10 +187,7 @@ def test_everything_accepted_is_processed_once_within_two_minutes_of_recovery(pr
         accounts.ensure_account("creator@example.com")
         site = accounts.add_site("creator@example.com", ["example.com"])
         account_id = site.account_id
-        key = world.kajabi.key
-        container.services.connections().connect(
-            account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret}
-        )
+        container.services.connections().connect(account_id, "kajabi", world.kajabi.credentials())
         _wait(lambda: len(world.kajabi.hooks) == 1, 60, "the webhook registered", world)
         _wait(lambda: _connected(engine), 90, "the first sync done", world)
         container.gateways.engine().dispose()

@@ -239,10 +239,7 @@ def settings(settings, fake_kajabi: FakeKajabi):  # type: ignore[no-untyped-def]
 def kajabi_hook(container, fake_kajabi: FakeKajabi) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """A live Kajabi connection: its id and the secret token of its webhook URL."""
     account_id = container.services.accounts().ensure_account("creator@example.com").id
-    key = fake_kajabi.key
-    result = container.services.connections().connect(
-        account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret}
-    )
+    result = container.services.connections().connect(account_id, "kajabi", fake_kajabi.credentials())
     container.gateways.job_queue().wait_until_idle()
     (hook,) = fake_kajabi.hooks
     return result.connection.id, hook.target_url.rsplit("/", 1)[1]

@@ -18,8 +18,7 @@ import pytest
 from adapters.platforms.plugin_manager import build_plugin_manager
 from adapters.platforms.registry import PlatformRegistry, PluginError
 from coursesignal.container import build_app, create_container
-from coursesignal.settings import Settings
-from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.conftest import app_settings
 
 BIN = Path(sys.executable).parent
 
@@ -102,15 +101,7 @@ def test_the_app_factory_and_the_registry_refuse_a_broken_plugin_naming_it(
     sys.modules.pop("broken_shop_plugin", None)
 
     # The app factory gunicorn serves refuses the same way, before any request could meet the plugin.
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        redis_url=None,
-        base_url="http://coursesignal.test",
-        instance_path=tmp_path / "instance",
-        environment="test",
-        secret_key="test-secret-key",
-        encryption_keys=(TEST_ENCRYPTION_KEY,),
-    )
+    settings = app_settings(f"sqlite:///{tmp_path / 'app.db'}", tmp_path)
     container = create_container(settings)
     try:
         with pytest.raises(PluginError, match="broken_shop"):

@@ -36,10 +36,7 @@ def test_a_delivery_waiting_for_its_retry_is_processed_after_a_restart(settings,
     first = create_container(served)
     client = build_app(served, first).test_client()
     account_id = first.services.accounts().ensure_account("creator@example.com").id
-    key = kajabi.key
-    first.services.connections().connect(
-        account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret}
-    )
+    first.services.connections().connect(account_id, "kajabi", kajabi.credentials())
     first.gateways.job_queue().wait_until_idle()
     (hook,) = kajabi.hooks
     purchase = kajabi.add_purchase(kajabi.add_customer("buyer@example.com", "Buyer"), kajabi.add_offer("Course", 9900))
@@ -83,11 +80,8 @@ def test_replay_runs_at_once_while_a_retry_of_the_delivery_waits(settings, kajab
     try:
         client = build_app(served, container).test_client()
         account_id = container.services.accounts().ensure_account("creator@example.com").id
-        key = kajabi.key
         connection_id = (
-            container.services.connections()
-            .connect(account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret})
-            .connection.id
+            container.services.connections().connect(account_id, "kajabi", kajabi.credentials()).connection.id
         )
         container.gateways.job_queue().wait_until_idle()
         (hook,) = kajabi.hooks

@@ -148,11 +148,8 @@ def test_a_kajabi_delivery_with_a_lone_surrogate_is_refused(live: Live) -> None:
     kajabi = live.fake
     kajabi.add_site("Academy")
     _, account_id = live.client("creator@example.com")
-    key = kajabi.key
     connection_id = (
-        live.container.services.connections()
-        .connect(account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret})
-        .connection.id
+        live.container.services.connections().connect(account_id, "kajabi", kajabi.credentials()).connection.id
     )
     live.wait()
     (hook,) = kajabi.hooks

@@ -139,12 +139,7 @@ def test_a_webhook_accepted_while_redis_was_down_is_processed_within_a_minute(
     container, client, kajabi = world["container"], world["client"], world["kajabi"]
     kajabi.add_site("Academy")
     account_id = container.services.accounts().ensure_account("creator@example.com").id
-    key = kajabi.key
-    connection_id = (
-        container.services.connections()
-        .connect(account_id, "kajabi", {"client_id": key.client_id, "client_secret": key.client_secret})
-        .connection.id
-    )
+    connection_id = container.services.connections().connect(account_id, "kajabi", kajabi.credentials()).connection.id
     (hook,) = kajabi.hooks
     customer = kajabi.add_customer("buyer@example.com", "Buyer")
     purchase = kajabi.add_purchase(customer, kajabi.add_offer("Course", 19900))

@@ -155,6 +155,10 @@ class FakeKajabi(BackgroundServer):
     def client_secret(self) -> str:
         return self.key.client_secret
 
+    def credentials(self) -> dict[str, str]:
+        """What a creator pastes into CourseSignal's Kajabi form for the fake's API key."""
+        return {"client_id": self.key.client_id, "client_secret": self.key.client_secret}
+
     @property
     def token_lifetime(self) -> int:
         """``expires_in`` of new access tokens, in seconds (Kajabi's real value is undocumented)."""
