@@ -132,6 +132,9 @@ def worker(ctx: CliContext, queue_name: str) -> None:
         raise click.ClickException("Set COURSESIGNAL_REDIS_URL: without Redis, jobs run inside `coursesignal run`.")
     ctx.queue_name = queue_name
     ctx.load_platforms()
+    # Below the app's priority (COURSESIGNAL_WORKER_NICENESS): on a shared machine the web answers first.
+    if ctx.settings.worker_niceness > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, ctx.settings.worker_niceness)
     redis = connect_worker_redis(ctx.settings.redis_url)
     job_queue = ctx.container.gateways.job_queue()
     scheduler = SchedulerHeartbeat(

@@ -104,6 +104,8 @@ def _whole_number(name: str, raw: str, minimum: int) -> int:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+# Unix's lowest CPU priority.
+MAX_NICENESS = 19
 
 
 def served_address(host: str, port: int) -> str:
@@ -164,6 +166,9 @@ class Settings:
     # whatever happens.
     session_idle_timeout_seconds: int = 12 * 3600
     session_absolute_timeout_seconds: int = 30 * 24 * 3600
+    # The CPU priority `coursesignal worker` gives itself (Unix niceness, 0 to 19): on a machine it shares
+    # with the app, a burst of tracker beacons is answered first and the pipeline catches up after.
+    worker_niceness: int = 10
 
     def served_at(self, host: str, port: int) -> Settings:
         """These settings for an app served on host:port: links in mail, snippets and webhook addresses
@@ -233,6 +238,9 @@ class Settings:
         absolute = _whole_number(
             "SESSION_ABSOLUTE_TIMEOUT_SECONDS", get("SESSION_ABSOLUTE_TIMEOUT_SECONDS") or "2592000", 60
         )
+        niceness = _whole_number("WORKER_NICENESS", get("WORKER_NICENESS") or "10", 0)
+        if niceness > MAX_NICENESS:
+            raise SettingsError(f"{PREFIX}WORKER_NICENESS must be {MAX_NICENESS} at most")
         api_urls = {
             match.group(1).lower(): value.rstrip("/")
             for name, value in environ.items()
@@ -261,4 +269,5 @@ class Settings:
             trusted_proxies=trusted_proxies,
             session_idle_timeout_seconds=idle,
             session_absolute_timeout_seconds=absolute,
+            worker_niceness=niceness,
         )

@@ -173,3 +173,15 @@ def test_a_webhook_accepted_while_redis_was_down_is_processed_within_a_minute(
     with container.gateways.engine().connect() as db:
         assert db.execute(select(t.purchases.c.platform_purchase_id)).scalars().all() == [str(purchase.id)]
     assert connection_id
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19: nice
+
+
+def test_the_worker_yields_the_cpu_to_the_app(world, redis_server: PrivateRedis) -> None:  # type: ignore[no-untyped-def]
+    """COURSESIGNAL_WORKER_NICENESS (10): on a machine it shares with the app, the worker and the work horses
+    it forks run below the web processes' priority (docs/operations.md, "Measured in the production setup")."""
+    worker = world["start_worker"]()
+    wait_for(lambda: _armed(redis_server, world["queue"]) == set(PERIODIC), 30, "worker up", world["log"])
+    assert _niceness(worker.process.pid) == max(10, _niceness(os.getpid()))

@@ -91,6 +91,15 @@ def test_proxies_and_session_timeouts_are_read_with_safe_defaults(tmp_path: Path
     assert chosen.session_absolute_timeout_seconds == 86400
 
 
+def test_the_workers_cpu_priority_is_below_the_apps_unless_chosen(tmp_path: Path) -> None:
+    assert Settings.from_environ(_production(tmp_path)).worker_niceness == 10
+    assert Settings.from_environ(_production(tmp_path, COURSESIGNAL_WORKER_NICENESS="0")).worker_niceness == 0
+    with pytest.raises(SettingsError, match="19 at most"):
+        Settings.from_environ(_production(tmp_path, COURSESIGNAL_WORKER_NICENESS="20"))
+    with pytest.raises(SettingsError, match="must be a whole number"):
+        Settings.from_environ(_production(tmp_path, COURSESIGNAL_WORKER_NICENESS="-5"))
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
