@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import ipaddress
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 SALT_LIFETIME = timedelta(hours=48)
 
 
+@lru_cache(maxsize=4096)  # a visitor sends several events from one address: parsed once
 def network_of(address: str) -> str | None:
     """The /24 of an IPv4 address or the /48 of an IPv6 one: a household or office, not a device."""
     try:
