@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from redis import Redis
@@ -51,6 +53,8 @@ def connect_scheduler_redis(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry=RedisRetry(NoBackoff(), 0))
 
 
+# The sender's rounds: an event waits this much longer for its run at most.
+SEND_ROUND_SECONDS = 0.05
 # How long a "a run is waiting" marker outlives a lost job; the sweeper covers the gap.
 WAITING_MARKER_SECONDS = 30
 # RQ stamps a running job's heartbeat every 30 s: two missed beats and a margin, and its worker is gone.
@@ -61,8 +65,9 @@ _HELD = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 class RqJobQueue:
     """Jobs on an RQ queue. A run of a draining task (the tracker pipeline) is asked for on the request path of
     every event, so it is not sent there: `enqueue` notes it and returns, and a thread of this process sends
-    what was noted, each distinct run once, however many requests asked for it meanwhile. A run noted and
-    lost with the process is no loss: the sweeper finds the events waiting in the database."""
+    what was noted, each distinct run once, however many requests asked for it meanwhile, in rounds at most
+    every `SEND_ROUND_SECONDS` (under load, one Redis round trip per account per round, not per event). A run
+    noted and lost with the process is no loss: the sweeper finds the events waiting in the database."""
 
     def __init__(self, redis: Redis, queue_name: str = "coursesignal") -> None:
         self._redis = redis
@@ -80,11 +85,13 @@ class RqJobQueue:
         if task in DRAINING_TASKS:
             task_function(task)
             with self._lock:
+                noted = (task, args) in self._asked  # then the sender has been woken for it already
                 self._asked[(task, args)] = None
                 if self._sender is None or not self._sender.is_alive():
                     self._sender = threading.Thread(target=self._send_asked, name="rq-draining-runs", daemon=True)
                     self._sender.start()
-                self._lock.notify_all()
+                if not noted:
+                    self._lock.notify_all()
             return
         try:
             job_id = None
@@ -115,14 +122,19 @@ class RqJobQueue:
                     self._lock.notify_all()
                     self._lock.wait()
                 asked, self._asked, self._sending = list(self._asked), {}, True
-            for task, args in asked:
-                try:
-                    self._enqueue_draining(task, args)
-                except RedisError:
-                    # The events are committed: they wait in the database for the sweeper.
-                    log.warning("could not queue job %s: Redis unavailable", task)
-                except Exception:
-                    log.exception("could not queue job %s", task)
+            started = time.monotonic()
+            try:
+                self._enqueue_draining(asked)
+            except RedisError:
+                # The events are committed: they wait in the database for the sweeper.
+                log.warning("could not queue %d draining runs (%s): Redis unavailable", len(asked), asked[0][0])
+            except Exception:
+                log.exception("could not queue %d draining runs (%s)", len(asked), asked[0][0])
+            with self._lock:
+                self._sending = False
+                self._lock.notify_all()
+            # What is asked meanwhile goes in the next round.
+            time.sleep(max(0.0, SEND_ROUND_SECONDS - (time.monotonic() - started)))
 
     def wait_until_sent(self, timeout: float = 5.0) -> bool:
         """Wait until every run asked for so far has been sent (or found waiting); False on timeout."""
@@ -144,16 +156,25 @@ class RqJobQueue:
             )
         return False
 
-    def _enqueue_draining(self, task: str, args: tuple[int | str, ...]) -> None:
-        """Queue a run unless one is already waiting (not started): that run will do this one's work.
+    def _enqueue_draining(self, asked: Sequence[tuple[str, tuple[int | str, ...]]]) -> None:
+        """Queue a run of each, unless one is already waiting (not started): that run will do this one's work.
+        Two round trips however many runs are asked: one pipeline sets their markers, one queues the new runs.
 
         The marker is cleared as the run starts, before it reads what to drain, so whatever was stored
         before an enqueue that found the marker is seen by that run.
         """
-        marker = waiting_marker(self._queue.name, task, args)
-        if not self._redis.set(marker, 1, nx=True, ex=WAITING_MARKER_SECONDS):
-            return
-        self._queue.enqueue(run_draining, task, marker, *args)
+        markers = [waiting_marker(self._queue.name, task, args) for task, args in asked]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for marker in markers:
+                pipe.set(marker, 1, nx=True, ex=WAITING_MARKER_SECONDS)
+            placed = pipe.execute()
+        runs = [
+            Queue.prepare_data(run_draining, (task, marker, *args))
+            for (task, args), marker, new in zip(asked, markers, placed, strict=True)
+            if new
+        ]
+        if runs:
+            self._queue.enqueue_many(runs)
 
     def schedule_every(self, task: str, seconds: int) -> None:
         """Run `task` every `seconds` through RQ's scheduler (`coursesignal worker` runs with it).

@@ -272,3 +272,46 @@ def test_a_draining_run_asked_for_while_redis_is_down_costs_the_caller_nothing()
     queue.enqueue("process_tracker_events", 1)
     assert time.monotonic() - started < 0.1, "the request path waited for Redis"
     assert queue.wait_until_sent(), "the sender thread gave up or hung"
+
+
+def test_the_runs_asked_for_meanwhile_are_sent_together_in_two_round_trips(  # type: ignore[no-untyped-def]
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, many accounts' events arrive within one sender round: their markers go in one pipeline and
+    their new runs in another, not two round trips per account. A run already waiting is not queued again."""
+    from redis.client import Pipeline, Redis
+    from rq import Queue
+
+    calls: dict[str, list[object]] = {"pipelines": [], "commands": []}
+    run_pipeline, run_command = Pipeline.execute, Redis.execute_command
+
+    def counted_pipeline(self: Pipeline, *args: object, **kwargs: object) -> object:
+        calls["pipelines"].append(len(self.command_stack))
+        return run_pipeline(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_command(self: Redis, *args: object, **kwargs: object) -> object:
+        calls["commands"].append(args[0])
+        return run_command(self, *args, **kwargs)
+
+    queue_name = f"coursesignal-test-{uuid.uuid4().hex[:8]}"
+    redis = connect_redis(redis_url)
+    job_queue = RqJobQueue(redis, queue_name)
+    accounts = range(1, 41)
+    try:
+        monkeypatch.setattr(Pipeline, "execute", counted_pipeline)
+        monkeypatch.setattr(Redis, "execute_command", counted_command)
+        for _ in range(2):
+            with job_queue._lock:  # every account asked before the sender's round begins
+                for account_id in accounts:
+                    job_queue.enqueue("process_tracker_events", account_id)
+                    job_queue.enqueue("process_tracker_events", account_id)
+            assert job_queue.wait_until_sent()
+        monkeypatch.undo()
+        assert Queue(queue_name, connection=redis).count == len(accounts), "one waiting run per account"
+        # The first round: the markers, then the 40 runs; the second: the markers, found waiting, nothing queued.
+        assert len(calls["pipelines"]) == 3, calls["pipelines"]
+        assert calls["commands"] in ([], ["INFO"]), calls["commands"]  # RQ reads the server's version once
+    finally:
+        Queue(queue_name, connection=redis).delete(delete_jobs=True)
+        for key in redis.scan_iter(f"{queue_name}:*"):
+            redis.delete(key)
