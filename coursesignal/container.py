@@ -17,6 +17,7 @@ from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
 from adapters.persistence.database import create_collect_engine, create_database_engine
+from adapters.persistence.inbox import GroupCommitInbox
 from adapters.persistence.metrics_queries import SqlMetricsQueries
 from adapters.persistence.personal_data import SqlPersonalDataReader
 from adapters.persistence.queries import SqlReportQueries
@@ -75,7 +76,7 @@ class Gateways(containers.DeclarativeContainer):
     engine = providers.Singleton(create_database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine=engine)
     collect_engine = providers.Singleton(create_collect_engine, engine)
-    collect_unit_of_work = providers.Factory(SqlUnitOfWork, engine=collect_engine)
+    inbox = providers.Singleton(GroupCommitInbox, engine=collect_engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
     metrics_queries = providers.Singleton(SqlMetricsQueries, engine=engine)
     personal_data = providers.Singleton(SqlPersonalDataReader, engine=engine)
@@ -138,7 +139,7 @@ class Services(containers.DeclarativeContainer):
         jobs=gateways.job_queue,
         limiter=gateways.rate_limiter,
         clock=gateways.clock,
-        inbound_uow=gateways.collect_unit_of_work.provider,
+        inbox=gateways.inbox,
     )
     attribution = providers.Singleton(Attribution, uow=gateways.unit_of_work.provider)
     fingerprint_salts = providers.Singleton(FingerprintSalts, uow=gateways.unit_of_work.provider, clock=gateways.clock)

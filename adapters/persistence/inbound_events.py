@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, delete, func, select, text, update
 
 from adapters.persistence import tables as t
 from core.domain.events import EventKind, InboundEvent, TrackerEvent
 
 # Fields of TrackerEvent kept in the inbound table; the sender's address (client_address) never is.
-_INBOUND_FIELDS = (
+INBOUND_FIELDS = (
     "client_event_id",
     "visitor_key",
     "url",
@@ -30,36 +28,11 @@ _INBOUND_FIELDS = (
 _INBOUND_LOCK_NAMESPACE = 0x43534945
 
 
-@cache
-def _insert(dialect_name: str) -> Insert:
-    """The one statement of the collect path, built once per dialect (SQLAlchemy then compiles it once).
-
-    INSERT ... SELECT from the site's row: the account comes from the database, and a site deleted since the
-    caller looked it up inserts nothing instead of breaking the foreign key. A repeat of a stored event
-    (site, client event id) inserts nothing either, and returns no id."""
-    i = t.inbound_events.c
-    names = [*_INBOUND_FIELDS, "kind"]
-    source = select(t.sites.c.id, t.sites.c.user_id, *(bindparam(name, type_=i[name].type) for name in names)).where(
-        t.sites.c.id == bindparam("site_id")
-    )
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return (
-        dialect.insert(t.inbound_events)
-        .from_select(["site_id", "user_id", *names], source)
-        .on_conflict_do_nothing(index_elements=["site_id", "client_event_id"])
-        .returning(i.id)
-    )
-
-
 class SqlInboundEvents:
+    """Reading and settling the inbound queue; it is written by the inbox (adapters/persistence/inbox.py)."""
+
     def __init__(self, connection: Connection) -> None:
         self._c = connection
-
-    def add(self, site_id: int, event: TrackerEvent) -> int | None:
-        values: dict[str, Any] = {name: getattr(event, name) for name in _INBOUND_FIELDS}
-        values["kind"] = event.kind.value
-        values["site_id"] = site_id
-        return self._c.execute(_insert(self._c.dialect.name), values).scalar_one_or_none()
 
     def lock_account(self, account_id: int) -> None:
         # SQLite needs nothing: every write transaction begins IMMEDIATE, so writers run one at a time.
@@ -75,7 +48,7 @@ class SqlInboundEvents:
         event = TrackerEvent(
             site_key=m["public_key"],
             kind=EventKind(m["kind"]),
-            **{name: m[name] for name in _INBOUND_FIELDS},
+            **{name: m[name] for name in INBOUND_FIELDS},
         )
         return InboundEvent(
             id=m["id"], site_id=m["site_id"], account_id=m["user_id"], event=event, attempts=m["attempts"]

@@ -35,9 +35,10 @@ from adapters.web import (
     sources,
     webhooks,
 )
+from adapters.web.contract import FRONT_ROUTES
 from adapters.web.navigation import main_menu, section_tabs
 from adapters.web.rate_limits import init_rate_limits
-from adapters.web.request_log import init_request_log
+from adapters.web.request_log import SERVER_ERROR, init_request_log
 from adapters.web.security import CSRF_EXEMPT_PREFIXES, init_security
 from adapters.web.sessions import DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, init_sessions
 
@@ -53,10 +54,6 @@ _PAGE_MESSAGES = {
     405: "That page cannot be used this way. Go back and use the form on the page.",
     413: "That file is too large. Split it into smaller files and upload them one by one.",
 }
-_SERVER_ERROR = (
-    "Something went wrong on our side and nothing was changed. Try again in a minute; if it keeps happening, "
-    "write to support and quote the reference {reference}."
-)
 _KEPT_ERROR_HEADERS = frozenset({"Allow", "WWW-Authenticate", "Retry-After"})
 # The bare page used when even the error template cannot be rendered (the database is down, say).
 _FALLBACK_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
@@ -105,6 +102,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     )
     app.session_interface = _NoSessionOnPublicTrackerPaths()
     app.url_map.converters["int"] = _RowIdConverter
+    collect_endpoint = collect.CollectEndpoint(app.wsgi_app, hsts=bool(app.config.get("HSTS")))
+    app.wsgi_app = collect_endpoint  # type: ignore[method-assign]
+    app.extensions[FRONT_ROUTES] = collect_endpoint.routes()
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops > 0:
         # Behind N proxies we run ourselves, the client is the Nth address from the right of X-Forwarded-For;
@@ -198,7 +198,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
                 "unhandled %s on %s %s", type(error).__name__, request.method, redact_path(request.path), exc_info=error
             )
         code = error.code or 500 if isinstance(error, HTTPException) else 500
-        message = _SERVER_ERROR.format(reference=g.get("request_id", "unknown"))
+        message = SERVER_ERROR.format(reference=g.get("request_id", "unknown"))
         return error_response(code, "Something went wrong", message)
 
     return app

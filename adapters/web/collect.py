@@ -1,4 +1,5 @@
-"""The tracker's collect endpoint: a thin edge that validates and hands over to the ingestion pipeline."""
+"""The tracker's endpoints: the script (/t.js, a Flask view) and collect (/t/e, answered in front of Flask by
+`CollectEndpoint`), a thin edge that validates and hands over to the ingestion pipeline."""
 
 from __future__ import annotations
 
@@ -6,18 +7,26 @@ import gzip
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.http import parse_cookie
+from werkzeug.routing import Map, Rule
 
-from adapters.web.contract import TEXT, Answer, Pattern, operation
+from adapters.structured_logs import REQUEST_ID
+from adapters.web import request_log, security
+from adapters.web.contract import TEXT, Answer, Pattern, also_documented
 from adapters.web.privacy import OPT_OUT_COOKIE
+from adapters.web.request_log import SERVER_ERROR, access_line, request_id_from
 from core.domain.bots import preload as preload_bot_patterns
 from core.domain.events import DropReason, EventKind, TrackerEvent
 from core.domain.fingerprints import is_derived_visitor_key
@@ -25,8 +34,12 @@ from core.domain.storable import value_problem
 from core.domain.touches import MAX_URL_LENGTH
 from core.domain.visitors import normalize_email
 from core.ports.clock import Clock
+from core.ports.inbox import InboxUnavailable
 from core.services.fingerprints import FingerprintSalts
-from core.services.tracking import IngestOutcome, Tracking
+from core.services.tracking import Tracking
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("collect", __name__)
@@ -118,19 +131,6 @@ class CollectEventSchema(Schema):
 _schema = CollectEventSchema()
 
 
-def _reply(status: int, reason: str = "") -> Response:
-    response = Response(reason, status=status, mimetype="text/plain")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-def _read_body() -> bytes | None:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return None
-    body = request.stream.read(MAX_BODY_BYTES + 1)
-    return None if len(body) > MAX_BODY_BYTES else body
-
-
 PUBLIC_TRACKER_PATHS = frozenset({"/t.js", "/t/e"})
 
 
@@ -171,39 +171,146 @@ def tracker_script() -> Response:
     return response.make_conditional(request)
 
 
-@blueprint.route("/t/e", methods=["OPTIONS"])
-def preflight() -> Response:
-    response = _reply(204)
-    response.headers["Access-Control-Allow-Methods"] = "POST"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-    response.headers["Access-Control-Max-Age"] = "86400"
-    return response
+# --- POST /t/e, in front of Flask --------------------------------------------------------------------------
+
+COLLECT_PATH = "/t/e"
+_ALLOWED = "OPTIONS, POST"
+_PREFLIGHT = (
+    ("Access-Control-Allow-Methods", "POST"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Max-Age", "86400"),
+)
+_STATUS_LINES = {code: f"{code} {HTTPStatus(code).phrase}" for code in (204, 400, 404, 405, 413, 429, 500, 503)}
+_RETRY_LATER = (("Retry-After", "60"),)
+_REASON = "text/plain"
 
 
-def _fingerprint(salts: FingerprintSalts) -> str | None:
-    """The salted hash of network + browser + language; the address itself is never kept."""
-    return salts.fingerprint(
-        address=request.remote_addr,
-        user_agent=request.headers.get("User-Agent"),
-        language=request.headers.get("Accept-Language"),
-    )
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    text: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def _declines_tracking() -> bool:
-    return request.headers.get("Sec-GPC", "").strip() == "1" or request.headers.get("DNT", "").strip() == "1"
+_ACCEPTED = _Answer(204)
 
 
-def _event(data: dict[str, Any], clock: Clock, salts: FingerprintSalts) -> TrackerEvent | Response:
+@dataclass(frozen=True)
+class _Services:
+    tracking: Tracking
+    clock: Clock
+    salts: FingerprintSalts
+
+
+@inject
+def _wired_services(
+    tracking: Tracking = Provide["services.tracking"],
+    clock: Clock = Provide["gateways.clock"],
+    salts: FingerprintSalts = Provide["services.fingerprint_salts"],
+) -> _Services:
+    return _Services(tracking, clock, salts)
+
+
+class CollectEndpoint:
+    """Every request to /t/e, answered in front of Flask (WSGI middleware); anything else goes on to Flask.
+
+    The tracker sends one beacon per page view, so this is the product's hottest path, and the benchmark holds
+    it to a no-op Flask endpoint's pace (bench/collect.py). A Flask request costs more CPU than storing the
+    event does: its request context, the session, CSRF, login and rate-limit hooks, the security and access
+    log hooks, none of which this public, cookie-less endpoint needs. So it reads the WSGI environ itself and
+    gives the same answers Flask gave: plain text with `Access-Control-Allow-Origin: *`, the security headers
+    (adapters/web/security.py), `X-Request-ID`, and a 500 that shows the reference and logs the traceback.
+    Trusted proxies are applied before it (ProxyFix wraps it). It is documented in /openapi.json like the
+    views are, from the declaration on `_collect`."""
+
+    def __init__(self, next_app: WSGIApplication, *, hsts: bool) -> None:
+        self._next = next_app
+        self._headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Access-Control-Allow-Origin", "*"),
+            *security.machine_headers(hsts=hsts),
+            ("Cache-Control", "no-store"),
+        ]
+        self._services: _Services | None = None
+
+    def routes(self) -> list[tuple[Rule, Callable[..., Any]]]:
+        """What the OpenAPI document and the route checks read, as they read Flask's url map."""
+        rule = Rule(COLLECT_PATH, methods=["POST", "OPTIONS"], endpoint="collect.collect")
+        Map([rule])  # bound, as a url map's rules are
+        return [(rule, _collect)]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != COLLECT_PATH:
+            return self._next(environ, start_response)
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "GET")
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        token = REQUEST_ID.set(request_id)
+        try:
+            try:
+                answer = self._answer(method, environ)
+            except Exception as error:
+                log.error("unhandled %s on %s %s", type(error).__name__, method, COLLECT_PATH, exc_info=error)
+                answer = _Answer(500, SERVER_ERROR.format(reference=request_id))
+            # The tracker's accepted beacons are the bulk of all requests: their lines are written at DEBUG.
+            access_line(method, COLLECT_PATH, environ.get("QUERY_STRING", ""), answer.status, started, None)
+        finally:
+            REQUEST_ID.reset(token)
+        body = answer.text.encode()
+        headers = [*self._headers, *answer.headers, (request_log.HEADER, request_id)]
+        if answer.status != 204:
+            headers.append(("Content-Length", str(len(body))))
+        start_response(_STATUS_LINES[answer.status], headers)
+        return [body] if body and method != "HEAD" else []
+
+    def _answer(self, method: str, environ: WSGIEnvironment) -> _Answer:
+        if method == "POST":
+            if self._services is None:
+                self._services = _wired_services()
+            return _collect(self._services, environ)
+        if method == "OPTIONS":
+            return _Answer(204, headers=_PREFLIGHT)
+        return _Answer(405, "The method is not allowed for the requested URL.", (("Allow", _ALLOWED),))
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY_BYTES (said by its length, or found reading it)."""
+    try:
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    stream = environ["wsgi.input"]
+    if length:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: the server ends the stream
+        body = stream.read(MAX_BODY_BYTES + 1)
+    else:
+        return b""
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def _opted_out(environ: WSGIEnvironment) -> bool:
+    cookies = environ.get("HTTP_COOKIE")
+    return bool(cookies and OPT_OUT_COOKIE in cookies and parse_cookie(cookies).get(OPT_OUT_COOKIE) == "1")
+
+
+def _declines_tracking(environ: WSGIEnvironment) -> bool:
+    return environ.get("HTTP_SEC_GPC", "").strip() == "1" or environ.get("HTTP_DNT", "").strip() == "1"
+
+
+def _event(data: dict[str, Any], environ: WSGIEnvironment, services: _Services) -> TrackerEvent | _Answer:
     """The validated event, or the answer refusing it."""
+    address = environ.get("REMOTE_ADDR")
+    user_agent = environ.get("HTTP_USER_AGENT")
     visitor_key = data["v"]
     if visitor_key is None:
-        visitor_key = salts.derived_visitor_key(
-            address=request.remote_addr, user_agent=request.headers.get("User-Agent"), site_key=data["s"]
-        )
+        visitor_key = services.salts.derived_visitor_key(address=address, user_agent=user_agent, site_key=data["s"])
         if visitor_key is None:
-            return _reply(400, "v: missing, and no visitor can be derived without an address and a User-Agent")
+            return _Answer(400, "v: missing, and no visitor can be derived without an address and a User-Agent")
     elif is_derived_visitor_key(visitor_key):
-        return _reply(400, "v: ids starting with 'd-' are made by the server, not sent by the tracker")
+        return _Answer(400, "v: ids starting with 'd-' are made by the server, not sent by the tracker")
     return TrackerEvent(
         site_key=data["s"],
         client_event_id=data["i"],
@@ -213,32 +320,18 @@ def _event(data: dict[str, Any], clock: Clock, salts: FingerprintSalts) -> Track
         referrer=data["r"] or None,
         title=data["t"],
         email=normalize_email(data["e"]),
-        received_at=clock.now(),
-        user_agent=request.headers.get("User-Agent"),
-        fingerprint=_fingerprint(salts),
-        client_address=request.remote_addr,
-        declines_tracking=_declines_tracking(),
+        received_at=services.clock.now(),
+        user_agent=user_agent,
+        # The salted hash of network + browser + language; the address itself is never kept.
+        fingerprint=services.salts.fingerprint(
+            address=address, user_agent=user_agent, language=environ.get("HTTP_ACCEPT_LANGUAGE")
+        ),
+        client_address=address,
+        declines_tracking=_declines_tracking(environ),
     )
 
 
-def _accept(tracking: Tracking, event: TrackerEvent) -> IngestOutcome:
-    try:
-        return tracking.accept(event)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-    # The pooled connection was one the server had dropped (a restart, a cut): nothing pings it on checkout,
-    # so try once more; SQLAlchemy has discarded the pool's older connections and this one is new. Storing
-    # is keyed by the client's event id, so even a first try that was stored is stored once.
-    log.info("collect: a pooled database connection was dead; trying once more on a new one")
-    return tracking.accept(event)
-
-
-_REASON = "text/plain"
-
-
-@blueprint.post("/t/e")
-@operation(
+@also_documented(
     "Collect one tracker event",
     {
         204: Answer(
@@ -251,57 +344,48 @@ _REASON = "text/plain"
         429: Answer("Too many events from this sender or for this site; retry after Retry-After.", TEXT, _REASON),
         503: Answer("The event could not be stored (database unavailable); nothing was kept.", TEXT, _REASON),
     },
+    path=COLLECT_PATH,
     description=f"JSON sent as text/plain (no preflight; sendBeacon works), {MAX_BODY_BYTES} bytes at most.",
     body=CollectEventSchema,
     body_media_types=("text/plain", "application/json"),
-    parses_body=False,  # read here: the size limit, JSON sent as text/plain, a value the store cannot hold
 )
-@inject
-def collect(
-    tracking: Tracking = Provide["services.tracking"],
-    clock: Clock = Provide["gateways.clock"],
-    salts: FingerprintSalts = Provide["services.fingerprint_salts"],
-) -> Response:
-    if request.cookies.get(OPT_OUT_COOKIE) == "1":
+def _collect(services: _Services, environ: WSGIEnvironment) -> _Answer:
+    if _opted_out(environ):
         # Opted out on our hosted page (docs/privacy.md): nothing is read, stored or counted.
-        return _reply(204)
-    body = _read_body()
+        return _ACCEPTED
+    body = _read_body(environ)
     if body is None:
-        return _reply(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        return _Answer(413, f"body larger than {MAX_BODY_BYTES} bytes")
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return _reply(400, "body is not JSON")
+        return _Answer(400, "body is not JSON")
     except ValueError:  # an integer of thousands of digits
-        return _reply(400, "body holds a number out of range")
+        return _Answer(400, "body holds a number out of range")
     if not isinstance(payload, dict):
-        return _reply(400, "body must be a JSON object")
+        return _Answer(400, "body must be a JSON object")
     # Checked before anything reads them: the store could not hold them. Other fields are ignored, unread.
     for name in _schema.fields:
         if name in payload and (problem := value_problem(payload[name])):
-            return _reply(400, f"{name}: {problem}")
+            return _Answer(400, f"{name}: {problem}")
     try:
         data = _schema.load(payload, unknown="exclude")
     except ValidationError as error:
         field, problems = next(iter(error.normalized_messages().items()))
-        return _reply(400, f"{field}: {problems[0] if isinstance(problems, list) else problems}")
+        return _Answer(400, f"{field}: {problems[0] if isinstance(problems, list) else problems}")
     try:
         # Today's fingerprint salt comes from the database (once a day per process): inside the try too.
-        event = _event(data, clock, salts)
-        if isinstance(event, Response):
+        event = _event(data, environ, services)
+        if isinstance(event, _Answer):
             return event
-        outcome = _accept(tracking, event)
-    except SQLAlchemyError:
+        outcome = services.tracking.accept(event)
+    except (InboxUnavailable, SQLAlchemyError):
         # Nothing was stored: say so, so the sender may try again; never a 2xx for an event we do not hold.
         log.warning("collect: the database is unavailable; event refused", exc_info=True)
-        response = _reply(503, "cannot store events right now; try again in a minute")
-        response.headers["Retry-After"] = "60"
-        return response
+        return _Answer(503, "cannot store events right now; try again in a minute", _RETRY_LATER)
     if outcome.dropped is DropReason.UNKNOWN_SITE:
-        return _reply(404, "unknown site key")
+        return _Answer(404, "unknown site key")
     if outcome.dropped is DropReason.RATE_LIMITED:
-        response = _reply(429, "too many events; slow down")
-        response.headers["Retry-After"] = "60"
-        return response
+        return _Answer(429, "too many events; slow down", _RETRY_LATER)
     # Bots and repeats get the same answer as a stored event: nothing to learn, nothing to retry.
-    return _reply(204)
+    return _ACCEPTED

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, request
+from flask import Flask, abort, request
 from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.routing import Rule
 
 # A raw JSON schema, for what marshmallow does not describe (free-form objects, text, CSV).
 JsonSchema = Mapping[str, Any]
@@ -94,7 +95,8 @@ def operation(summary: str, answers: Mapping[int, Answer], **declared: Any) -> C
 
 
 def also_documented(summary: str, answers: Mapping[int, Answer], **declared: Any) -> Callable[[F], F]:
-    """Documents one more path the view answers (its route matches it), with its own `path`; parses nothing."""
+    """Documents an operation at its own `path` and parses nothing: one more path a view's route answers, or
+    a route answered in front of Flask (the collect endpoint), which reads its request itself."""
     op = Operation(summary, answers, **declared)
     assert op.path is not None, "also_documented names the path it documents"
 
@@ -103,6 +105,16 @@ def also_documented(summary: str, answers: Mapping[int, Answer], **declared: Any
         return view
 
     return decorate
+
+
+# app.extensions key: the routes answered in front of Flask, as (rule, handler) pairs.
+FRONT_ROUTES = "coursesignal.front_routes"
+
+
+def routes(app: Flask) -> list[tuple[Rule, Callable[..., Any]]]:
+    """Every route of the app with what answers it: Flask's url map, and the routes answered in front of it."""
+    mapped = [(rule, app.view_functions[rule.endpoint]) for rule in app.url_map.iter_rules()]
+    return [*mapped, *app.extensions.get(FRONT_ROUTES, [])]
 
 
 def operations_of(view: Callable[..., Any]) -> list[Operation]:

@@ -13,7 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify
 from marshmallow import Schema
 
-from adapters.web.contract import Answer, JsonSchema, Operation, operations_of
+from adapters.web.contract import Answer, JsonSchema, Operation, operations_of, routes
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -85,9 +85,7 @@ def build_document(app: Flask) -> dict[str, Any]:
     )
     for name, scheme in _SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
-    declared = [
-        (rule, op) for rule in app.url_map.iter_rules() for op in operations_of(app.view_functions[rule.endpoint])
-    ]
+    declared = [(rule, op) for rule, view in routes(app) for op in operations_of(view)]
     for _, op in declared:
         # What a schema says beyond its fields (JSON Schema's if/then), in its component.
         if isinstance(op.body, type) and hasattr(op.body, "OPENAPI_EXTRA"):

@@ -6,15 +6,17 @@ header, carried by every log line written while the request runs, and by the job
 
 The access log is ours, not gunicorn's: one line per request, with webhook and e-mailed-link tokens and
 secret-looking query values hidden, and no request headers at all (so never `Authorization` or a cookie).
-The tracker's endpoints are logged without the sender's address: the product never keeps it.
+The tracker's endpoints are logged without the sender's address: the product never keeps it, and the
+collect endpoint's accepted beacons (204), the bulk of all requests, are logged at DEBUG; its refusals and
+errors at INFO like every other request.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 
@@ -27,13 +29,38 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _ADDRESSLESS_PATHS = frozenset({"/t/e", "/t.js"})
 
 
-def _incoming_or_new() -> str:
-    incoming = request.headers.get(HEADER, "")
-    return incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+# What a person is shown for a server error: never a stack trace, and the request id to quote.
+SERVER_ERROR = (
+    "Something went wrong on our side and nothing was changed. Try again in a minute; if it keeps happening, "
+    "write to support and quote the reference {reference}."
+)
+
+
+def request_id_from(incoming: str) -> str:
+    """The request's id: the incoming header's when it is sane, a fresh one otherwise."""
+    # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID (on every beacon).
+    return incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+
+
+def access_line(method: str, path: str, query: str, status: int, started: float, remote_addr: str | None) -> None:
+    """The access log's line for one request (`started`: its time.perf_counter() when it arrived)."""
+    level = logging.DEBUG if status == 204 and path == "/t/e" else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    path = redact_path(path)
+    extra = {
+        "method": method,
+        "path": path,
+        "query": redact_query(query) if query else None,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "remote_addr": remote_addr,
+    }
+    log.log(level, "%s %s %s", method, path, status, extra=extra)
 
 
 def _begin() -> None:
-    g.request_id = _incoming_or_new()
+    g.request_id = request_id_from(request.headers.get(HEADER, ""))
     g.request_started = time.perf_counter()
     g.request_id_token = REQUEST_ID.set(g.request_id)
 
@@ -43,17 +70,14 @@ def _finish(response: Response) -> Response:
     if request_id is None:  # a response made before our first hook ran
         return response
     response.headers[HEADER] = request_id
-    path = redact_path(request.path)
-    query = request.query_string.decode("latin-1")
-    extra = {
-        "method": request.method,
-        "path": path,
-        "query": redact_query(query) if query else None,
-        "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
-        "remote_addr": None if request.path in _ADDRESSLESS_PATHS else request.remote_addr,
-    }
-    log.info("%s %s %s", request.method, path, response.status_code, extra=extra)
+    access_line(
+        request.method,
+        request.path,
+        request.query_string.decode("latin-1"),
+        response.status_code,
+        g.request_started,
+        None if request.path in _ADDRESSLESS_PATHS else request.remote_addr,
+    )
     return response
 
 

@@ -61,11 +61,15 @@ def _protect_forms() -> None:
         protect_form()
 
 
+def machine_headers(*, hsts: bool) -> list[tuple[str, str]]:
+    """The headers of every answer that is not a page (the collect endpoint's too)."""
+    headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin")]
+    return [*headers, ("Strict-Transport-Security", HSTS)] if hsts else headers
+
+
 def _add_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if current_app.config.get("HSTS"):
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in machine_headers(hsts=bool(current_app.config.get("HSTS"))):
+        response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -173,11 +173,8 @@ class BotVisitRepository(Protocol):
 
 
 class InboundEventRepository(Protocol):
-    """Accepted tracker events waiting for the ingestion pipeline (the collect endpoint's only write)."""
-
-    def add(self, site_id: int, event: TrackerEvent) -> int | None:
-        """Store an accepted event once; None when the site already has this client event id (or is gone)."""
-        ...
+    """Accepted tracker events waiting for the ingestion pipeline; the collect endpoint stores them through the
+    Inbox (core/ports/inbox.py)."""
 
     def lock_account(self, account_id: int) -> None:
         """The account's ingestion lock, held until the transaction ends: processing its tracker events,

@@ -34,6 +34,7 @@ from core.domain.sites import Site
 from core.domain.touches import touch_from_landing
 from core.domain.visitors import Session, Visitor
 from core.ports.clock import Clock
+from core.ports.inbox import Inbox
 from core.ports.jobs import JobQueue
 from core.ports.rate_limits import RateLimiter
 from core.ports.uow import UnitOfWork
@@ -240,13 +241,12 @@ class Tracking:
         jobs: JobQueue,
         limiter: RateLimiter,
         clock: Clock,
+        inbox: Inbox,
         *,
-        inbound_uow: Callable[[], UnitOfWork] | None = None,
         site_cache_seconds: float = 30,
     ) -> None:
         self._uow = uow
-        # The request path's own connections, when the adapters give it faster ones for its single write.
-        self._inbound_uow = inbound_uow or uow
+        self._inbox = inbox
         self._jobs = jobs
         self._limiter = limiter
         self._clock = clock
@@ -282,7 +282,7 @@ class Tracking:
         if site is None:
             return
         try:
-            with self._inbound_uow() as uow:
+            with self._uow() as uow:
                 uow.bot_visits.add(site.id, event.received_at.date())
                 uow.commit()
         except Exception:
@@ -302,10 +302,7 @@ class Tracking:
         # snippet without the attribute too.
         if site.respect_gpc and event.declines_tracking:
             return self._drop(DropReason.OPTED_OUT), None
-        with self._inbound_uow() as uow:
-            inbound_id = uow.inbound_events.add(site.id, event)
-            uow.commit()
-        if inbound_id is None:
+        if not self._inbox.store(site.id, event):
             return self._drop(DropReason.DUPLICATE), None
         return STORED, site
 

@@ -88,9 +88,7 @@ def _visit_waiting(container: Any) -> tuple[Any, datetime]:
         url="https://school.example.com/course?utm_source=youtube",
         received_at=now - timedelta(minutes=5),
     )
-    with container.gateways.unit_of_work() as work:
-        assert work.inbound_events.add(site.id, landing) is not None
-        work.commit()
+    assert container.gateways.inbox().store(site.id, landing)
     return site, now
 
 

@@ -17,6 +17,7 @@ from flask import abort
 
 from adapters.jobs import tasks
 from adapters.structured_logs import configure_logging
+from adapters.web import collect
 from tests.conftest import sign_in
 from tests.fakes.kajabi import FakeKajabi
 from tests.fakes.stripe import FakeStripe
@@ -266,16 +267,16 @@ def test_no_secret_reaches_any_log_line(  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def failing_app(app):  # type: ignore[no-untyped-def]
+def failing_app(app, monkeypatch):  # type: ignore[no-untyped-def]
     """The app with views that fail the way a bug would, under a page path, an API path and the tracker's."""
 
-    def explode() -> str:
+    def explode(*_: object) -> str:
         raise RuntimeError("kaboom: a bug in a view")
 
     app.add_url_rule("/_test/boom", "boom_page", explode)
     app.add_url_rule("/api/v1/_test/boom", "boom_api", explode)
     app.add_url_rule("/_test/abort-500", "abort_500", lambda: abort(500))
-    app.view_functions["collect.collect"] = explode
+    monkeypatch.setattr(collect, "_collect", explode)  # answered in front of Flask, not by a view
     return app
 
 

@@ -12,7 +12,7 @@ from core.services.accounts import Accounts
 from core.services.attribution import Attribution
 from core.services.purchases import Purchases
 from core.services.tracking import Tracking
-from tests.unit.fakes import FakeRateLimiter, FakeUnitOfWork, FixedClock, Store
+from tests.unit.fakes import FakeInbox, FakeRateLimiter, FakeUnitOfWork, FixedClock, Store
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 
@@ -39,7 +39,7 @@ class AttributionWorld:
         self.uow = uow
         self.accounts = Accounts(uow, self.clock)
         self.limiter = FakeRateLimiter()
-        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock)
+        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock, FakeInbox(self.store))
         self.attribution = Attribution(uow)
         self.jobs.attribution = self.attribution
         self.purchases = Purchases(uow, platforms=None)  # type: ignore[arg-type]

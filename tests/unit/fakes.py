@@ -421,18 +421,19 @@ class FakeEvents(_Repo):
 class FakeInboundEvents(_Repo):
     """Rows: (the event, when processed, outcome)."""
 
-    def add(self, site_id: int, event: TrackerEvent) -> int | None:
+    def add(self, site_id: int, event: TrackerEvent) -> bool:
+        """What the inbox does (FakeInbox)."""
         site = self._s.sites.get(site_id)
         taken = any(
             e.site_id == site_id and e.event.client_event_id == event.client_event_id
             for e, _, _ in self._s.inbound.values()
         )
         if site is None or taken:
-            return None
+            return False
         event_id = next(self._s.ids)
         stored = replace(event, client_address=None)
         self._s.inbound[event_id] = (InboundEvent(event_id, site_id, site.account_id, stored), None, None)
-        return event_id
+        return True
 
     def lock_account(self, account_id: int) -> None:
         pass
@@ -846,6 +847,19 @@ def _snapshot(store: Store) -> Store:
         feature_usage=dict(store.feature_usage),
         ids=store.ids,
     )
+
+
+class FakeInbox:
+    """The collect endpoint's inbox over the fake store: each event stored in its own transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def store(self, site_id: int, event: TrackerEvent) -> bool:
+        with FakeUnitOfWork(self._store) as uow:
+            stored = uow.inbound_events.add(site_id, event)
+            uow.commit()
+        return stored
 
 
 class FakePasswordHasher:

@@ -18,7 +18,7 @@ from core.services.purchases import Purchases
 from core.services.tracking import Tracking
 from plugins.csv_import import CsvPlatform
 from tests.unit.attribution_world import RunningJobQueue
-from tests.unit.fakes import FakePasswordHasher, FakeRateLimiter, FakeUnitOfWork, Store
+from tests.unit.fakes import FakeInbox, FakePasswordHasher, FakeRateLimiter, FakeUnitOfWork, Store
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PASSWORD = "a demo passphrase"
@@ -48,7 +48,7 @@ def test_the_demo_fills_the_past_once_and_leaves_the_setup_done() -> None:
     services = SimulationServices(
         accounts=Accounts(uow, clock, hasher=FakePasswordHasher()),
         purchases=Purchases(uow, platforms=None),  # type: ignore[arg-type]
-        tracking=Tracking(uow, jobs, FakeRateLimiter(), clock),
+        tracking=Tracking(uow, jobs, FakeRateLimiter(), clock, FakeInbox(store)),
         salts=FingerprintSalts(uow, clock),
         uow=uow,
     )

@@ -18,7 +18,7 @@ from core.services.attribution import Attribution
 from core.services.purchases import Purchases
 from core.services.reports import Reports
 from core.services.tracking import Tracking
-from tests.unit.fakes import FakeRateLimiter, FakeUnitOfWork, FixedClock, RecordingJobQueue, Store
+from tests.unit.fakes import FakeInbox, FakeRateLimiter, FakeUnitOfWork, FixedClock, RecordingJobQueue, Store
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 
@@ -31,7 +31,7 @@ class World:
         uow = lambda: FakeUnitOfWork(self.store)  # noqa: E731
         self.accounts = Accounts(uow, self.clock)
         self.limiter = FakeRateLimiter()
-        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock)
+        self.tracking = Tracking(uow, self.jobs, self.limiter, self.clock, FakeInbox(self.store))
         self.attribution = Attribution(uow)
         self.purchases = Purchases(uow, platforms=None)  # type: ignore[arg-type]
         self.account = self.accounts.ensure_account("creator@example.com")
