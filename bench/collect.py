@@ -5,7 +5,9 @@ gunicorn access log, one trusted proxy): the app (`coursesignal.container:build_
 a Redis of the bench's own, with `coursesignal worker` running, and a Flask app whose POST /t/e only answers
 204. One load generator (this process, asyncio, keep-alive connections) sends tracker page views to one,
 then the other, A B A B, for `--pairs` pairs of `--seconds` each, and prints req/s, p50 and p99 of both,
-their ratio per pair and the median ratio. Every event is unique and sent from one of many addresses (in
+their ratio per pair and the median ratio, and where the CPU went: each process tree's CPU time per request
+(the servers, the worker, a local PostgreSQL, the bench's Redis, the load generator) and the share of the
+machine left idle. Every event is unique and sent from one of many addresses (in
 X-Forwarded-For, as the proxy would) to one of `SITES` sites of as many accounts, so neither the per-sender
 nor the per-site limit throttles the run. At the end the worker drains what is waiting, and the bench checks
 that every event answered 204 is stored exactly once.
@@ -72,6 +74,29 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's first process, whose children are its backends; None if it runs elsewhere."""
+    names, parents = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                names[int(entry.name)] = (entry / "comm").read_text().strip()
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found = [pid for pid, name in names.items() if name == "postgres" and names.get(parents[pid]) != "postgres"]
+    return found[0] if len(found) == 1 else None
+
+
+GENERATOR = "load generator"
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far, all of it and the idle part, in clock ticks (/proc/stat)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]  # idle and iowait
+
+
 @dataclass
 class Run:
     name: str
@@ -81,6 +106,8 @@ class Run:
     accepted: list[str] = field(default_factory=list)
     # CPU seconds each watched process tree spent during the run, by name.
     cpu: dict[str, float] = field(default_factory=dict)
+    # The share of the machine's CPU time left idle during the run.
+    idle: float = 0.0
 
     def cpu_ms_per_request(self, name: str) -> float:
         return self.cpu[name] * 1000 / max(1, len(self.latencies_ms))
@@ -156,6 +183,8 @@ def drive(name: str, port: int, load: Load, seconds: float, connections: int, wa
     """Load on `port` for `seconds`; the CPU time of the process trees in `watch` (name: pid) is noted."""
     run = Run(name, seconds)
     before = {tree: cpu_seconds(pid) for tree, pid in watch.items()}
+    generator_before = time.process_time()
+    ticks_before = machine_ticks()
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
@@ -165,6 +194,9 @@ def drive(name: str, port: int, load: Load, seconds: float, connections: int, wa
     asyncio.run(main())
     run.seconds = time.perf_counter() - started
     run.cpu = {tree: cpu_seconds(pid) - before[tree] for tree, pid in watch.items()}
+    run.cpu[GENERATOR] = time.process_time() - generator_before
+    ticks = machine_ticks()
+    run.idle = (ticks[1] - ticks_before[1]) / max(1, ticks[0] - ticks_before[0])
     return run
 
 
@@ -293,7 +325,9 @@ def main() -> None:
         ):  # fmt: skip
             _wait_for_port(app_port, app, log)
             _wait_for_port(noop_port, noop, log)
-            watch = {"app": app.pid, "no-op": noop.pid, "worker": worker.pid}
+            watch = {"app": app.pid, "no-op": noop.pid, "worker": worker.pid, "Redis": redis.pid}
+            if (postgres := postmaster_pid()) is not None:
+                watch["PostgreSQL"] = postgres
             load = Load(site_keys)
             worker_cpu_before = cpu_seconds(worker.pid)
             accepted = set(drive("warm-up", app_port, load, 2, args.connections, watch).accepted)
@@ -317,13 +351,17 @@ def main() -> None:
                 f"median ratio {statistics.median(ratios):.3f}; collect {_medians(collects)}, no-op {_medians(noops)}; "
                 f"load average after {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
             )
-            print(
-                "CPU per request (median of pairs): collect "
-                f"{statistics.median(r.cpu_ms_per_request('app') for r in collects):.2f} ms in the app's processes "
-                f"and {statistics.median(r.cpu_ms_per_request('worker') for r in collects):.2f} ms in the worker "
-                f"meanwhile; no-op {statistics.median(r.cpu_ms_per_request('no-op') for r in noops):.2f} ms "
-                "(PostgreSQL's and Redis's own CPU not counted)"
-            )
+            print("CPU per request, ms (median of pairs; each process tree's, the whole machine's work):")
+            for side, runs, server in (("collect", collects, "app"), ("no-op", noops, "no-op")):
+                trees = [server, "worker", "PostgreSQL", "Redis", GENERATOR]
+                shares = {
+                    tree: statistics.median(r.cpu_ms_per_request(tree) for r in runs)
+                    for tree in trees
+                    if tree in runs[0].cpu
+                }
+                idle = statistics.median(r.idle for r in runs)
+                each = ", ".join(f"{tree} {ms:.2f}" for tree, ms in shares.items())
+                print(f"  {side:<7} {each}; sum {sum(shares.values()):.2f}; the machine idle {idle:.0%}")
             stored, rows, waited = _stored(database_url, accepted, timeout=600)
             worker_cpu = cpu_seconds(worker.pid) - worker_cpu_before
             print(

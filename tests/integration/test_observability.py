@@ -145,6 +145,22 @@ def test_the_tracker_endpoints_are_logged_without_the_senders_address(client, js
     assert by_path["/healthz"]["remote_addr"] == "127.0.0.1"
 
 
+def test_accepted_beacons_are_logged_at_debug_and_every_other_answer_at_info(
+    client, container, json_log: JsonLog
+) -> None:  # type: ignore[no-untyped-def]
+    """The tracker's accepted beacons are most of all requests: their access lines are written at DEBUG."""
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["example.com"])
+    event = {"s": site.public_key, "n": "pageview", "i": "event0001", "v": "visitor01", "u": "https://example.com/"}
+    assert client.post("/t/e", data=json.dumps(event), headers=BROWSER).status_code == 204
+    assert client.post("/t/e", data=b"{}", headers=BROWSER).status_code == 400
+    levels = {
+        line["status"]: line["level"] for line in json_log.lines() if line["logger"] == "adapters.web.request_log"
+    }
+    assert levels == {204: "DEBUG", 400: "INFO"}
+
+
 # --- no secret in any log line ------------------------------------------------------------------------
 
 
