@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -219,7 +220,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
     deadline = time.monotonic() + 60
     while True:
         try:
-            asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1))
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()  # no event loop: page_load runs in one
             return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess  # nosec B404 - runs the pinned Lighthouse CLI with arguments we build, no shell
 from pathlib import Path
@@ -56,7 +55,6 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'database':<11}{'events':>11}  {'page':<34}{'preset':<9}{'perf':>6}{'a11y':>6}{'LCP ms':>8}{'TBT ms':>8}")
     with serve(args.database, args.events) as (base_url, cookie, top):

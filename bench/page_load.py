@@ -3,90 +3,125 @@
     .venv/bin/python -m bench.page_load                         # 1M events, PostgreSQL and SQLite
     .venv/bin/python -m bench.page_load --events 100000 --database sqlite --iterations 30
 
-The real app (the same container and Flask app `coursesignal run` serves, on a threaded local server) reads the
-benchmark database of bench/reports.py (generated on first use, seeded by bench/dataset.py) with the clock at
-the dataset's "now". A signed-in chromium (Debian's, through Playwright's sync API; COURSESIGNAL_CHROMIUM
-names another) opens each page; after its load event the script checks that the data is on the page (the
-report is rendered on the server, so at the load event it is all there) and reads the Navigation Timing entry:
-`loadEventEnd` (from navigation start), and `responseStart` (time to the first byte: the app's share).
+The app is served as it runs for real: on PostgreSQL as production runs it (gunicorn, gthread, 2 processes x 8
+threads, production mode, a Redis of the bench's own), on SQLite as `coursesignal run` serves the embedded
+default (gunicorn, one process x 8 threads, jobs in process). It reads the benchmark database of
+bench/reports.py (generated on first use, seeded by bench/dataset.py) with the clock at the dataset's "now"
+(`pinned_app`, the production `build_app()` with that one change). A signed-in chromium (Debian's, through
+Playwright's sync API; COURSESIGNAL_CHROMIUM names another) opens each page; after its load event the script
+checks that the data is on the page (the report is rendered on the server, so at the load event it is all
+there) and reads the Navigation Timing entry: `loadEventEnd` (from navigation start), and `responseStart` (time
+to the first byte: the app's share).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import logging
 import os
 import secrets
 import statistics
+import sys
 import tempfile
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
+from flask import Flask
 from sqlalchemy import update
-from werkzeug.serving import make_server
 
 from adapters.persistence import tables as t
+from bench.collect import GUNICORN, REPO, _server, _wait_for_port
 from bench.reports import _At, database_url, prepared
 from core.domain.attribution import Model
 from core.domain.reports import ReportRange
 from coursesignal.container import build_app, create_container
 from coursesignal.settings import Settings
+from tests.private_services import PrivateRedis, free_port
 
 CHROMIUM = os.environ.get("COURSESIGNAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
 
 
+# The embedded default's server, as `coursesignal run` sets it up (coursesignal/cli.py): one process, so the
+# in-process job thread and SQLite see one another.
+EMBEDDED = ["--worker-class", "gthread", "--workers", "1", "--threads", "8", "--timeout", "60"]
+
+
+def pinned_app() -> Flask:
+    """`build_app()` with the clock at the dataset's "now", its settings from the environment: what gunicorn
+    serves here (`bench.page_load:pinned_app()`)."""
+    settings = Settings.from_environ(load_dotenv=False)
+    container = create_container(settings)
+    container.gateways.clock.override(providers.Object(_At()))
+    return build_app(settings, container)
+
+
 @contextmanager
 def serve(database: str, events: int) -> Iterator[tuple[str, str, str]]:
-    """The app on a free local port over the level's database; yields its base URL, a session cookie and the
-    top source (for the drill-down page)."""
+    """The app served over the level's database on a free local port (see the module's docstring); yields its
+    base URL, a session cookie and the top source (for the drill-down page)."""
     engine, account = prepared(database, events)
     with engine.begin() as connection:
         connection.execute(update(t.users).where(t.users.c.id == account).values(email_verified_at=datetime.now(UTC)))
     engine.dispose()
     folder = Path(tempfile.mkdtemp(prefix="coursesignal-page-load-"))
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    settings = Settings(
-        database_url=database_url(database, events),
-        redis_url=None,
-        base_url=base_url,
-        instance_path=folder,
-        environment="test",
-        secret_key="page-load-bench",  # noqa: S106 - signs a cookie that lives as long as this run
-        encryption_keys=(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),),
-    )
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "COURSESIGNAL_ENV": "production",
+        "COURSESIGNAL_DATABASE_URL": database_url(database, events),
+        "COURSESIGNAL_SECRET_KEY": secrets.token_urlsafe(48),
+        "COURSESIGNAL_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "COURSESIGNAL_BASE_URL": base_url,
+        "COURSESIGNAL_INSTANCE_PATH": str(folder / "instance"),
+        "COURSESIGNAL_LOG_LEVEL": "WARNING",  # the figures, not every request
+    }
+    with ExitStack() as stack:
+        if database == "postgresql":
+            redis = PrivateRedis(folder / "redis")
+            redis.start()
+            stack.callback(redis.close)
+            environment["COURSESIGNAL_REDIS_URL"] = redis.url
+        cookie, top = _signed_in(environment, account)
+        server = [*(GUNICORN if database == "postgresql" else EMBEDDED), "--bind", f"127.0.0.1:{port}"]
+        log = folder / "server.log"
+        app = stack.enter_context(
+            _server([str(Path(sys.executable).parent / "gunicorn"), *server, "bench.page_load:pinned_app()"],
+                    environment, log)
+        )  # fmt: skip
+        _wait_for_port(port, app, log)
+        yield base_url, cookie, top
+
+
+def _signed_in(environment: dict[str, str], account: int) -> tuple[str, str]:
+    """A session cookie for the account, signed with the served app's key, and its top source."""
+    # Only the signing key and the database matter here: no Redis (the served app has its own).
+    settings = replace(Settings.from_environ(environment, load_dotenv=False), redis_url=None)
     container = create_container(settings)
     container.gateways.clock.override(providers.Object(_At()))
-    app = build_app(settings, container)
-    logging.getLogger("adapters.web.request_log").setLevel(logging.WARNING)  # the figures, not every request
-    server.app = app
-    client = app.test_client()
-    session_version = container.services.accounts().get(account).session_version
-    signed_in_at = int(container.gateways.clock().now().timestamp())
-    with client.session_transaction() as session:
-        # As a sign-in writes it (adapters/web/sessions.py): account, session version, sign-in time.
-        session["_user_id"] = f"{account}:{session_version}:{signed_in_at}"
-        session["cs_seen"] = signed_in_at
-        session["cs_remember"] = False
-    cookie = client.get_cookie("session")
-    assert cookie is not None
-    reports = container.services.reports()
-    top = reports.sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines[0].label
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield base_url, cookie.value, top
+        app = build_app(settings, container)
+        client = app.test_client()
+        session_version = container.services.accounts().get(account).session_version
+        signed_in_at = int(container.gateways.clock().now().timestamp())
+        with client.session_transaction() as session:
+            # As a sign-in writes it (adapters/web/sessions.py): account, session version, sign-in time.
+            session["_user_id"] = f"{account}:{session_version}:{signed_in_at}"
+            session["cs_seen"] = signed_in_at
+            session["cs_remember"] = False
+        cookie = client.get_cookie("session")
+        assert cookie is not None
+        top = container.services.reports().sources(account, ReportRange.ALL_TIME, Model.FIRST_TOUCH).lines[0].label
+        return cookie.value, top
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
         container.gateways.job_queue().stop()
         container.unwire()
         container.gateways.engine().dispose()
@@ -114,7 +149,6 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--iterations", type=int, default=30)
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from playwright.sync_api import sync_playwright
 
     levels = args.events or [1_000_000]
