@@ -220,7 +220,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
     deadline = time.monotonic() + 60
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()  # no event loop: page_load runs in one
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()  # page_load waits inside an event loop
             return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -94,6 +95,23 @@ def test_collect_answers_cors_for_any_origin(client, site_key: str) -> None:  # 
     assert client.options("/t/e").status_code == 204
 
 
+def test_collect_answers_its_preflight_and_carries_the_request_id(client, site_key: str) -> None:  # type: ignore[no-untyped-def]
+    """Answered in front of Flask (CollectEndpoint), collect still gives what a browser and an operator need."""
+    preflight = client.options("/t/e", headers={"Origin": "https://a.example"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "POST"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "Content-Type"
+    assert preflight.headers["Access-Control-Max-Age"] == "86400"
+    sent = client.post(
+        "/t/e", data=json.dumps(_event(site_key)), headers={**BROWSER, "X-Request-ID": "lb-request-0001"}
+    )
+    assert (sent.status_code, sent.headers["X-Request-ID"]) == (204, "lb-request-0001")
+    assert sent.headers["Cache-Control"] == "no-store"
+    fresh = client.post("/t/e", data=b"{}", headers=BROWSER)
+    assert fresh.status_code == 400
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["X-Request-ID"])
+
+
 def test_bots_are_answered_but_not_stored(client, container, site_key: str) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/t/e", data=json.dumps(_event(site_key)), headers={"User-Agent": "Googlebot/2.1"})
     assert response.status_code == 204
@@ -138,7 +156,6 @@ def test_health_readiness_and_openapi(client) -> None:  # type: ignore[no-untype
 
 
 def test_every_machine_route_and_method_is_in_the_openapi_document(app, client) -> None:  # type: ignore[no-untyped-def]
-    import re
 
     document = client.get("/openapi.json").json
     # Every route a machine calls (the API, collect, webhooks, health), with each of its methods, Flask's and
