@@ -74,6 +74,8 @@ class Browser:
         return path
 
     def fits_the_width(self) -> bool:
+        # After a click the new page may still be loading its stylesheets; a layout measured then is unstyled.
+        self.page.wait_for_load_state("load")
         return bool(self.page.evaluate("document.documentElement.scrollWidth") <= self.width)
 
     def table_rows(self, table: Any) -> list[list[str]]:

@@ -111,6 +111,7 @@ class CountingPage:
         self.page.get_by_label(label).set_input_files(str(path))
 
     def fits_the_screen(self) -> bool:
+        self.page.wait_for_load_state("load")  # a page opened by a click may still be loading its stylesheets
         width = self.page.evaluate("document.documentElement.scrollWidth")
         return bool(width <= PHONE_WIDTH)
 
