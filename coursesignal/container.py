@@ -16,7 +16,7 @@ from adapters.jobs.rq_queue import RqJobQueue, connect_redis
 from adapters.mail.background import BackgroundMailer
 from adapters.mail.outbox import OutboxMailer
 from adapters.mail.smtp import SmtpMailer
-from adapters.persistence.database import create_collect_engine, create_database_engine
+from adapters.persistence.database import create_database_engine
 from adapters.persistence.inbox import GroupCommitInbox
 from adapters.persistence.metrics_queries import SqlMetricsQueries
 from adapters.persistence.personal_data import SqlPersonalDataReader
@@ -75,8 +75,7 @@ class Gateways(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine=engine)
-    collect_engine = providers.Singleton(create_collect_engine, engine)
-    inbox = providers.Singleton(GroupCommitInbox, engine=collect_engine)
+    inbox = providers.Singleton(GroupCommitInbox, engine=engine)
     report_queries = providers.Singleton(SqlReportQueries, engine=engine)
     metrics_queries = providers.Singleton(SqlMetricsQueries, engine=engine)
     personal_data = providers.Singleton(SqlPersonalDataReader, engine=engine)

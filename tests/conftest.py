@@ -237,7 +237,7 @@ def container(settings):  # type: ignore[no-untyped-def]
     job_queue = container.gateways.job_queue()
     job_queue.stop()
     container.unwire()
-    container.gateways.collect_engine().dispose()
+    container.gateways.inbox().close()
     container.gateways.engine().dispose()
 
 

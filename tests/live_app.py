@@ -160,5 +160,5 @@ def serve_app(
         server.shutdown()
         container.gateways.job_queue().stop()
         container.unwire()
-        container.gateways.collect_engine().dispose()
+        container.gateways.inbox().close()
         container.gateways.engine().dispose()

@@ -53,28 +53,3 @@ def create_database_engine(url: str) -> Engine:
         max_overflow=10,
         connect_args={"connect_timeout": 5, "options": "-c jit=off"},
     )
-
-
-def create_collect_engine(engine: Engine) -> Engine:
-    """The engine the collect endpoint's inbox writes inbound events with (adapters/persistence/inbox.py).
-
-    On PostgreSQL, its own pool in autocommit, so storing a group of events is one statement and one round
-    trip. The commit is asynchronous (`synchronous_commit=off`, for this pool only): a 204 means the row is
-    committed in PostgreSQL, so it survives a crash of the app process or of the worker, and reaches the
-    disk with the WAL writer's next flush (at most 3 x wal_writer_delay, 0.6 s by default): only a crash of
-    the database server or the machine within that time can lose it. Waiting for the flush cost 4.6 ms of
-    the 7 ms an insert took on a busy machine (docs/operations.md). No ping on checkout (a second round trip):
-    a connection the server dropped fails its insert, and the inbox tries once more on a new one. On SQLite,
-    the one engine.
-    """
-    if engine.dialect.name != "postgresql":
-        return engine
-    return create_engine(
-        engine.url,
-        isolation_level="AUTOCOMMIT",
-        # The inbox writes one group at a time per process: one connection, and one more while a dropped
-        # one is replaced.
-        pool_size=1,
-        max_overflow=1,
-        connect_args={"connect_timeout": 5, "options": "-c jit=off -c synchronous_commit=off"},
-    )

@@ -171,5 +171,5 @@ def live_app(tmp_path: Path, *, api_urls: Mapping[str, str] | None = None) -> It
         thread.join(timeout=10)
         container.gateways.job_queue().stop()
         container.unwire()
-        container.gateways.collect_engine().dispose()
+        container.gateways.inbox().close()
         container.gateways.engine().dispose()

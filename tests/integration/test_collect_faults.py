@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from werkzeug.serving import make_server
 
 from adapters.persistence import tables as t
 from adapters.persistence.visitor_counts import rebuild_visitor_counts
+from core.domain.events import EventKind, TrackerEvent
 from coursesignal.container import build_app, create_container
 from coursesignal.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY, empty_postgres, record_figure, require
@@ -282,7 +284,7 @@ def test_every_answered_event_is_stored_once_through_redis_and_database_outages(
         server.shutdown()
         proxy.restore()
         container.unwire()
-        container.gateways.collect_engine().dispose()
+        container.gateways.inbox().close()
         container.gateways.engine().dispose()
 
     accepted = {a.event_id for a in load.answers if a.status is not None and 200 <= a.status < 300}
@@ -318,8 +320,8 @@ def _counts(connection) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_pooled_connection_the_database_dropped_costs_no_event(client, container) -> None:  # type: ignore[no-untyped-def]
-    """Nothing pings the collect pool's connections on checkout: the insert on a dead one is tried once more."""
+def test_a_connection_the_database_dropped_costs_no_event(client, container) -> None:  # type: ignore[no-untyped-def]
+    """Nothing pings the inbox's connection before a write: the insert on a dead one is tried once more."""
     accounts = container.services.accounts()
     accounts.ensure_account("creator@example.com")
     site = accounts.add_site("creator@example.com", ["example.com"])
@@ -328,7 +330,7 @@ def test_a_pooled_connection_the_database_dropped_costs_no_event(client, contain
         body = {"s": site.public_key, "n": "pageview", "i": event_id, "v": "visitor01", "u": "https://example.com/"}
         return int(client.post("/t/e", data=json.dumps(body), headers={"User-Agent": BROWSER}).status_code)
 
-    assert post("event0001") == 204  # the collect pool now holds a connection
+    assert post("event0001") == 204  # the inbox now holds a connection
     with container.gateways.engine().connect() as connection:
         dropped = connection.execute(
             text(
@@ -344,10 +346,17 @@ def test_a_pooled_connection_the_database_dropped_costs_no_event(client, contain
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_only_the_collect_pool_commits_without_waiting_for_the_disk(container) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_inbox_commits_without_waiting_for_the_disk(container) -> None:  # type: ignore[no-untyped-def]
     """docs/operations.md: an accepted event is committed, and on disk within the WAL writer's next flush."""
-    with container.gateways.collect_engine().connect() as connection:
-        assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+    accounts = container.services.accounts()
+    accounts.ensure_account("creator@example.com")
+    site = accounts.add_site("creator@example.com", ["example.com"])
+    inbox = container.gateways.inbox()
+    event = TrackerEvent(
+        "unused", "event0001", EventKind.PAGEVIEW, "visitor01", "https://example.com/", datetime.now(UTC)
+    )
+    assert inbox.store(site.id, event) is True
+    assert inbox._postgresql._connection.execute("SHOW synchronous_commit").fetchone() == ("off",)
     with container.gateways.engine().connect() as connection:
         assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
 

@@ -145,28 +145,30 @@ def test_a_failed_write_fails_every_event_in_it_and_the_next_one_is_written(  # 
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_write_is_one_statement_on_postgresql(container, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """One statement (one round trip, in autocommit) per write, however many events it carries."""
-    import psycopg
-
+def test_a_write_is_one_prepared_statement_in_autocommit_on_postgresql(  # type: ignore[no-untyped-def]
+    container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement (one round trip, in autocommit, prepared once on the inbox's own connection) per write,
+    however many events it carries."""
     site_id = _site_id(container)
     inbox = container.gateways.inbox()
     sizes = _writes(inbox, monkeypatch, first_write_seconds=0.3)
-    statements: list[str] = []
-    execute = psycopg.Connection.execute
+    connection = inbox._postgresql
+    inserts: list[bytes] = []
+    insert = connection.insert
 
-    def noted(self: psycopg.Connection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        statements.append(str(query))
-        return execute(self, query, *args, **kwargs)
+    def noted(payload: bytes) -> list[tuple[int, str]]:
+        inserts.append(payload)
+        return insert(payload)
 
-    monkeypatch.setattr(psycopg.Connection, "execute", noted)
+    monkeypatch.setattr(connection, "insert", noted)
     answers = _at_once([lambda n=n: inbox.store(site_id, _event(f"event{n:04d}")) for n in range(THREADS)])
 
     assert answers == [True] * THREADS
-    assert len(statements) == len(sizes) < THREADS
-    assert all(statement.startswith("INSERT INTO inbound_events") for statement in statements)
-    pooled = container.gateways.collect_engine().raw_connection()
-    try:  # no BEGIN or COMMIT of its own around the statement
-        assert pooled.driver_connection.autocommit is True  # type: ignore[union-attr]
-    finally:
-        pooled.close()
+    assert len(inserts) == len(sizes) < THREADS
+    driver = connection._connection
+    assert driver.autocommit is True  # no BEGIN or COMMIT of its own around the statement
+    prepared = driver.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+    assert len(prepared) == 1
+    assert prepared[0][0].startswith("INSERT INTO inbound_events")
+    assert "$1" in prepared[0][0]

@@ -147,7 +147,7 @@ def world(settings) -> Iterator[World]:  # type: ignore[no-untyped-def]
         finally:
             container.gateways.job_queue().stop()
             container.unwire()
-            container.gateways.collect_engine().dispose()
+            container.gateways.inbox().close()
             container.gateways.engine().dispose()
 
 
