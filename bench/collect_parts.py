@@ -6,7 +6,8 @@ are collect's own, one at a time, so a change to either can be judged on its own
 - validation: `CollectEventSchema.load` against the compiled fast path collect takes (`_load_valid`), on a
   page view as the tracker sends it;
 - the inbox's write on PostgreSQL (`GroupCommitInbox._write`, one statement per group) by group size: the
-  CPU of this process's thread and of the PostgreSQL server's processes, per event.
+  CPU of this process's thread and of the PostgreSQL server's processes, per event; then two processes
+  writing groups of 3 at once, as gunicorn's two workers do (PostgreSQL's CPU per event).
 
 Usage: python -m bench.collect_parts [--events 20000]
        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -15,6 +16,7 @@ Usage: python -m bench.collect_parts [--events 20000]
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 import time
 import timeit
@@ -104,9 +106,41 @@ def _writes(database_url: str, events: int) -> None:
             if server:
                 line += f", PostgreSQL {(cpu_seconds(server) - server_before) * 1e6 / written:5.1f} us"
             print(line)
+        _concurrent_writes(database_url, site_ids, events, server)
     finally:
         inbox.close()
         engine.dispose()
+
+
+def _writer(database_url: str, site_ids: list[int], events: int, size: int) -> None:
+    engine = create_engine(database_url)
+    inbox = GroupCommitInbox(engine)
+    now = datetime.now(UTC)
+    try:
+        for g in range(events // size):
+            inbox._write([(site_ids[(g * size + n) % len(site_ids)], _event(g * size + n, now)) for n in range(size)])
+    finally:
+        inbox.close()
+        engine.dispose()
+
+
+def _concurrent_writes(database_url: str, site_ids: list[int], events: int, server: int | None) -> None:
+    if server is None:
+        return
+    writers, size = 2, 3
+    before = cpu_seconds(server)
+    processes = [
+        multiprocessing.Process(target=_writer, args=(database_url, site_ids, events, size)) for _ in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    written = writers * (events // size) * size
+    print(
+        f"inbox write, {writers} processes at once, groups of {size}: "
+        f"PostgreSQL {(cpu_seconds(server) - before) * 1e6 / written:5.1f} us an event"
+    )
 
 
 def main() -> None:
