@@ -126,3 +126,13 @@ def test_a_field_of_another_kind_is_not_compiled_silently() -> None:
 
     with pytest.raises(TypeError, match="count"):
         _compiled_load(WithANumber())
+
+
+def test_a_field_with_processing_of_its_own_is_not_compiled_silently() -> None:
+    from marshmallow import fields
+
+    class WithProcessing(type(_schema)):  # type: ignore[misc]
+        s = fields.String(required=True, post_load=[str.strip])
+
+    with pytest.raises(TypeError, match="s:"):
+        _compiled_load(WithProcessing())
