@@ -47,6 +47,11 @@ from tests.private_services import PrivateRedis, free_port, process_tree
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 Chrome/130 Safari/537.36"
 SOURCES = ["utm_source=youtube&utm_medium=video", "utm_source=ig", "utm_source=newsletter&utm_medium=email", ""]
 SITES = 8
+# Each connection carries this many requests, then the generator opens another. Browsers' beacons come over
+# many short-lived connections; with a few long-lived ones instead, gunicorn's two processes share them as
+# they happened to accept them at the start of a run, and one process, bound to one core by the GIL, can
+# hold most of them for the whole run.
+REQUESTS_PER_CONNECTION = 100
 REPO = Path(__file__).resolve().parent.parent
 # Production's server settings (docs/operations.md): the same for the app and the no-op.
 GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "8", "--timeout", "60"]
@@ -154,8 +159,13 @@ class Load:
 
 async def _connection(port: int, load: Load, run: Run, deadline: float) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sent = 0
     try:
         while time.perf_counter() < deadline:
+            if sent and sent % REQUESTS_PER_CONNECTION == 0:  # a new connection now and then, as browsers make
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            sent += 1
             event_id, request = load.next_request(port)
             started = time.perf_counter()
             writer.write(request)
