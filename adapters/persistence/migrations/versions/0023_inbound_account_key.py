@@ -9,7 +9,6 @@ inbound_events cascade. The key's check cost PostgreSQL 5 us of the 42 us it spe
 collect path's insert with two writers at once (docs/operations.md).
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_inbound_account_key"
