@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from adapters.persistence import tables as t
 from adapters.persistence.inbox import GroupCommitInbox
@@ -34,6 +34,7 @@ from bench.collect import cpu_seconds, postmaster_pid
 from core.domain.events import EventKind, TrackerEvent
 from coursesignal.container import create_container
 from coursesignal.settings import Settings
+from tests.production import own_postgres_database
 
 PAGE_VIEW = {
     "s": "Qm9vdHN0cmFwS2V5MDE",
@@ -149,16 +150,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     _validation()
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    name = f"coursesignal_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        _writes(admin.url.set(database=name).render_as_string(hide_password=False), args.events)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_postgres_database(args.postgres) as database_url:
+        _writes(database_url, args.events)
 
 
 if __name__ == "__main__":
