@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from adapters.persistence import tables as t
@@ -172,3 +172,46 @@ def test_a_write_is_one_prepared_statement_in_autocommit_on_postgresql(  # type:
     assert len(prepared) == 1
     assert prepared[0][0].startswith("INSERT INTO inbound_events")
     assert "$1" in prepared[0][0]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_other_threads_run_while_a_write_waits_on_postgresql(container) -> None:  # type: ignore[no-untyped-def]
+    """The write goes through libpq directly: while it waits for PostgreSQL, the process's other threads
+    (the other requests) keep running, as they did through psycopg's cursor."""
+    site_id = _site_id(container)
+    inbox = container.gateways.inbox()
+    assert inbox.store(site_id, _event("event0000")) is True  # connected and prepared
+    blocker = container.gateways.engine().connect()
+    # Were the write to hold the GIL, this thread could not end the blocking transaction: PostgreSQL ends it
+    # after 3 s instead, and the checks below fail rather than hang.
+    blocker.execute(text("SET idle_in_transaction_session_timeout = '3s'"))
+    try:
+        # The same event, inserted and not yet committed elsewhere: the inbox's insert waits for that
+        # transaction to end before it can tell whether its row conflicts.
+        blocker.execute(
+            t.inbound_events.insert().values(
+                site_id=site_id,
+                user_id=select(t.sites.c.user_id).where(t.sites.c.id == site_id).scalar_subquery(),
+                client_event_id="event0001",
+                kind="pageview",
+                visitor_key="visitor01",
+                url="https://example.com/",
+                received_at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+            )
+        )
+        writing = threading.Thread(target=lambda: inbox.store(site_id, _event("event0001")))
+        writing.start()
+        time.sleep(0.3)  # the write is under way, waiting on the lock
+        assert writing.is_alive()
+        counted = 0
+        until = time.monotonic() + 0.3
+        while time.monotonic() < until:
+            counted += 1
+        assert counted > 10_000, "this thread barely ran while the write waited"
+        assert writing.is_alive()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    writing.join(10)
+    assert not writing.is_alive()
+    assert _stored(container) == ["event0000", "event0001"]
